@@ -1,0 +1,179 @@
+"""The command line: argument definitions only; the work lives in loaders and reports,
+the layout in ``render``. Heavy modules (numpy, h5py, rich) are imported by the commands
+that need them, so ``--help`` and ``--version`` stay fast."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, List, Optional
+
+import typer
+
+from . import __version__
+from .errors import CnnInspectError, ExitStatus, UsageError
+
+app = typer.Typer(
+    name="cnninspect",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+FileArg = typer.Argument(..., help="Model file (detected by content, whatever its extension).", show_default=False)
+JsonOpt = typer.Option(False, "--json", help="Print one JSON document to stdout (schema in README).")
+DebugOpt = typer.Option(False, "--debug", help="On failure, show the Python traceback.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cnninspect {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """Inspect the activation shapes and filters of convolutional networks, from the file alone.
+
+    Example: cnninspect shapes sample_models/mnist_cnn.h5
+    """
+
+
+def _stderr(message: str) -> None:
+    sys.stderr.write(f"cnninspect: {message}\n")
+
+
+@contextmanager
+def _failures(path: Path | None, debug: bool) -> Iterator[None]:
+    """Every failure becomes one line on stderr and an exit code from ``ExitStatus``."""
+    where = f"{path}: " if path is not None else ""
+    try:
+        yield
+    except CnnInspectError as exc:
+        if debug:
+            raise
+        _stderr(f"{where}{exc.message}")
+        raise typer.Exit(int(exc.status)) from None
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    except Exception as exc:  # a bug: still one line, unless asked for the traceback
+        if debug:
+            raise
+        _stderr(f"{where}internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        raise typer.Exit(int(ExitStatus.INTERNAL)) from None
+
+
+def _emit_json(document: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, allow_nan=False, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _print(renderables: Any) -> None:
+    from rich.console import Console
+
+    console = Console(highlight=False, emoji=False)
+    for r in renderables:
+        console.print(r)
+
+
+def parse_input_shape(text: str) -> tuple[Optional[int], ...]:
+    """``224,224,3`` (without the batch dim); ``?`` or ``None`` leaves a dim open."""
+    dims: list[Optional[int]] = []
+    for part in text.replace("(", "").replace(")", "").replace("x", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if part in ("?", "None", "none"):
+            dims.append(None)
+        elif part.isdigit() and int(part) > 0:
+            dims.append(int(part))
+        else:
+            raise UsageError(f"--input-shape {text!r}: dims are positive integers or '?', e.g. 224,224,3")
+    if not dims:
+        raise UsageError(f"--input-shape {text!r} names no dimension")
+    return (None, *dims)
+
+
+def _open(path: Path) -> Any:
+    from .loaders import open_model
+
+    return open_model(path)
+
+
+@app.command()
+def shapes(
+    file: Path = FileArg,
+    as_json: bool = JsonOpt,
+    input_shape: List[str] = typer.Option(
+        [], "--input-shape", help="Input shape without the batch dim, e.g. 224,224,3; repeat once per model input."
+    ),
+    batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Fill the batch dimension with N."),
+    debug: bool = DebugOpt,
+) -> None:
+    """Every layer's output (activation) shape, params and weights.
+
+    Reads metadata only: no weight data is loaded.
+
+    Example: cnninspect shapes sample_models/mnist_cnn.h5 --json | jq '.layers[] | {name, output_shapes}'
+    """
+    with _failures(file, debug):
+        overrides = [parse_input_shape(s) for s in input_shape] or None
+        from .reports.shapes import shapes_report
+
+        with _open(file) as model:
+            report = shapes_report(model, overrides, batch)
+        if as_json:
+            _emit_json(report)
+        else:
+            from .render.tables import shapes_view
+
+            _print(shapes_view(report))
+
+
+@app.command()
+def filters(
+    file: Path = FileArg,
+    layer: str = typer.Option(..., "--layer", "-l", help="Layer index (as shown by 'shapes'), name, or path outer/inner."),
+    out: int = typer.Option(..., "--out", "-o", help="Output map (channel) number, from 0."),
+    top: Optional[int] = typer.Option(None, "--top", min=1, help="Draw only the N strongest input filters."),
+    as_json: bool = JsonOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """The filters that feed one output map of one layer, one per input map.
+
+    Shows the bias, the activation, the equation, the slice in the file's own layout and
+    the strongest inputs. Reads only that slice of the weights.
+
+    Example: cnninspect filters sample_models/mnist_cnn.h5 --layer 2 --out 5
+    """
+    with _failures(file, debug):
+        from .reports.filters import filters_report, select_layer
+
+        with _open(file) as model:
+            report = filters_report(model, select_layer(model, layer), out)
+        if as_json:
+            _emit_json(report)
+        else:
+            from .render.tables import filters_view
+
+            _print(filters_view(report, top))
+
+
+def run() -> None:
+    # Rich reads the terminal width from COLUMNS; in a pipe it would fall back to 80.
+    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        os.environ["COLUMNS"] = "120"
+    app()

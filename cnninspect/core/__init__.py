@@ -1,0 +1,1 @@
+"""The framework-neutral core: model, layouts, shape rules and inference."""

@@ -1,0 +1,148 @@
+"""Shape inference over a graph: apply each layer's rule to each of its calls.
+
+Calls are evaluated as soon as their inputs are known, so file order need not be
+topological (shared layers are often listed before their later calls). A call whose
+shape cannot be known gets ``None`` and its layer an ``unknown_reason``; what depends on
+it is unknown too, with a reason that names the layer it depends on.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence, Union
+
+from .arithmetic import ShapeError
+from .model import Graph, Layer, Shape, TensorRef
+from .rules import RULES
+
+Shapes = list[Union[Shape, None]]
+
+
+def infer_shapes(graph: Graph, input_shapes: Sequence[Shape | None] | None = None, batch: int | None = None) -> Shapes:
+    """Fill ``output_shapes`` and ``unknown_reason`` of every layer, nested ones too.
+
+    ``input_shapes`` overrides the shapes the file records for the graph's inputs, in
+    order; ``batch`` fills an unknown batch dimension. Returns the graph's output shapes.
+    """
+    return _Run(batch).graph(graph, input_shapes, record=True)
+
+
+class _Run:
+    def __init__(self, batch: int | None) -> None:
+        self.batch = batch
+
+    def graph(self, graph: Graph, input_shapes: Sequence[Shape | None] | None, record: bool) -> Shapes:
+        by_name = {layer.name: layer for layer in graph.layers}
+        results: dict[tuple[str, int], Shapes] = {}
+        reasons: dict[str, str] = {}
+        self.recorded = _recorded_shapes(graph)
+
+        for pos, ref in enumerate(graph.inputs):
+            layer = by_name.get(ref.layer)
+            if layer is None or layer.op != "input":
+                continue
+            shape = input_shapes[pos] if input_shapes and pos < len(input_shapes) else None
+            if shape is not None:
+                results[(layer.name, 0)] = [self._fill_batch(tuple(shape))]
+
+        pending = [(layer, i) for layer in graph.layers for i in range(len(layer.calls)) if (layer.name, i) not in results]
+        progress = True
+        while pending and progress:
+            progress = False
+            waiting = []
+            for layer, i in pending:
+                refs = layer.calls[i].tensor_inputs
+                missing = [r for r in refs if r.layer not in by_name]
+                if missing:
+                    reasons[layer.name] = f"its input comes from '{missing[0].layer}', which is not in the model"
+                    results[(layer.name, i)] = [None]
+                    progress = True
+                    continue
+                if any((r.layer, r.call) not in results for r in refs):
+                    waiting.append((layer, i))
+                    continue
+                in_shapes = [self._lookup(results, r) for r in refs]
+                results[(layer.name, i)] = self._evaluate(layer, i, in_shapes, refs, reasons, record)
+                progress = True
+            pending = waiting
+        for layer, i in pending:
+            reasons.setdefault(layer.name, "its inputs never resolve (a cycle, or a call of a layer that is never made)")
+            results[(layer.name, i)] = [None]
+
+        if record:
+            for layer in graph.layers:
+                layer.output_shapes = [results[(layer.name, i)] for i in range(len(layer.calls))]
+                layer.unknown_reason = reasons.get(layer.name)
+        return [self._lookup(results, ref) for ref in graph.outputs]
+
+    def _evaluate(
+        self, layer: Layer, i: int, in_shapes: Shapes, refs: list[TensorRef], reasons: dict[str, str], record: bool
+    ) -> Shapes:
+        unknown = [r.layer for r, s in zip(refs, in_shapes) if s is None]
+        if unknown:
+            reasons.setdefault(layer.name, f"depends on '{unknown[0]}', whose shape is unknown")
+            return [None]
+        known: list[Shape] = [s for s in in_shapes if s is not None]
+        if layer.graph is not None:
+            if record and i == 0:
+                stored = self._stored_inputs(layer.graph)
+                self.graph(layer.graph, stored if all(s is not None for s in stored) else known, record=True)
+            return self.graph(layer.graph, known, record=False)
+        return self._call(layer, known, i, reasons)
+
+    def _call(self, layer: Layer, in_shapes: list[Shape], i: int, reasons: dict[str, str]) -> Shapes:
+        fn = RULES.get(layer.op)
+        if fn is None:
+            reasons.setdefault(layer.name, f"no shape rule for {layer.type}")
+            return [None]
+        try:
+            out = fn(layer.attrs, in_shapes, layer.calls[i])
+        except ShapeError as exc:
+            reason = str(exc)
+        except (KeyError, TypeError, IndexError, ValueError, ZeroDivisionError) as exc:
+            reason = f"its config cannot be used for shapes ({type(exc).__name__}: {exc})"
+        else:
+            return [self._fill_batch(s) for s in out]
+        recorded = self.recorded.get((layer.name, i))
+        if recorded is not None:  # the writer recorded what its consumers received
+            note = f"output shape as the writing library recorded it ({reason})"
+            if note not in layer.notes:
+                layer.notes.append(note)
+            return [None if s is None else self._fill_batch(s) for s in recorded]
+        reasons.setdefault(layer.name, reason)
+        return [None]
+
+    def _stored_inputs(self, graph: Graph) -> list[Shape | None]:
+        out: list[Shape | None] = []
+        for ref in graph.inputs:
+            try:
+                layer = graph.layer(ref.layer)
+            except KeyError:
+                out.append(None)
+                continue
+            shape = layer.attrs.get("shape") if layer.op == "input" else None
+            out.append(tuple(shape) if shape is not None else None)
+        return out
+
+    def _fill_batch(self, shape: Shape) -> Shape:
+        if self.batch is not None and shape and shape[0] is None:
+            return (self.batch, *shape[1:])
+        return shape
+
+    @staticmethod
+    def _lookup(results: dict[tuple[str, int], Shapes], ref: TensorRef) -> Shape | None:
+        shapes = results.get((ref.layer, ref.call))
+        if shapes is None or ref.index >= len(shapes):
+            return None
+        return shapes[ref.index]
+
+
+def _recorded_shapes(graph: Graph) -> dict[tuple[str, int], Shapes]:
+    """Keras 3 records the shape of every tensor a call receives: per producing call,
+    the shapes of its outputs as its consumers saw them (None where none consumed it)."""
+    seen: dict[tuple[str, int], dict[int, Shape]] = {}
+    for layer in graph.layers:
+        for call in layer.calls:
+            for ref, shape in zip(call.tensor_inputs, call.recorded_shapes):
+                if shape is not None:
+                    seen.setdefault((ref.layer, ref.call), {})[ref.index] = shape
+    return {key: [by_index.get(i) for i in range(max(by_index) + 1)] for key, by_index in seen.items()}

@@ -1,0 +1,199 @@
+"""The neutral model: layers, their calls, and lazily read weights.
+
+Loaders translate a file into these types; everything else (shape inference, reports,
+rendering) works on them alone and never learns which library wrote the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Union
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .layouts import Layout
+
+Dim = Union[int, None]
+Shape = tuple[Dim, ...]
+
+
+@dataclass(frozen=True)
+class TensorRef:
+    """One output tensor of one call of a layer in the same graph."""
+
+    layer: str
+    call: int = 0
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class Constant:
+    """A non-tensor argument of a call, such as the 3.0 in ``x + 3.0``."""
+
+    value: Any
+
+
+@dataclass
+class Call:
+    """One application of a layer to its inputs (a shared layer has several)."""
+
+    inputs: list[Union[TensorRef, Constant]] = field(default_factory=list)
+    # Non-tensor keyword arguments (``slice_spec``, ``shape`` of a reshape, ...).
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    # Shapes of the tensor inputs as the writing library recorded them, where it did.
+    recorded_shapes: list[Union[Shape, None]] = field(default_factory=list)
+
+    @property
+    def tensor_inputs(self) -> list[TensorRef]:
+        return [x for x in self.inputs if isinstance(x, TensorRef)]
+
+
+@dataclass
+class Weight:
+    """A stored tensor, described from metadata; its values are read on demand."""
+
+    name: str  # full name or path inside the file
+    role: str  # kernel, bias, gamma, moving_mean, depthwise_kernel, ...
+    shape: tuple[int, ...]
+    dtype: str
+    layout: Layout
+    trainable: bool = True
+    reader: Callable[[tuple], np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def axes(self) -> tuple[str, ...]:
+        return self.layout.axes
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    @property
+    def nbytes(self) -> int:
+        import numpy as np
+
+        return self.size * np.dtype(self.dtype).itemsize
+
+    def read(self, index: tuple = ()) -> np.ndarray:
+        """Read ``self[index]`` from the file: only the requested slice is loaded."""
+        if self.reader is None:
+            raise ValueError(f"weight {self.name} has no data in this file")
+        return self.reader(index)
+
+    def axis(self, name: str) -> int:
+        return self.axes.index(name)
+
+
+@dataclass
+class Layer:
+    """A layer (or a nested container) with a neutral operation kind.
+
+    ``type`` is the class name as the file records it; ``op`` is the neutral kind the
+    shape rules and reports work with; ``attrs`` holds the normalised attributes
+    (kernel_size, strides, padding, dilation, groups, channels_last, ...).
+    """
+
+    name: str
+    type: str
+    op: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    weights: list[Weight] = field(default_factory=list)
+    graph: Graph | None = None  # set for nested containers
+    synthetic: bool = False  # not a layer of the file (an implicit model input)
+    # Filled by shape inference: per call, the shape of each output tensor.
+    output_shapes: list[list[Union[Shape, None]]] = field(default_factory=list)
+    unknown_reason: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def activation(self) -> str | None:
+        return self.attrs.get("activation")
+
+    def weight(self, role: str) -> Weight | None:
+        return next((w for w in self.weights if w.role == role), None)
+
+    @property
+    def params(self) -> int:
+        own = sum(w.size for w in self.weights)
+        return own + (self.graph.params if self.graph else 0)
+
+
+@dataclass
+class Graph:
+    """Layers in file order, with the tensors that enter and leave."""
+
+    layers: list[Layer]
+    inputs: list[TensorRef]
+    outputs: list[TensorRef]
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+    @property
+    def params(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+
+@dataclass(frozen=True)
+class Row:
+    """A layer in the flattened, depth-first listing that commands index into."""
+
+    index: int
+    layer: Layer
+    path: str
+    depth: int
+
+
+@dataclass
+class Source:
+    path: str
+    format: str  # e.g. "keras-h5"
+    library: str | None = None  # e.g. "keras"
+    library_version: str | None = None
+    backend: str | None = None
+
+
+@dataclass
+class Model:
+    name: str
+    graph: Graph
+    source: Source
+    notes: list[str] = field(default_factory=list)
+    _close: Callable[[], None] | None = field(default=None, repr=False)
+
+    def rows(self) -> list[Row]:
+        out: list[Row] = []
+
+        def walk(graph: Graph, prefix: str, depth: int) -> None:
+            for layer in graph.layers:
+                path = f"{prefix}{layer.name}"
+                out.append(Row(len(out), layer, path, depth))
+                if layer.graph is not None:
+                    walk(layer.graph, path + "/", depth + 1)
+
+        walk(self.graph, "", 0)
+        return out
+
+    def weights(self) -> Iterator[Weight]:
+        for row in self.rows():
+            yield from row.layer.weights
+
+    def close(self) -> None:
+        if self._close is not None:
+            self._close()
+            self._close = None
+
+    def __enter__(self) -> Model:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,347 @@
+"""Shape rules: one function per neutral operation kind, in one registry.
+
+A rule takes the layer's normalised attributes and the shapes of the tensors of one call
+and returns the shape of every output tensor. It raises ``ShapeError`` with a reason
+when the shape cannot be known. Adding an operation kind adds one entry here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from .arithmetic import (
+    ShapeError,
+    broadcast,
+    conv_length,
+    format_shape,
+    product,
+    spatial_join,
+    spatial_split,
+    transposed_length,
+)
+from .model import Call, Constant, Shape
+
+Attrs = dict[str, Any]
+Rule = Callable[[Attrs, Sequence[Shape], Call], list[Shape]]
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(*ops: str) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        for op in ops:
+            RULES[op] = fn
+        return fn
+
+    return register
+
+
+def _one(inputs: Sequence[Shape]) -> Shape:
+    if len(inputs) != 1:
+        raise ShapeError(f"expects one input tensor, got {len(inputs)}")
+    return inputs[0]
+
+
+def _sliding(attrs: Attrs, shape: Shape, out_channels: Any) -> Shape:
+    """Conv-like output: every spatial axis through ``conv_length``."""
+    rank = attrs["rank"]
+    spatial, channels = spatial_split(shape, rank, attrs["channels_last"])
+    sizes = attrs["kernel_size"]
+    strides = attrs.get("strides") or sizes
+    dilation = attrs.get("dilation") or (1,) * rank
+    padding = attrs.get("padding", "valid")
+    pads = padding if isinstance(padding, list) else [padding] * rank
+    out = tuple(
+        conv_length(n, k, s, d, p) for n, k, s, d, p in zip(spatial, sizes, strides, dilation, pads)
+    )
+    return spatial_join(shape[0], out, channels if out_channels is None else out_channels, attrs["channels_last"])
+
+
+@rule("input")
+def input_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    if attrs.get("shape") is None:
+        raise ShapeError("the file does not record this input's shape (use --input-shape)")
+    return [tuple(attrs["shape"])]
+
+
+@rule("conv", "separable_conv")
+def conv_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    return [_sliding(attrs, _one(inputs), attrs["filters"])]
+
+
+@rule("depthwise_conv")
+def depthwise_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    shape = _one(inputs)
+    _, channels = spatial_split(shape, attrs["rank"], attrs["channels_last"])
+    out_channels = None if channels is None else channels * attrs.get("depth_multiplier", 1)
+    out = _sliding(attrs, shape, out_channels)
+    return [out]
+
+
+@rule("pool")
+def pool_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    return [_sliding(attrs, _one(inputs), None)]
+
+
+@rule("conv_transpose")
+def conv_transpose_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    shape = _one(inputs)
+    rank, last = attrs["rank"], attrs["channels_last"]
+    if attrs.get("output_shape"):  # Keras 1 Deconvolution2D states its output
+        return [(shape[0], *attrs["output_shape"][1:])]
+    spatial, _ = spatial_split(shape, rank, last)
+    dilation = attrs.get("dilation") or (1,) * rank
+    out_pad = attrs.get("output_padding") or (None,) * rank
+    padding = attrs.get("padding", "valid")
+    pads = padding if isinstance(padding, list) else [padding] * rank
+    out = tuple(
+        transposed_length(n, k, s, d, p, op)
+        for n, k, s, d, p, op in zip(spatial, attrs["kernel_size"], attrs["strides"], dilation, pads, out_pad)
+    )
+    return [spatial_join(shape[0], out, attrs["filters"], last)]
+
+
+@rule("global_pool")
+def global_pool_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    shape = _one(inputs)
+    rank, last = attrs["rank"], attrs["channels_last"]
+    _, channels = spatial_split(shape, rank, last)
+    if attrs.get("keepdims"):
+        return [spatial_join(shape[0], (1,) * rank, channels, last)]
+    return [(shape[0], channels)]
+
+
+@rule("dense")
+def dense_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    shape = _one(inputs)
+    return [(*shape[:-1], attrs["units"])]
+
+
+@rule("embedding")
+def embedding_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    shape = _one(inputs)
+    return [(*shape, attrs["output_dim"])]
+
+
+@rule("identity")
+def identity_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    return [inputs[0]] if inputs else []
+
+
+@rule("flatten")
+def flatten_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    shape = _one(inputs)
+    return [(shape[0], product(shape[1:]))]
+
+
+@rule("reshape")
+def reshape_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    shape = _one(inputs)
+    target = list(attrs["target_shape"])
+    if target.count(-1) > 1:
+        raise ShapeError(f"target shape {target} has more than one -1")
+    if -1 in target:
+        total = product(shape[1:])
+        known = product([d for d in target if d != -1])
+        if total is None or known is None:
+            target[target.index(-1)] = None
+        elif known == 0 or total % known:
+            raise ShapeError(f"cannot reshape {format_shape(shape)} to {target}")
+        else:
+            target[target.index(-1)] = total // known
+    return [(shape[0], *target)]
+
+
+@rule("reshape_full")
+def reshape_full_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """A reshape whose target includes the batch dim (``tf.reshape``, ``ops.reshape``)."""
+    shape = _one(inputs)
+    target = attrs.get("target_shape") or call.kwargs.get("shape")
+    if target is None:
+        consts = [c.value for c in call.inputs if isinstance(c, Constant) and isinstance(c.value, list)]
+        target = consts[0] if consts else None
+    if not isinstance(target, list):
+        raise ShapeError("the target shape is not recorded in the file")
+    out = list(target)
+    if out.count(-1) > 1:
+        raise ShapeError(f"target shape {target} has more than one -1")
+    if -1 in out:
+        total, known = product(shape), product([d for d in out if d != -1])
+        out[out.index(-1)] = None if total is None or not known else total // known
+    return [tuple(out)]
+
+
+@rule("getitem")
+def getitem_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """Indexing ``x[:, 1:]``: ints drop an axis, slices shorten it, None adds one."""
+    shape = list(inputs[0])
+    key = call.kwargs.get("slice_spec")
+    if key is None:
+        consts = [c.value for c in call.inputs if isinstance(c, Constant)]
+        key = consts[0] if consts else None
+    if key is None:
+        raise ShapeError("the index is not recorded in the file")
+    keys = key if isinstance(key, list) else [key]
+    out: list = []
+    pos = 0
+    for k in keys:
+        if k is None:
+            out.append(1)
+            continue
+        if pos >= len(shape):
+            raise ShapeError(f"too many indices for {format_shape(tuple(shape))}")
+        n = shape[pos]
+        if isinstance(k, slice):
+            out.append(None if n is None else len(range(*k.indices(n))))
+        elif not isinstance(k, int):
+            raise ShapeError(f"cannot index with {k!r}")
+        pos += 1
+    return [tuple(out + shape[pos:])]
+
+
+@rule("permute")
+def permute_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    shape = _one(inputs)
+    return [(shape[0], *(shape[d] for d in attrs["dims"]))]
+
+
+@rule("repeat")
+def repeat_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    shape = _one(inputs)
+    return [(shape[0], attrs["n"], *shape[1:])]
+
+
+def _resize_spatial(attrs: Attrs, shape: Shape, fn: Callable[[Any, int, Any], Any]) -> Shape:
+    rank, last = attrs["rank"], attrs["channels_last"]
+    spatial, channels = spatial_split(shape, rank, last)
+    out = tuple(None if n is None else fn(n, i, attrs) for i, n in enumerate(spatial))
+    if any(d is not None and d <= 0 for d in out):
+        raise ShapeError(f"leaves no elements of {format_shape(shape)}")
+    return spatial_join(shape[0], out, channels, last)
+
+
+@rule("pad")
+def pad_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    return [_resize_spatial(attrs, _one(inputs), lambda n, i, a: n + sum(a["padding"][i]))]
+
+
+@rule("crop")
+def crop_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    return [_resize_spatial(attrs, _one(inputs), lambda n, i, a: n - sum(a["cropping"][i]))]
+
+
+@rule("upsample")
+def upsample_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    return [_resize_spatial(attrs, _one(inputs), lambda n, i, a: n * a["size"][i])]
+
+
+@rule("resize")
+def resize_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    shape = _one(inputs)
+    _, channels = spatial_split(shape, 2, attrs["channels_last"])
+    return [spatial_join(shape[0], attrs["size"], channels, attrs["channels_last"])]
+
+
+@rule("elementwise")
+def elementwise_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """Add, Multiply, ... and arithmetic on tensors and constants (``x + 3.0``)."""
+    shapes = list(inputs)
+    for c in call.inputs:
+        if isinstance(c, Constant) and isinstance(c.value, list):
+            shapes.append(_constant_shape(c.value))
+    if not shapes:
+        raise ShapeError("has no tensor input")
+    return [broadcast(shapes)]
+
+
+def _constant_shape(value: list) -> Shape:
+    dims = []
+    while isinstance(value, list):
+        dims.append(len(value))
+        value = value[0] if value else None
+    return tuple(dims)
+
+
+@rule("concat")
+def concat_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    if not inputs:
+        raise ShapeError("has no input")
+    rank = len(inputs[0])
+    if any(len(s) != rank for s in inputs):
+        raise ShapeError(f"cannot concatenate {', '.join(format_shape(s) for s in inputs)}")
+    axis = attrs.get("axis", -1) % rank
+    out = list(inputs[0])
+    dims = [s[axis] for s in inputs]
+    out[axis] = None if None in dims else sum(dims)  # type: ignore[arg-type]
+    for i in range(rank):
+        if i != axis:
+            out[i] = broadcast([(s[i],) for s in inputs])[0]
+    return [tuple(out)]
+
+
+@rule("dot")
+def dot_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    if len(inputs) != 2:
+        raise ShapeError(f"expects two inputs, got {len(inputs)}")
+    a, b = list(inputs[0]), list(inputs[1])
+    axes = attrs["axes"]
+    if isinstance(axes, int):
+        axes = [axes, axes]
+    ax = [x % len(s) for x, s in zip(axes, (a, b))]
+    a.pop(ax[0])
+    b.pop(ax[1])
+    b.pop(0)
+    out = a + b
+    if len(out) == 1:
+        out.append(1)
+    return [tuple(out)]
+
+
+@rule("rnn")
+def rnn_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    shape = inputs[0]  # initial states may follow
+    if len(shape) != 3:
+        raise ShapeError(f"expects a 3-D (batch, time, features) input, got {format_shape(shape)}")
+    units = attrs["units"]
+    out = (shape[0], shape[1], units) if attrs.get("return_sequences") else (shape[0], units)
+    states = [(shape[0], units)] * attrs.get("states", 1) if attrs.get("return_state") else []
+    return [out, *states]
+
+
+@rule("bidirectional")
+def bidirectional_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    inner = attrs["layer"]
+    forward = rnn_rule(inner, inputs, call)
+    out, states = forward[0], forward[1:]
+    mode = attrs.get("merge_mode")
+    if mode is None:
+        return [out, out, *states, *states]
+    if mode == "concat":
+        out = (*out[:-1], out[-1] * 2)
+    return [out, *states, *states]
+
+
+@rule("time_distributed")
+def time_distributed_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    shape = _one(inputs)
+    if len(shape) < 3:
+        raise ShapeError(f"expects a (batch, time, ...) input, got {format_shape(shape)}")
+    inner = attrs["layer"]
+    if inner["op"] not in RULES:
+        raise ShapeError(f"no shape rule for wrapped {inner['type']}")
+    outs = RULES[inner["op"]](inner["attrs"], [(shape[0], *shape[2:])], Call())
+    return [(o[0], shape[1], *o[1:]) for o in outs]
+
+
+@rule("lambda")
+def lambda_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    stated = attrs.get("output_shape")
+    if stated is None:
+        raise ShapeError("a Lambda computes its shape in code, which is never run; its config states no output_shape")
+    batch = inputs[0][0] if inputs and inputs[0] else None
+    return [(batch, *stated)]
+
+
+@rule("unknown")
+def unknown_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    raise ShapeError(attrs.get("reason", "no shape rule for this layer type"))

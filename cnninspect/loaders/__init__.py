@@ -1,0 +1,50 @@
+"""The loader registry: which module reads which file, decided by content.
+
+Each format is one entry: a cheap ``sniff(head)`` over the first bytes and the module
+whose ``open_model(path)`` reads it. Loader modules import their heavy libraries only
+inside ``open_model``, so sniffing costs nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..core.model import Model
+from ..errors import FileNotReadable, UnrecognisedFile
+from . import keras_h5
+from .sniff import HEAD_SIZE, describe
+
+
+@dataclass(frozen=True)
+class Loader:
+    format: str
+    sniff: Callable[[bytes], bool]
+    module: str  # imported only when the file is this loader's
+
+
+LOADERS: list[Loader] = [
+    Loader("keras-h5", keras_h5.sniff, "cnninspect.loaders.keras_h5"),
+]
+
+
+def read_head(path: Path) -> bytes:
+    if not path.exists():
+        raise FileNotReadable("no such file")
+    if path.is_dir():
+        raise FileNotReadable("is a directory, not a model file")
+    try:
+        with path.open("rb") as fh:
+            return fh.read(HEAD_SIZE)
+    except OSError as exc:
+        raise FileNotReadable(f"cannot be read ({exc.strerror or exc})") from None
+
+
+def open_model(path: Path) -> Model:
+    head = read_head(path)
+    for loader in LOADERS:
+        if loader.sniff(head):
+            return importlib.import_module(loader.module).open_model(path)
+    raise UnrecognisedFile(f"not a model file cnninspect reads: {describe(head, path)}")

@@ -1,0 +1,70 @@
+"""Say what a file looks like when no loader claims it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HEAD_SIZE = 4096
+
+MAGICS: list[tuple[bytes, str]] = [
+    (b"PK\x03\x04", "a zip archive"),
+    (b"\x1f\x8b", "gzip-compressed data"),
+    (b"\x93NUMPY", "a NumPy .npy array"),
+    (b"\x80\x02", "a Python pickle (protocol 2)"),
+    (b"\x80\x03", "a Python pickle (protocol 3)"),
+    (b"\x80\x04", "a Python pickle (protocol 4)"),
+    (b"\x80\x05", "a Python pickle (protocol 5)"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"%PDF", "a PDF document"),
+    (b"\x08\x01\x12", "possibly an ONNX protobuf"),
+]
+
+
+def describe(head: bytes, path: Path | None = None) -> str:
+    """A short description of the content, for error messages."""
+    if not head:
+        return "the file is empty"
+    if len(head) >= 8 and head[4:8] == b"TFL3":
+        return "a TFLite flatbuffer"
+    for magic, what in MAGICS:
+        if head.startswith(magic):
+            return what
+    text = _as_text(head)
+    if text is None:
+        return f"binary data starting with {head[:8].hex(' ')}"
+    stripped = text.lstrip()
+    if stripped.startswith("version https://git-lfs"):
+        return "a Git LFS pointer (the real file was never downloaded: run 'git lfs pull')"
+    lowered = stripped[:200].lower()
+    if lowered.startswith("<!doctype html") or lowered.startswith("<html"):
+        return "an HTML page (a download that saved a web page instead of the file?)"
+    if stripped.startswith("{") or stripped.startswith("["):
+        return _describe_json(stripped, len(head) < HEAD_SIZE)
+    first = stripped.splitlines()[0][:60] if stripped else ""
+    return f"a text file starting with {first!r}"
+
+
+def _as_text(head: bytes) -> str | None:
+    if b"\x00" in head:
+        return None
+    try:
+        return head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(head) - 4:  # a character cut at the end of the head
+            return head[: exc.start].decode("utf-8")
+        return None
+
+
+def _describe_json(text: str, complete: bool) -> str:
+    if complete:
+        try:
+            value = json.loads(text)
+        except (json.JSONDecodeError, RecursionError):
+            return "text that looks like JSON but does not parse"
+        if isinstance(value, dict):
+            keys = ", ".join(list(value)[:8])
+            return f"JSON with keys {keys}" if keys else "an empty JSON object"
+        return f"a JSON {type(value).__name__}"
+    return "a JSON document (an architecture file? use it with a weights file)"

@@ -1,0 +1,162 @@
+"""Terminal views of the reports. They only lay out what the report dicts hold."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from rich import box
+from rich.columns import Columns
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from .heatmap import heatmap, magnitude, number_format
+
+MAX_HEATMAPS = 64  # beyond this many inputs, show the strongest ones
+
+
+def format_shape(shape: list | None) -> str:
+    """``(None, 28, 28, 32)``: the batch dim prints as Keras prints it; any other
+    unknown dim is ``?``."""
+    if shape is None:
+        return "?"
+    dims = ["None" if d is None and i == 0 else "?" if d is None else str(d) for i, d in enumerate(shape)]
+    return f"({', '.join(dims)}{',' if len(dims) == 1 else ''})"
+
+
+def human_bytes(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.2f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def _source_line(report: dict[str, Any]) -> Text:
+    src = report["source"]
+    writer = " ".join(x for x in (src.get("library"), src.get("library_version")) if x) or "unknown library"
+    backend = f", backend {src['backend']}" if src.get("backend") else ""
+    return Text.assemble((report.get("model") or "model", "bold"), f"  {src['format']} written by {writer}{backend}")
+
+
+def _is_chain(layers: list[dict[str, Any]]) -> bool:
+    """True when every layer just takes the previous one: no inbound column needed."""
+    previous: dict[int, str] = {}
+    for layer in layers:
+        calls = layer["inbound"]
+        expected = previous.get(layer["depth"])
+        if layer["op"] != "input" and (len(calls) != 1 or calls[0] != ([expected] if expected else calls[0])):
+            return False
+        previous[layer["depth"]] = layer["name"]
+    return True
+
+
+def shapes_view(report: dict[str, Any]) -> Iterator[RenderableType]:
+    layers = report["layers"]
+    chain = _is_chain(layers)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("Layer")
+    table.add_column("Type", style="cyan")
+    table.add_column("Output shape")
+    table.add_column("Params", justify="right")
+    if not chain:
+        table.add_column("Inbound", style="dim")
+    footnotes: list[str] = []
+    dynamic = False
+    for layer in layers:
+        shapes = "\n".join(format_shape(s) for s in layer["output_shapes"]) or "?"
+        dynamic = dynamic or any(s is not None and None in s[1:] for s in layer["output_shapes"])
+        if layer["unknown_reason"]:
+            footnotes.append(f"{layer['name']}: {layer['unknown_reason']}")
+            shapes = f"{shapes} [{len(footnotes)}]"
+        name = Text("  " * layer["depth"] + layer["name"], style="italic" if layer["synthetic"] else "")
+        row = [str(layer["index"]), name, layer["type"], shapes, f"{layer['params']:,}"]
+        if not chain:
+            row.append("\n".join(", ".join(call) for call in layer["inbound"]))
+        table.add_row(*row)
+    yield _source_line(report)
+    yield table
+    totals = report["totals"]
+    yield Text(f"Total params: {totals['params']:,} ({human_bytes(totals['bytes'])})")
+    yield Text(f"Trainable params: {totals['trainable_params']:,} ({human_bytes(totals['trainable_bytes'])})")
+    yield Text(f"Non-trainable params: {totals['non_trainable_params']:,} ({human_bytes(totals['non_trainable_bytes'])})")
+    for i, note in enumerate(footnotes, 1):
+        yield Text(f"[{i}] {note}", style="yellow")
+    if dynamic:
+        yield Text("? = a dimension the file leaves open; give --input-shape to fix it", style="dim")
+    for note in report.get("notes", []):
+        yield Text(f"note: {note}", style="dim")
+
+
+def filters_view(report: dict[str, Any], top: int | None) -> Iterator[RenderableType]:
+    layer, weight = report["layer"], report["weight"]
+    yield Text.assemble(
+        (f"Layer {layer['index']} {layer['path']}", "bold"),
+        f" ({layer['type']}): output map {report['out']} of {report['out_maps']}",
+    )
+    axes = ", ".join(weight["axes"])
+    yield Text(
+        f"weight {weight['name']}: shape {tuple(weight['shape'])}, axes ({axes}), "
+        f"layout {weight['layout']} ({weight['convention']})"
+    )
+    yield Text.assemble("native slice: ", (report["native_slice"], "bold green"))
+    bias = "none (use_bias=False)" if report["bias"] is None else f"b[{report['out']}] = {report['bias']:+.6g}"
+    yield Text(f"bias: {bias}    activation: {report['activation']}")
+    yield Text.assemble("equation: ", (report["equation"], "bold"))
+    for note in report["notes"]:
+        yield Text(f"note: {note}", style="yellow")
+    inputs = report["inputs"]
+    if layer["op"] == "dense":
+        yield from _dense_weights(report, top or 20)
+        return
+    limit = top if top is not None else (len(inputs) if len(inputs) <= MAX_HEATMAPS else 16)
+    strongest = {e["in"] if "via" not in e else e["via"] for e in report["ranking"][:limit]}
+    shown = [e for e in inputs if (e["in"] if "via" not in e else e["via"]) in strongest]
+    vmax = magnitude([e["filter"] for e in shown])
+    fmt = number_format(vmax)
+    panels = [
+        Panel(heatmap(e["filter"], vmax, fmt), title=_input_title(e), box=box.ROUNDED, expand=False)
+        for e in shown
+    ]
+    if len(shown) < len(inputs):
+        yield Text(f"showing the {len(shown)} strongest of {len(inputs)} input filters (by L1; --top N for more)", style="dim")
+    yield Text(f"filters ({', '.join(report['spatial_axes'])}), shared scale ±{vmax:.3g}:", style="dim")
+    yield Columns(panels)
+    yield _ranking(report, 10)
+
+
+def _input_title(entry: dict[str, Any]) -> str:
+    if "via" in entry:
+        return f"in[{entry['in']}] D[{entry['via']}] ×{entry['pointwise']:+.3g}"
+    return f"in[{entry['in']}]"
+
+
+def _ranking(report: dict[str, Any], n: int) -> Table:
+    table = Table(title="strongest input maps", box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("rank", justify="right")
+    table.add_column("in", justify="right")
+    table.add_column("L1", justify="right")
+    table.add_column("L2", justify="right")
+    for i, e in enumerate(report["ranking"][:n], 1):
+        name = f"{e['in']} (D[{e['via']}])" if "via" in e else str(e["in"])
+        table.add_row(str(i), name, f"{e['l1']:.4g}", f"{e['l2']:.4g}")
+    return table
+
+
+def _dense_weights(report: dict[str, Any], n: int) -> Iterator[RenderableType]:
+    ranking = report["ranking"]
+    table = Table(title=f"strongest {min(n, len(ranking))} of {len(ranking)} input units", box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("rank", justify="right")
+    table.add_column("in", justify="right")
+    table.add_column("weight", justify="right")
+    weights = {e["in"]: e["filter"] for e in report["inputs"]}
+    for i, e in enumerate(ranking[:n], 1):
+        table.add_row(str(i), str(e["in"]), f"{weights[e['in']]:+.6g}")
+    yield table
+
+
+def render_all(parts: Iterator[RenderableType]) -> Group:
+    return Group(*parts)

@@ -1,0 +1,1 @@
+"""Reports: the numbers each command shows, as plain data (the JSON documents)."""

@@ -1,0 +1,219 @@
+"""The ``filters`` report: what feeds one output map of one layer.
+
+Output map ``N`` of a layer is ``act(b[N] + sum_i in[i] * F[i, N])``: one filter per
+(input map, output map) pair. Which inputs take part depends on the operation (groups,
+depthwise, separable, transposed, dense); which axis of the stored kernel holds ``N``
+depends on the file's layout, and is found by axis name. Only the slice shown is read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.layouts import SPATIAL_AXES
+from ..core.model import Layer, Model, Row, Weight
+from ..errors import SelectionError
+from .shapes import source_json, weight_json
+
+SCHEMA = "cnninspect.filters/1"
+
+FILTER_OPS = {
+    "conv": "kernel",
+    "conv_transpose": "kernel",
+    "depthwise_conv": "depthwise_kernel",
+    "separable_conv": "pointwise_kernel",
+    "dense": "kernel",
+}
+
+
+def filter_weight(layer: Layer) -> Weight | None:
+    """The weight whose ``out`` axis numbers the layer's output maps, if any."""
+    role = FILTER_OPS.get(layer.op)
+    if role is None:
+        return None
+    weight = layer.weight(role) or (layer.weight("kernel") if layer.op == "depthwise_conv" else None)
+    return weight if weight is not None and ("out" in weight.axes or "mult" in weight.axes) else None
+
+
+def select_layer(model: Model, spec: str) -> Row:
+    """``spec`` is the index shown by ``shapes``, a path (``outer/inner``) or a name."""
+    rows = model.rows()
+    row: Row | None = None
+    if spec.lstrip("-").isdigit():
+        i = int(spec)
+        row = rows[i] if 0 <= i < len(rows) else None
+    else:
+        row = next((r for r in rows if r.path == spec), None)
+        if row is None:
+            named = [r for r in rows if r.layer.name == spec]
+            if len(named) > 1:
+                raise SelectionError(f"several layers are named '{spec}': use a path: " + ", ".join(r.path for r in named))
+            row = named[0] if named else None
+    if row is None:
+        raise SelectionError(f"no layer '{spec}' (indexes 0-{len(rows) - 1}); {_with_filters(rows)}")
+    if filter_weight(row.layer) is None:
+        raise SelectionError(f"layer {row.index} '{row.path}' ({row.layer.type}) has no filters; {_with_filters(rows)}")
+    return row
+
+
+def _with_filters(rows: list[Row]) -> str:
+    valid = [f"{r.index} {r.path} ({r.layer.type})" for r in rows if filter_weight(r.layer) is not None]
+    if not valid:
+        return "this model has no layer with filters"
+    shown = ", ".join(valid[:12]) + (f", ... ({len(valid)} in all)" if len(valid) > 12 else "")
+    return f"layers with filters: {shown}"
+
+
+def out_count(layer: Layer) -> int:
+    weight = filter_weight(layer)
+    assert weight is not None
+    if "out" in weight.axes:
+        return weight.shape[weight.axis("out")]
+    return weight.shape[weight.axis("in")] * weight.shape[weight.axis("mult")]
+
+
+def native_slice(weight: Weight, fixed: dict[str, int]) -> str:
+    """``kernel[:, :, :, 5]``: the expression that selects ``fixed`` axes in the file's
+    own layout (trailing full slices dropped, as NumPy allows)."""
+    parts = [str(fixed[a]) if a in fixed else ":" for a in weight.axes]
+    while parts and parts[-1] == ":":
+        parts.pop()
+    return f"{weight.role}[{', '.join(parts)}]" if parts else weight.role
+
+
+def _read(weight: Weight, fixed: dict[str, int]) -> tuple[Any, tuple[str, ...]]:
+    """Read only ``weight[fixed]``; returns the array and the names of its axes."""
+    index = tuple(fixed[a] if a in fixed else slice(None) for a in weight.axes)
+    return weight.read(index), tuple(a for a in weight.axes if a not in fixed)
+
+
+def _take(array: Any, axes: tuple[str, ...], name: str, i: int) -> tuple[Any, tuple[str, ...]]:
+    import numpy as np
+
+    k = axes.index(name)
+    return np.take(array, i, axis=k), axes[:k] + axes[k + 1 :]
+
+
+def _entry(i: int, values: Any, strength: Any = None, **extra: Any) -> dict[str, Any]:
+    """One input's filter, with L1/L2 norms of ``strength`` (default: the filter)."""
+    import numpy as np
+
+    arr = np.asarray(values if strength is None else strength, dtype=np.float64)
+    return {
+        "in": i,
+        "filter": values.tolist() if hasattr(values, "tolist") else values,
+        "l1": float(np.abs(arr).sum()),
+        "l2": float(np.sqrt((arr * arr).sum())),
+        **extra,
+    }
+
+
+def filters_report(model: Model, row: Row, out: int) -> dict[str, Any]:
+    layer = row.layer
+    weight = filter_weight(layer)
+    assert weight is not None
+    n_out = out_count(layer)
+    if not 0 <= out < n_out:
+        raise SelectionError(f"output map {out} does not exist: '{row.path}' has {n_out} output maps (0-{n_out - 1})")
+    builder = {
+        "conv": _conv,
+        "conv_transpose": _conv,
+        "dense": _conv,
+        "depthwise_conv": _depthwise,
+        "separable_conv": _separable,
+    }[layer.op]
+    inputs, fixed, equation_terms, notes = builder(layer, weight, out)
+    bias = layer.weight("bias")
+    bias_value = float(bias.read((out,))) if bias is not None else None
+    activation = layer.activation or "linear"
+    flipped = weight.layout.flipped or (layer.weight("depthwise_kernel") or weight).layout.flipped
+    if flipped:
+        notes.append(
+            "these kernels were learned for a true convolution (Theano): ∗ flips the kernel "
+            "spatially, unlike the cross-correlation TensorFlow and PyTorch compute"
+        )
+    b = f"b[{out}] + " if bias is not None else ""
+    equation = f"out[{out}] = {activation}({b}{equation_terms})"
+    if flipped:
+        equation = equation.replace("⋆", "∗")
+    ranking = sorted(inputs, key=lambda e: -e["l1"])
+    return {
+        "schema": SCHEMA,
+        "source": source_json(model),
+        "layer": {"index": row.index, "name": layer.name, "path": row.path, "type": layer.type, "op": layer.op},
+        "out": out,
+        "out_maps": n_out,
+        "weight": weight_json(weight),
+        "native_slice": native_slice(weight, fixed),
+        "bias": bias_value,
+        "activation": activation,
+        "equation": equation,
+        "spatial_axes": [a for a in weight.axes if a in SPATIAL_AXES],
+        "flipped": flipped,
+        "inputs": inputs,
+        "ranking": [{"in": e["in"], "l1": e["l1"], "l2": e["l2"], **({"via": e["via"]} if "via" in e else {})} for e in ranking],
+        "notes": notes,
+    }
+
+
+def _conv(layer: Layer, weight: Weight, out: int) -> tuple[list, dict, str, list[str]]:
+    """Conv (grouped or not), transposed conv and dense: ``F[i, N]`` for the group's inputs."""
+    groups = int(layer.attrs.get("groups") or 1)
+    n_out = weight.shape[weight.axis("out")]
+    per_group_in = weight.shape[weight.axis("in")]
+    group = out // (n_out // groups)
+    fixed = {"out": out}
+    slab, axes = _read(weight, fixed)
+    first = group * per_group_in
+    inputs = [_entry(first + k, _take(slab, axes, "in", k)[0]) for k in range(per_group_in)]
+    notes = []
+    if groups > 1:
+        notes.append(
+            f"grouped convolution ({groups} groups): output map {out} is in group {group}, "
+            f"fed by input maps {first}-{first + per_group_in - 1} only"
+        )
+    last = first + per_group_in - 1
+    if layer.op == "dense":
+        terms = f"Σ_i in[i] · W[i,{out}]"
+    elif layer.op == "conv_transpose":
+        terms = f"Σ_{{i={first}..{last}}} in[i] ⋆ᵀ F[i,{out}]"
+        notes.append("⋆ᵀ is a transposed convolution: each input value scatters F[i,N] into the output")
+    else:
+        terms = f"Σ_{{i={first}..{last}}} in[i] ⋆ F[i,{out}]"
+    return inputs, fixed, terms, notes
+
+
+def _depthwise(layer: Layer, weight: Weight, out: int) -> tuple[list, dict, str, list[str]]:
+    """Depthwise: exactly one input map, ``N // depth_multiplier``."""
+    m = weight.shape[weight.axis("mult")]
+    i, j = divmod(out, m)
+    fixed = {"in": i, "mult": j}
+    values, _ = _read(weight, fixed)
+    notes = [f"depthwise convolution (depth multiplier {m}): output map {out} sees input map {i} only"]
+    return [_entry(i, values)], fixed, f"in[{i}] ⋆ F[{i},{out}]", notes
+
+
+def _separable(layer: Layer, weight: Weight, out: int) -> tuple[list, dict, str, list[str]]:
+    """Separable: each input map through its depthwise filter(s), mixed by the pointwise
+    column ``N``. The effective filter from input ``i`` is the pointwise-weighted sum."""
+    depthwise = layer.weight("depthwise_kernel")
+    if depthwise is None:
+        raise SelectionError(f"'{layer.name}' has no depthwise_kernel in the file")
+    fixed = {"out": out}
+    column, _ = _read(weight, fixed)
+    column = column.reshape(-1)  # pointwise (1, ..., in*m) -> (in*m,)
+    dw_all = depthwise.read(())
+    dw_axes = depthwise.axes
+    m = depthwise.shape[depthwise.axis("mult")]
+    inputs = []
+    for j, p in enumerate(column):
+        i, k = divmod(j, m)
+        values, rest = _take(dw_all, dw_axes, "in", i)
+        values, _ = _take(values, rest, "mult", k)
+        effective = values * p
+        inputs.append(_entry(i, values, effective, via=j, pointwise=float(p), effective_filter=effective.tolist()))
+    notes = [
+        f"separable convolution: depthwise stage (multiplier {m}) then pointwise mix; "
+        f"'filter' is the depthwise filter D[j] of intermediate map j = i*{m}+k, 'pointwise' is P[j,{out}]"
+    ]
+    return inputs, fixed, f"Σ_j P[j,{out}] · (in[j // {m}] ⋆ D[j])", notes

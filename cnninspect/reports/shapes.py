@@ -1,0 +1,119 @@
+"""The ``shapes`` report: every layer's output shapes, params and weights, as plain data.
+
+This dict is the JSON document (schema ``cnninspect.shapes/1``) and what the table is
+drawn from, so both always say the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ..core.infer import infer_shapes
+from ..errors import UsageError
+from ..core.model import Layer, Model, Row, Shape, TensorRef, Weight
+
+SCHEMA = "cnninspect.shapes/1"
+
+
+def shapes_report(model: Model, input_shapes: Sequence[Shape] | None = None, batch: int | None = None) -> dict[str, Any]:
+    if input_shapes and len(input_shapes) != len(model.graph.inputs):
+        raise UsageError(
+            f"--input-shape given {len(input_shapes)} time(s), but the model has {len(model.graph.inputs)} input(s): "
+            + ", ".join(r.layer for r in model.graph.inputs)
+        )
+    output_shapes = infer_shapes(model.graph, input_shapes, batch)
+    rows = model.rows()
+    weights = [w for row in rows for w in row.layer.weights]
+    return {
+        "schema": SCHEMA,
+        "source": source_json(model),
+        "model": model.name,
+        "inputs": [_tensor_json(model, ref) for ref in model.graph.inputs],
+        "outputs": [
+            {"name": ref.layer, "call": ref.call, "index": ref.index, "shape": _shape(shape)}
+            for ref, shape in zip(model.graph.outputs, output_shapes)
+        ],
+        "layers": [_layer_json(row) for row in rows],
+        "totals": _totals(weights),
+        "notes": list(model.notes),
+    }
+
+
+def source_json(model: Model) -> dict[str, Any]:
+    s = model.source
+    return {
+        "path": s.path,
+        "format": s.format,
+        "library": s.library,
+        "library_version": s.library_version,
+        "backend": s.backend,
+    }
+
+
+def weight_json(w: Weight) -> dict[str, Any]:
+    return {
+        "name": w.name,
+        "role": w.role,
+        "shape": list(w.shape),
+        "axes": list(w.axes),
+        "layout": w.layout.code,
+        "convention": w.layout.convention,
+        "flipped": w.layout.flipped,
+        "dtype": w.dtype,
+        "trainable": w.trainable,
+    }
+
+
+def _shape(shape: Shape | None) -> list | None:
+    return None if shape is None else list(shape)
+
+
+def _tensor_json(model: Model, ref: TensorRef) -> dict[str, Any]:
+    layer = model.graph.layer(ref.layer)
+    shapes = layer.output_shapes[ref.call] if ref.call < len(layer.output_shapes) else [None]
+    return {"name": ref.layer, "shape": _shape(shapes[ref.index] if ref.index < len(shapes) else None)}
+
+
+def _ref_name(ref: TensorRef) -> str:
+    return ref.layer if ref.call == 0 and ref.index == 0 else f"{ref.layer}[{ref.call}][{ref.index}]"
+
+
+def _layer_json(row: Row) -> dict[str, Any]:
+    layer = row.layer
+    return {
+        "index": row.index,
+        "name": layer.name,
+        "path": row.path,
+        "depth": row.depth,
+        "type": layer.type,
+        "op": layer.op,
+        "synthetic": layer.synthetic,
+        "activation": layer.activation,
+        "inbound": [[_ref_name(r) for r in call.tensor_inputs] for call in layer.calls],
+        "output_shapes": [_shape(s) for call in layer.output_shapes for s in call],
+        "calls": len(layer.calls),
+        "params": layer.params,
+        "trainable_params": _trainable(layer),
+        "weights": [weight_json(w) for w in layer.weights],
+        "unknown_reason": layer.unknown_reason,
+    }
+
+
+def _trainable(layer: Layer) -> int:
+    total = sum(w.size for w in layer.weights if w.trainable)
+    if layer.graph is not None:
+        total += sum(_trainable(x) for x in layer.graph.layers)
+    return total
+
+
+def _totals(weights: list[Weight]) -> dict[str, int]:
+    trainable = [w for w in weights if w.trainable]
+    frozen = [w for w in weights if not w.trainable]
+    return {
+        "params": sum(w.size for w in weights),
+        "trainable_params": sum(w.size for w in trainable),
+        "non_trainable_params": sum(w.size for w in frozen),
+        "bytes": sum(w.nbytes for w in weights),
+        "trainable_bytes": sum(w.nbytes for w in trainable),
+        "non_trainable_bytes": sum(w.nbytes for w in frozen),
+    }
