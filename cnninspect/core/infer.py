@@ -12,7 +12,7 @@ from typing import Sequence, Union
 
 from .arithmetic import ShapeError
 from .model import Graph, Layer, Shape, TensorRef
-from .rules import RULES
+from .rules import ACCEPTS_UNKNOWN, RULES
 
 Shapes = list[Union[Shape, None]]
 
@@ -34,7 +34,7 @@ class _Run:
         by_name = {layer.name: layer for layer in graph.layers}
         results: dict[tuple[str, int], Shapes] = {}
         reasons: dict[str, str] = {}
-        self.recorded = _recorded_shapes(graph)
+        recorded = _recorded_shapes(graph)
 
         for pos, ref in enumerate(graph.inputs):
             layer = by_name.get(ref.layer)
@@ -61,7 +61,7 @@ class _Run:
                     waiting.append((layer, i))
                     continue
                 in_shapes = [self._lookup(results, r) for r in refs]
-                results[(layer.name, i)] = self._evaluate(layer, i, in_shapes, refs, reasons, record)
+                results[(layer.name, i)] = self._evaluate(layer, i, in_shapes, refs, reasons, record, recorded)
                 progress = True
             pending = waiting
         for layer, i in pending:
@@ -75,21 +75,28 @@ class _Run:
         return [self._lookup(results, ref) for ref in graph.outputs]
 
     def _evaluate(
-        self, layer: Layer, i: int, in_shapes: Shapes, refs: list[TensorRef], reasons: dict[str, str], record: bool
+        self,
+        layer: Layer,
+        i: int,
+        in_shapes: Shapes,
+        refs: list[TensorRef],
+        reasons: dict[str, str],
+        record: bool,
+        recorded: dict[tuple[str, int], Shapes],
     ) -> Shapes:
         unknown = [r.layer for r, s in zip(refs, in_shapes) if s is None]
-        if unknown:
+        if unknown and layer.op not in ACCEPTS_UNKNOWN:
             reasons.setdefault(layer.name, f"depends on '{unknown[0]}', whose shape is unknown")
             return [None]
-        known: list[Shape] = [s for s in in_shapes if s is not None]
         if layer.graph is not None:
+            known: list[Shape] = [s for s in in_shapes if s is not None]
             if record and i == 0:
                 stored = self._stored_inputs(layer.graph)
                 self.graph(layer.graph, stored if all(s is not None for s in stored) else known, record=True)
             return self.graph(layer.graph, known, record=False)
-        return self._call(layer, known, i, reasons)
+        return self._call(layer, in_shapes, i, reasons, recorded.get((layer.name, i)))
 
-    def _call(self, layer: Layer, in_shapes: list[Shape], i: int, reasons: dict[str, str]) -> Shapes:
+    def _call(self, layer: Layer, in_shapes: Shapes, i: int, reasons: dict[str, str], recorded: Shapes | None) -> Shapes:
         fn = RULES.get(layer.op)
         if fn is None:
             reasons.setdefault(layer.name, f"no shape rule for {layer.type}")
@@ -102,7 +109,6 @@ class _Run:
             reason = f"its config cannot be used for shapes ({type(exc).__name__}: {exc})"
         else:
             return [self._fill_batch(s) for s in out]
-        recorded = self.recorded.get((layer.name, i))
         if recorded is not None:  # the writer recorded what its consumers received
             note = f"output shape as the writing library recorded it ({reason})"
             if note not in layer.notes:

@@ -19,7 +19,7 @@ AXIS_LETTERS = {
     "in": "I",
     "out": "O",
     "mult": "M",
-    "channel": "C",
+    "channels": "C",
     "units": "U",
     "gates": "G",
     "token": "T",
@@ -54,7 +54,7 @@ def _generic(ndim: int) -> tuple[str, ...]:
 def _shared_axes(op: str, role: str, ndim: int) -> tuple[str, ...] | None:
     """Axes every convention agrees on: vectors and matrices of non-conv layers."""
     if role in ("gamma", "beta", "moving_mean", "moving_variance") and ndim == 1:
-        return ("channel",)
+        return ("channels",)
     if role == "bias" and ndim == 1:
         return ("gates",) if op == "rnn" else ("out",)
     if op == "embedding" and ndim == 2:
@@ -98,32 +98,21 @@ def _theano_axes(op: str, role: str, ndim: int) -> tuple[str, ...] | None:
 class Convention:
     name: str
     axes: AxesRule
-    flips_kernels: bool = False
     description: str = ""
 
 
 CONVENTIONS: dict[str, Convention] = {
-    "keras": Convention("keras", _keras_axes, description="Keras (channels-last kernels)"),
-    "keras-theano": Convention(
-        "keras-theano",
-        _keras_axes,
-        flips_kernels=True,
-        description="Keras 2 on Theano: channels-last kernels learned for a true convolution",
-    ),
-    "theano": Convention(
-        "theano",
-        _theano_axes,
-        flips_kernels=True,
-        description="Keras 1 'th' ordering: (out, in, ...) kernels for a true convolution",
-    ),
+    "keras": Convention("keras", _keras_axes, "Keras 2, tf.keras, Keras 3 and Keras 1 'tf' ordering: channels-last kernels"),
+    "keras-th": Convention("keras-th", _theano_axes, "Keras 1 'th' ordering: (out, in, ...) conv kernels"),
 }
 
 # Ops whose kernels slide over space (and so can be stored flipped).
 SPATIAL_OPS = frozenset({"conv", "conv_transpose", "depthwise_conv", "separable_conv"})
 
 
-def layout_for(convention: str, op: str, role: str, ndim: int) -> Layout:
-    conv = CONVENTIONS[convention]
-    axes = conv.axes(op, role, ndim) or _generic(ndim)
-    flipped = conv.flips_kernels and op in SPATIAL_OPS and bool(SPATIAL_AXES & set(axes))
-    return Layout(conv.name, axes, flipped)
+def layout_for(convention: str, op: str, role: str, ndim: int, true_convolution: bool = False) -> Layout:
+    """The layout of one stored weight. ``true_convolution`` says the writer computed a
+    true convolution (Theano), so its spatial kernels are flipped."""
+    axes = CONVENTIONS[convention].axes(op, role, ndim) or _generic(ndim)
+    flipped = true_convolution and op in SPATIAL_OPS and bool(SPATIAL_AXES & set(axes))
+    return Layout(convention, axes, flipped)

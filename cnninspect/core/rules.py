@@ -25,12 +25,16 @@ Attrs = dict[str, Any]
 Rule = Callable[[Attrs, Sequence[Shape], Call], list[Shape]]
 
 RULES: dict[str, Rule] = {}
+# Ops whose rule runs even when an input's shape is unknown (passed as None).
+ACCEPTS_UNKNOWN: set[str] = set()
 
 
-def rule(*ops: str) -> Callable[[Rule], Rule]:
+def rule(*ops: str, accepts_unknown: bool = False) -> Callable[[Rule], Rule]:
     def register(fn: Rule) -> Rule:
         for op in ops:
             RULES[op] = fn
+            if accepts_unknown:
+                ACCEPTS_UNKNOWN.add(op)
         return fn
 
     return register
@@ -333,8 +337,8 @@ def time_distributed_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> 
     return [(o[0], shape[1], *o[1:]) for o in outs]
 
 
-@rule("lambda")
-def lambda_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+@rule("lambda", accepts_unknown=True)
+def lambda_rule(attrs: Attrs, inputs: Sequence[Shape | None], call: Call) -> list[Shape]:
     stated = attrs.get("output_shape")
     if stated is None:
         raise ShapeError("a Lambda computes its shape in code, which is never run; its config states no output_shape")

@@ -136,18 +136,36 @@ def _layer(item: dict) -> Layer:
 
 
 def _sequential(items: list, cfg: dict) -> Graph:
+    first = items[0] if items else {}
+    if first.get("class_name") == "Merge" and isinstance((first.get("config") or {}).get("layers"), list):
+        return _merged_branches(first, items[1:])
     layers = [_layer(x) for x in items]
     if not layers or layers[0].op != "input":
-        first = items[0] if items else {}
         shape = _input_shape(first.get("config") or {}, first.get("class_name", "")) or _input_shape(
             {"batch_input_shape": cfg.get("build_input_shape")}
         )
         name = f"{layers[0].name}_input" if layers else "input"
         layers.insert(0, Layer(name=name, type="InputLayer", op="input", attrs={"shape": shape}, synthetic=True))
     layers[0].calls = [Call()]
+    _chain(layers)
+    return Graph(layers, [TensorRef(layers[0].name)], [TensorRef(layers[-1].name)])
+
+
+def _merged_branches(merge_item: dict, rest_items: list) -> Graph:
+    """Keras 1: a Sequential whose first layer merges Sequential branches. Keras 1
+    listed the branches' layers in line (its ``flattened_layers``), and so do we."""
+    branches = [_container(b).graph for b in merge_item["config"]["layers"]]
+    merge = _layer(merge_item)
+    merge.calls = [Call([ref for g in branches for ref in g.outputs])]  # type: ignore[misc]
+    tail = [merge, *(_layer(x) for x in rest_items)]
+    _chain(tail)
+    layers = [layer for g in branches for layer in g.layers] + tail
+    return Graph(layers, [ref for g in branches for ref in g.inputs], [TensorRef(tail[-1].name)])
+
+
+def _chain(layers: list[Layer]) -> None:
     for prev, layer in zip(layers, layers[1:]):
         layer.calls = [Call([TensorRef(prev.name)])]
-    return Graph(layers, [TensorRef(layers[0].name)], [TensorRef(layers[-1].name)])
 
 
 def _functional(cfg: dict) -> Graph:
@@ -219,7 +237,8 @@ def _functional(cfg: dict) -> Graph:
 
     inputs = [r for r in (ref(x) for x in _ref_list(cfg.get("input_layers"))) if r]
     outputs = [r for r in (ref(x) for x in _ref_list(cfg.get("output_layers"))) if r]
-    outputs = _renumber_nodes(layers, outputs)
+    keras3 = any(isinstance(node, dict) for item in items for node in item.get("inbound_nodes") or [])
+    outputs = _renumber_nodes(layers, outputs, keras3)
     return Graph(layers, inputs, outputs)
 
 
@@ -243,31 +262,39 @@ def _ref_list(value: Any) -> list:
     return value if isinstance(value, list) else []
 
 
-def _renumber_nodes(layers: list[Layer], outputs: list[TensorRef]) -> list[TensorRef]:
+def _renumber_nodes(layers: list[Layer], outputs: list[TensorRef], keras3: bool) -> list[TensorRef]:
     """Turn node indices into call indices, in the calls and in ``outputs`` (returned).
 
-    A nested model whose own graph starts with an InputLayer has a node 0 of its own,
-    so configs written by tf.keras and Keras 3 number its calls from 1, while Keras 2.2
-    numbered them from 0. The references themselves tell which: a call numbered as high
-    as the number of calls means the numbering skipped the first.
+    A nested model has a node 0 of its own when its graph starts with an InputLayer, and
+    writers disagree on whether to count it: tf.keras numbers such a container's calls
+    from 1 everywhere; Keras 2.2 from 0 everywhere; Keras 3 from 0 in ``inbound_nodes``
+    but from 1 in ``output_layers`` for a functional container (not a Sequential). The
+    references tell which: a call numbered as high as the number of calls means the
+    numbering skipped the first.
     """
-    highest: dict[str, int] = {}
-    for r in [x for layer in layers for call in layer.calls for x in call.tensor_inputs] + outputs:
-        highest[r.layer] = max(highest.get(r.layer, 0), r.call)
-    offsets = {
-        layer.name: 1
-        for layer in layers
-        if layer.graph is not None and highest.get(layer.name, 0) >= max(len(layer.calls), 1)
-    }
+    containers = {layer.name: layer for layer in layers if layer.graph is not None}
 
-    def shift(ref: TensorRef) -> TensorRef:
-        offset = offsets.get(ref.layer, 0)
+    def offsets(refs: list[TensorRef]) -> dict[str, int]:
+        highest: dict[str, int] = {}
+        for r in refs:
+            if r.layer in containers:
+                highest[r.layer] = max(highest.get(r.layer, 0), r.call)
+        return {name: 1 for name, top in highest.items() if top >= max(len(containers[name].calls), 1)}
+
+    inbound = offsets([x for layer in layers for call in layer.calls for x in call.tensor_inputs])
+    if keras3:
+        outbound = {name: 1 for name, layer in containers.items() if layer.type != "Sequential"}
+    else:
+        outbound = {**offsets(outputs), **inbound}
+
+    def shift(ref: TensorRef, table: dict[str, int]) -> TensorRef:
+        offset = table.get(ref.layer, 0)
         return TensorRef(ref.layer, max(ref.call - offset, 0), ref.index) if offset else ref
 
     for layer in layers:
         for call in layer.calls:
-            call.inputs = [shift(x) if isinstance(x, TensorRef) else x for x in call.inputs]
-    return [shift(r) for r in outputs]
+            call.inputs = [shift(x, inbound) if isinstance(x, TensorRef) else x for x in call.inputs]
+    return [shift(r, outbound) for r in outputs]
 
 
 # ---------------------------------------------------------------------------------------

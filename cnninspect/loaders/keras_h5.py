@@ -105,32 +105,38 @@ def _read(f: Any, path: Path) -> Model:
         source=Source(str(path), "keras-h5", "keras", version, backend),
         _close=f.close,
     )
-    root = f["model_weights"] if "model_weights" in f else None
-    if root is not None:
-        _attach_weights(model, root, backend)
+    if "model_weights" in f:
+        _attach_weights(model, f["model_weights"], backend, version)
     return model
 
 
-def _convention(layer: Layer, backend: str | None) -> str:
-    if layer.config.get("dim_ordering") == "th":
-        return "theano"
-    return "keras-theano" if backend == "theano" else "keras"
+def trained_by_theano(backend: str | None, version: str | None, weight_names: list[str]) -> bool:
+    """Theano computes a true convolution, so its kernels are flipped. Keras 2 records
+    the backend; Keras 1 does not, but TensorFlow names variables ``name:0`` and Theano
+    never did."""
+    if backend is not None:
+        return backend == "theano"
+    if version is not None and not version.startswith("1."):
+        return False
+    return bool(weight_names) and not any(re.search(r":\d+$", n) for n in weight_names)
 
 
-def _attach_weights(model: Model, root: Any, backend: str | None) -> None:
+def _attach_weights(model: Model, root: Any, backend: str | None, version: str | None) -> None:
     top = {layer.name: layer for layer in model.graph.layers}
-    for group_name in name_list(root.attrs, "layer_names"):
+    groups = [(g, name_list(root[g].attrs, "weight_names") if g in root else []) for g in name_list(root.attrs, "layer_names")]
+    theano = trained_by_theano(backend, version, [n for _, names in groups for n in names])
+    for group_name, weight_names in groups:
         layer = top.get(group_name)
         if layer is None or group_name not in root:
             model.notes.append(f"weights group '{group_name}' matches no layer of the config; not shown")
             continue
         group = root[group_name]
-        for weight_name in name_list(group.attrs, "weight_names"):
+        for weight_name in weight_names:
             if weight_name not in group:
                 raise BrokenFile(f"layer '{group_name}' lists weight '{weight_name}', which is not in the file")
             chain = _owners(layer, weight_name)
             trainable = all(x.config.get("trainable", True) is not False for x in chain)
-            weight = _weight(group[weight_name], f"{group_name}/{weight_name}", weight_name, chain[-1], backend)
+            weight = _weight(group[weight_name], weight_name, chain[-1], theano)
             weight.trainable = weight.trainable and trainable
             chain[-1].weights.append(weight)
     for row in model.rows():
@@ -171,18 +177,19 @@ def _role(weight_name: str, layer_name: str) -> str:
     return KERAS1_ROLES.get(base, base)
 
 
-def _weight(dataset: Any, full_name: str, weight_name: str, layer: Layer, backend: str | None) -> Weight:
+def _weight(dataset: Any, weight_name: str, layer: Layer, theano: bool) -> Weight:
     role = _role(weight_name, layer.name)
     op = layer.attrs.get("layer", {}).get("op", layer.op) if layer.op == "time_distributed" else layer.op
     if layer.op == "bidirectional":
         op = "rnn"
     trainable = layer.config.get("trainable", True) is not False and role not in NON_TRAINABLE_ROLES
+    convention = "keras-th" if layer.config.get("dim_ordering") == "th" else "keras"
     return Weight(
-        name=full_name,
+        name=dataset.name.lstrip("/"),
         role=role,
         shape=tuple(int(d) for d in dataset.shape),
         dtype=str(dataset.dtype),
-        layout=layout_for(_convention(layer, backend), op, role, len(dataset.shape)),
+        layout=layout_for(convention, op, role, len(dataset.shape), theano),
         trainable=trainable,
         reader=lambda index, ds=dataset: ds[index] if index else ds[()],
     )

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Write the large Keras models that cnninspect's benchmarks read.
+
+Everything goes to ``benchmarks/data/``, which git ignores: never commit
+these files. All are Keras 3 models (the ``keras`` package TensorFlow 2.21
+installs), saved with ``model.save("X.h5")``, the legacy HDF5 format:
+
+* ``vgg16.h5``: ``keras.applications.VGG16(weights=None)``, 138 M params,
+  about 530 MiB.
+* ``nasnetmobile.h5``: ``keras.applications.NASNetMobile(weights=None)``,
+  a deep, branching graph.
+* ``deep1000.h5``: a synthetic model of exactly 1,000 layers (InputLayer
+  included): a stem Conv2D, 249 residual blocks of Conv2D, BatchNormalization,
+  ReLU and Add, then GlobalAveragePooling2D and Dense. Its config is large
+  while its weights are small.
+
+Each model gets ``X.truth.json`` next to it, in the same layout as the test
+fixtures (see ``make_keras_fixtures.py``). ``weights=None`` means nothing is
+downloaded; the weights are the library's seeded random initial values.
+
+Run it with the same virtualenv as the fixtures:
+
+    /work/venv-tf/bin/python scripts/make_benchmark_models.py [--only deep1000,...]
+
+It takes about a minute and needs about 600 MB of disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import make_keras_fixtures as mkf  # noqa: E402
+
+OUT = mkf.REPO / "benchmarks" / "data"
+NAMES = ["vgg16", "nasnetmobile", "deep1000"]
+
+
+def build_vgg16(c):
+    return c.K.applications.VGG16(weights=None)
+
+
+def build_nasnetmobile(c):
+    return c.K.applications.NASNetMobile(weights=None)
+
+
+def build_deep1000(c):
+    K, L = c.K, c.L
+    x_in = K.Input(shape=(16, 16, 8))
+    x = L.Conv2D(8, 3, padding="same")(x_in)
+    for _ in range(249):
+        y = L.Conv2D(8, 3, padding="same")(x)
+        y = L.BatchNormalization()(y)
+        y = L.ReLU()(y)
+        x = L.Add()([x, y])
+    x = L.GlobalAveragePooling2D()(x)
+    out = L.Dense(10)(x)
+    model = K.Model(x_in, out, name="deep1000")
+    assert len(model.layers) == 1000, len(model.layers)
+    return model
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", help="comma-separated subset of: " + ",".join(NAMES))
+    args = p.parse_args(argv)
+    names = args.only.split(",") if args.only else NAMES
+    unknown = [n for n in names if n not in NAMES]
+    if unknown:
+        p.error(f"unknown models: {unknown}")
+
+    c = mkf.Ctx("keras3")
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        started = time.time()
+        c.reset(0)
+        model = globals()["build_" + name](c)
+        path = OUT / f"{name}.h5"
+        model.save(path)
+        mkf.write_json(OUT / f"{name}.truth.json", mkf.truth(c, model, path.name))
+        print(
+            f"{name}: {len(model.layers)} top-level layers, "
+            f"{model.count_params()} params, {path.stat().st_size / 2**20:.1f} MiB, "
+            f"{time.time() - started:.1f}s",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
