@@ -81,10 +81,13 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _print(renderables: Any) -> None:
+def _console() -> Any:
     from rich.console import Console
 
-    console = Console(highlight=False, emoji=False)
+    return Console(highlight=False, emoji=False)
+
+
+def _print(console: Any, renderables: Any) -> None:
     for r in renderables:
         console.print(r)
 
@@ -140,7 +143,8 @@ def shapes(
         else:
             from .render.tables import shapes_view
 
-            _print(shapes_view(report))
+            console = _console()
+            _print(console, shapes_view(report, console))
 
 
 @app.command()
@@ -169,7 +173,7 @@ def filters(
         else:
             from .render.tables import filters_view
 
-            _print(filters_view(report, top))
+            _print(_console(), filters_view(report, top))
 
 
 def run() -> None:

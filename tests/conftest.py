@@ -49,6 +49,7 @@ def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> s
         capture_output=True,
         text=True,
         env=full_env,
+        cwd=ROOT,
         timeout=timeout,
     )
 

@@ -6,7 +6,8 @@ from typing import Any, Iterator
 
 from rich import box
 from rich.columns import Columns
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -53,19 +54,28 @@ def _is_chain(layers: list[dict[str, Any]]) -> bool:
     return True
 
 
-def shapes_view(report: dict[str, Any]) -> Iterator[RenderableType]:
-    layers = report["layers"]
-    chain = _is_chain(layers)
+MIN_INBOUND = 14  # narrower than this, the Inbound column is left out of the table
+
+
+def _shapes_table(rows: list[list[Any]], inbound: list[str] | None, inbound_width: int = 0) -> Table:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("#", justify="right", style="dim")
-    table.add_column("Layer")
-    table.add_column("Type", style="cyan")
-    table.add_column("Output shape")
-    table.add_column("Params", justify="right")
-    if not chain:
-        table.add_column("Inbound", style="dim")
+    table.add_column("Layer", no_wrap=True)
+    table.add_column("Type", style="cyan", no_wrap=True)
+    table.add_column("Output shape", no_wrap=True)
+    table.add_column("Params", justify="right", no_wrap=True)
+    if inbound is not None:
+        table.add_column("Inbound", style="dim", width=inbound_width, overflow="fold")
+    for i, row in enumerate(rows):
+        table.add_row(*row, *([inbound[i]] if inbound is not None else []))
+    return table
+
+
+def shapes_view(report: dict[str, Any], console: Console) -> Iterator[RenderableType]:
+    layers = report["layers"]
     footnotes: list[str] = []
     dynamic = False
+    rows = []
     for layer in layers:
         shapes = "\n".join(format_shape(s) for s in layer["output_shapes"]) or "?"
         dynamic = dynamic or any(s is not None and None in s[1:] for s in layer["output_shapes"])
@@ -73,10 +83,17 @@ def shapes_view(report: dict[str, Any]) -> Iterator[RenderableType]:
             footnotes.append(f"{layer['name']}: {layer['unknown_reason']}")
             shapes = f"{shapes} [{len(footnotes)}]"
         name = Text("  " * layer["depth"] + layer["name"], style="italic" if layer["synthetic"] else "")
-        row = [str(layer["index"]), name, layer["type"], shapes, f"{layer['params']:,}"]
-        if not chain:
-            row.append("\n".join(", ".join(call) for call in layer["inbound"]))
-        table.add_row(*row)
+        rows.append([str(layer["index"]), name, layer["type"], shapes, f"{layer['params']:,}"])
+    table = _shapes_table(rows, None)
+    inbound_hidden = False
+    if not _is_chain(layers):
+        inbound = ["\n".join(", ".join(call) for call in layer["inbound"]) for layer in layers]
+        used = Measurement.get(console, console.options, table).maximum
+        room = console.width - used - 3  # a separator and the column's padding
+        if room >= MIN_INBOUND:
+            table = _shapes_table(rows, inbound, min(room, max(len(x) for x in "\n".join(inbound).split("\n"))))
+        else:
+            inbound_hidden = True
     yield _source_line(report)
     yield table
     totals = report["totals"]
@@ -87,6 +104,8 @@ def shapes_view(report: dict[str, Any]) -> Iterator[RenderableType]:
         yield Text(f"[{i}] {note}", style="yellow")
     if dynamic:
         yield Text("? = a dimension the file leaves open; give --input-shape to fix it", style="dim")
+    if inbound_hidden:
+        yield Text("(the Inbound column needs a wider terminal; --json lists every layer's inbound)", style="dim")
     for note in report.get("notes", []):
         yield Text(f"note: {note}", style="dim")
 
@@ -125,7 +144,7 @@ def filters_view(report: dict[str, Any], top: int | None) -> Iterator[Renderable
         yield Text(f"showing the {len(shown)} strongest of {len(inputs)} input filters (by L1; --top N for more)", style="dim")
     yield Text(f"filters ({', '.join(report['spatial_axes'])}), shared scale ±{vmax:.3g}:", style="dim")
     yield Columns(panels)
-    yield _ranking(report, 10)
+    yield from _ranking(report, 10)
 
 
 def _input_title(entry: dict[str, Any]) -> str:
@@ -134,8 +153,9 @@ def _input_title(entry: dict[str, Any]) -> str:
     return f"in[{entry['in']}]"
 
 
-def _ranking(report: dict[str, Any], n: int) -> Table:
-    table = Table(title="strongest input maps", box=box.SIMPLE_HEAD, title_justify="left")
+def _ranking(report: dict[str, Any], n: int) -> Iterator[RenderableType]:
+    yield Text("strongest input maps:")
+    table = Table(box=box.SIMPLE_HEAD)
     table.add_column("rank", justify="right")
     table.add_column("in", justify="right")
     table.add_column("L1", justify="right")
@@ -143,12 +163,13 @@ def _ranking(report: dict[str, Any], n: int) -> Table:
     for i, e in enumerate(report["ranking"][:n], 1):
         name = f"{e['in']} (D[{e['via']}])" if "via" in e else str(e["in"])
         table.add_row(str(i), name, f"{e['l1']:.4g}", f"{e['l2']:.4g}")
-    return table
+    yield table
 
 
 def _dense_weights(report: dict[str, Any], n: int) -> Iterator[RenderableType]:
     ranking = report["ranking"]
-    table = Table(title=f"strongest {min(n, len(ranking))} of {len(ranking)} input units", box=box.SIMPLE_HEAD, title_justify="left")
+    yield Text(f"strongest {min(n, len(ranking))} of {len(ranking)} input units (--top N for more):")
+    table = Table(box=box.SIMPLE_HEAD)
     table.add_column("rank", justify="right")
     table.add_column("in", justify="right")
     table.add_column("weight", justify="right")

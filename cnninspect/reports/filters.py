@@ -133,7 +133,7 @@ def filters_report(model: Model, row: Row, out: int) -> dict[str, Any]:
             "spatially, unlike the cross-correlation TensorFlow and PyTorch compute"
         )
     b = f"b[{out}] + " if bias is not None else ""
-    equation = f"out[{out}] = {activation}({b}{equation_terms})"
+    equation = f"out[{out}] = " + (f"{b}{equation_terms}" if activation == "linear" else f"{activation}({b}{equation_terms})")
     if flipped:
         equation = equation.replace("⋆", "∗")
     ranking = sorted(inputs, key=lambda e: -e["l1"])
