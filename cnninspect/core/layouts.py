@@ -94,6 +94,22 @@ def _theano_axes(op: str, role: str, ndim: int) -> tuple[str, ...] | None:
     return _keras_axes(op, role, ndim)
 
 
+def _torch_axes(op: str, role: str, ndim: int) -> tuple[str, ...] | None:
+    """PyTorch (and ONNX): ``(out, in/groups, ...)`` conv weights, ``(in, out/groups, ...)``
+    for transposed convs, ``(out, in)`` linear weights."""
+    spatial = SPATIAL.get(ndim - 2)
+    if spatial and role in ("weight", "kernel"):
+        if op == "conv_transpose":
+            return ("in", "out") + spatial
+        if op in ("conv", "depthwise_conv"):
+            return ("out", "in") + spatial
+    if op == "dense" and role in ("weight", "kernel") and ndim == 2:
+        return ("out", "in")
+    if op == "identity" and ndim == 1 and role in ("weight", "bias", "running_mean", "running_var"):
+        return ("channels",)
+    return _shared_axes(op, role, ndim)
+
+
 @dataclass(frozen=True)
 class Convention:
     name: str
@@ -104,6 +120,19 @@ class Convention:
 CONVENTIONS: dict[str, Convention] = {
     "keras": Convention("keras", _keras_axes, "Keras 2, tf.keras, Keras 3 and Keras 1 'tf' ordering: channels-last kernels"),
     "keras-th": Convention("keras-th", _theano_axes, "Keras 1 'th' ordering: (out, in, ...) conv kernels"),
+    "torch": Convention("torch", _torch_axes, "PyTorch and ONNX: (out, in, ...) conv weights, (out, in) linear"),
+}
+
+# What ``--layout`` accepts: a convention, and whether its kernels were learned for a true
+# convolution (Theano and Lasagne flip them).
+USER_LAYOUTS: dict[str, tuple[str, bool]] = {
+    "keras": ("keras", False),
+    "tensorflow": ("keras", False),
+    "torch": ("torch", False),
+    "pytorch": ("torch", False),
+    "onnx": ("torch", False),
+    "theano": ("keras-th", True),
+    "lasagne": ("keras-th", True),
 }
 
 # Ops whose kernels slide over space (and so can be stored flipped).

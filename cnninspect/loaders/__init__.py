@@ -1,8 +1,9 @@
 """The loader registry: which module reads which file, decided by content.
 
-Each format is one entry: a cheap ``sniff(head)`` over the first bytes and the module
-whose ``open_model(path)`` reads it. Loader modules import their heavy libraries only
-inside ``open_model``, so sniffing costs nothing.
+Each format is one entry: a cheap ``sniff(head, path)`` over the first bytes (and, for
+zip archives, the member names) and the module whose ``open_model(path, options)`` reads
+it. Loader modules import their heavy libraries only inside ``open_model``, so sniffing
+costs nothing.
 """
 
 from __future__ import annotations
@@ -19,9 +20,17 @@ from .sniff import HEAD_SIZE, describe
 
 
 @dataclass(frozen=True)
+class OpenOptions:
+    """What the user can tell a loader that the file itself may not say."""
+
+    config: Path | None = None  # an architecture file (to_json / to_yaml) for a weights-only file
+    layout: str | None = None  # the layout convention of files that do not record one
+
+
+@dataclass(frozen=True)
 class Loader:
     format: str
-    sniff: Callable[[bytes], bool]
+    sniff: Callable[[bytes, Path], bool]
     module: str  # imported only when the file is this loader's
 
 
@@ -42,9 +51,9 @@ def read_head(path: Path) -> bytes:
         raise FileNotReadable(f"cannot be read ({exc.strerror or exc})") from None
 
 
-def open_model(path: Path) -> Model:
+def open_model(path: Path, options: OpenOptions = OpenOptions()) -> Model:
     head = read_head(path)
     for loader in LOADERS:
-        if loader.sniff(head):
-            return importlib.import_module(loader.module).open_model(path)
+        if loader.sniff(head, path):
+            return importlib.import_module(loader.module).open_model(path, options)
     raise UnrecognisedFile(f"not a model file cnninspect reads: {describe(head, path)}")

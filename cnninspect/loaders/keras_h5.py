@@ -30,7 +30,7 @@ KERAS1_ROLES = {
 NON_TRAINABLE_ROLES = frozenset({"moving_mean", "moving_variance", "mean", "variance", "count"})
 
 
-def sniff(head: bytes) -> bool:
+def sniff(head: bytes, path: Path) -> bool:
     # HDF5 allows a user block of 512, 1024, 2048, ... bytes before the signature.
     return any(head[o : o + 8] == HDF5_SIGNATURE for o in (0, 512, 1024, 2048) if len(head) >= o + 8)
 
@@ -69,7 +69,7 @@ def describe_hdf5(f: Any) -> str:
     return f"HDF5 with {groups}" + (f" and attributes {', '.join(attrs)}" if attrs else "")
 
 
-def open_model(path: Path) -> Model:
+def open_model(path: Path, options: Any = None) -> Model:
     import h5py
 
     try:
