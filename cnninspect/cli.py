@@ -27,6 +27,12 @@ app = typer.Typer(
 FileArg = typer.Argument(..., help="Model file (detected by content, whatever its extension).", show_default=False)
 JsonOpt = typer.Option(False, "--json", help="Print one JSON document to stdout (schema in README).")
 DebugOpt = typer.Option(False, "--debug", help="On failure, show the Python traceback.")
+ConfigOpt = typer.Option(
+    None, "--config", help="Architecture file (model.to_json() JSON or to_yaml() YAML) for a weights-only file."
+)
+LayoutOpt = typer.Option(
+    None, "--layout", help="Layout of files that do not record one: keras, torch, theano (also tensorflow, pytorch, onnx, lasagne)."
+)
 
 
 def _version(value: bool) -> None:
@@ -110,10 +116,13 @@ def parse_input_shape(text: str) -> tuple[Optional[int], ...]:
     return (None, *dims)
 
 
-def _open(path: Path) -> Any:
-    from .loaders import open_model
+def _open(path: Path, config: Optional[Path], layout: Optional[str]) -> Any:
+    from .core.layouts import USER_LAYOUTS
+    from .loaders import OpenOptions, open_model
 
-    return open_model(path)
+    if layout is not None and layout not in USER_LAYOUTS:
+        raise UsageError(f"--layout {layout!r} is not one of: {', '.join(USER_LAYOUTS)}")
+    return open_model(path, OpenOptions(config=config, layout=layout))
 
 
 @app.command()
@@ -124,6 +133,8 @@ def shapes(
         [], "--input-shape", help="Input shape without the batch dim, e.g. 224,224,3; repeat once per model input."
     ),
     batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Fill the batch dimension with N."),
+    config: Optional[Path] = ConfigOpt,
+    layout: Optional[str] = LayoutOpt,
     debug: bool = DebugOpt,
 ) -> None:
     """Every layer's output (activation) shape, params and weights.
@@ -136,7 +147,7 @@ def shapes(
         overrides = [parse_input_shape(s) for s in input_shape] or None
         from .reports.shapes import shapes_report
 
-        with _open(file) as model:
+        with _open(file, config, layout) as model:
             report = shapes_report(model, overrides, batch)
         if as_json:
             _emit_json(report)
@@ -154,6 +165,8 @@ def filters(
     out: int = typer.Option(..., "--out", "-o", help="Output map (channel) number, from 0."),
     top: Optional[int] = typer.Option(None, "--top", min=1, help="Draw only the N strongest input filters."),
     as_json: bool = JsonOpt,
+    config: Optional[Path] = ConfigOpt,
+    layout: Optional[str] = LayoutOpt,
     debug: bool = DebugOpt,
 ) -> None:
     """The filters that feed one output map of one layer, one per input map.
@@ -166,7 +179,7 @@ def filters(
     with _failures(file, debug):
         from .reports.filters import filters_report, select_layer
 
-        with _open(file) as model:
+        with _open(file, config, layout) as model:
             report = filters_report(model, select_layer(model, layer), out)
         if as_json:
             _emit_json(report)

@@ -168,6 +168,8 @@ class Model:
     graph: Graph
     source: Source
     notes: list[str] = field(default_factory=list)
+    # False for weights-only files: layers are known from their weights, not their calls.
+    architecture: bool = True
     _close: Callable[[], None] | None = field(default=None, repr=False)
 
     def rows(self) -> list[Row]:
