@@ -57,3 +57,8 @@ def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> s
 @pytest.fixture(params=TRUTH_FILES, ids=truth_id)
 def truth_path(request: pytest.FixtureRequest) -> Path:
     return request.param
+
+
+def weight_facts(weights: list[dict[str, Any]]) -> list[tuple]:
+    """What a hand-computed expectation states of each stored weight."""
+    return [(w["name"], w["role"], w["shape"], w["axes"], w["flipped"]) for w in weights]

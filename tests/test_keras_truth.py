@@ -1,5 +1,9 @@
 """``shapes`` against what Keras 3 and tf-keras themselves reported when they wrote the
-fixtures (scripts/make_keras_fixtures.py): output shapes of every call, params, weights."""
+fixtures (scripts/make_keras_fixtures.py): output shapes of every call, params, weights.
+
+Every container of the same model must give the same answers: the legacy ``.h5``, the
+``.keras`` archive, a Keras 3 ``.weights.h5`` and a tf-keras ``save_weights`` file each
+with its architecture passed as ``--config``."""
 
 from __future__ import annotations
 
@@ -10,12 +14,39 @@ import pytest
 from cnninspect.loaders import open_model
 from cnninspect.reports.shapes import shapes_report
 
+import zipfile
+
 from conftest import SAMPLES, TRUTH_FILES, cli_json, load_truth, truth_id
 
 
-def _report(truth_path: Path) -> tuple[dict, dict]:
-    truth = load_truth(truth_path)
-    return truth, cli_json("shapes", truth_path.with_name(truth["file"]))
+def _variants() -> list:
+    out = []
+    for path in TRUTH_FILES:
+        stem = path.name.removesuffix(".truth.json")
+        for suffix, config in ((".h5", None), (".keras", None), (".weights.h5", ".keras"), (".weights_only.h5", ".json")):
+            if path.with_name(stem + suffix).exists():
+                out.append(pytest.param((path, stem + suffix, config), id=f"{truth_id(path)}{suffix}"))
+    return out
+
+
+@pytest.fixture(params=_variants())
+def truth_path(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """A truth file and the cnninspect arguments that open one container of its model."""
+    path, name, config = request.param
+    args = [str(path.with_name(name))]
+    if config == ".keras":  # the architecture a Keras 3 user keeps beside model.weights.h5
+        target = tmp_path_factory.mktemp("config") / "config.json"
+        with zipfile.ZipFile(path.with_name(name.replace(".weights.h5", ".keras"))) as zf:
+            target.write_bytes(zf.read("config.json"))
+        args += ["--config", str(target)]
+    elif config == ".json":
+        args += ["--config", str(path.with_name(name.replace(".weights_only.h5", ".json")))]
+    return path, args
+
+
+def _report(case: tuple[Path, list[str]]) -> tuple[dict, dict]:
+    path, args = case
+    return load_truth(path), cli_json("shapes", *args)
 
 
 def _expected_shapes(layer: dict) -> list:
@@ -31,7 +62,7 @@ def _unknowable(truth: dict, layer: dict) -> bool:
     return truth["writer"]["api"] == "tf_keras" and truth["file"] == "lambda.h5" and layer["name"] in ("lambda", "dense")
 
 
-def test_output_shapes_match_the_library(truth_path: Path) -> None:
+def test_output_shapes_match_the_library(truth_path: tuple[Path, list[str]]) -> None:
     truth, report = _report(truth_path)
     ours = {layer["path"]: layer for layer in report["layers"]}
     for layer in truth["layers"]:
@@ -45,7 +76,7 @@ def test_output_shapes_match_the_library(truth_path: Path) -> None:
         assert got["unknown_reason"] is None
 
 
-def test_params_match_the_library(truth_path: Path) -> None:
+def test_params_match_the_library(truth_path: tuple[Path, list[str]]) -> None:
     truth, report = _report(truth_path)
     ours = {layer["path"]: layer for layer in report["layers"]}
     for layer in truth["layers"]:
@@ -56,25 +87,30 @@ def test_params_match_the_library(truth_path: Path) -> None:
         assert report["totals"][key] == truth["totals"][key], key
 
 
-def test_weights_match_the_library(truth_path: Path) -> None:
-    """Every weight the library lists for a leaf layer, in its order, with its shape;
-    the stored name ends with the name the library gives it."""
+def test_weights_match_the_library(truth_path: tuple[Path, list[str]]) -> None:
+    """Every weight the library lists for a leaf layer, with its shape, its role (the
+    last part of the library's name for it) and whether it trains. Where the file keeps
+    names, the stored name ends with the library's; Keras 3 ``.weights.h5`` and ``.keras`` keep only
+    creation order, so there the roles come from the class's known order."""
     truth, report = _report(truth_path)
     ours = {layer["path"]: layer for layer in report["layers"]}
+    named = not truth_path[1][0].endswith((".weights.h5", ".keras"))
     for layer in truth["layers"]:
         if any(other["path"].startswith(layer["path"] + "/") for other in truth["layers"]):
             continue  # a container: its weights are listed under its own layers
         got = ours[layer["path"]]["weights"]
-        expected = sorted((w["name"], w["shape"], w["trainable"]) for w in layer["weights"])
-        found = sorted(
-            (next(t["name"] for t in layer["weights"] if w["name"].endswith(t["name"])), w["shape"], w["trainable"])
-            for w in got
-        )
-        assert found == expected, layer["path"]
+
+        def role(name: str) -> str:
+            return name.split("/")[-1].split(":")[0]
+
+        expected = sorted((role(w["name"]), w["shape"], w["trainable"]) for w in layer["weights"])
+        assert sorted((role(w["role"]), w["shape"], w["trainable"]) for w in got) == expected, layer["path"]
+        if named:
+            assert all(any(w["name"].endswith(t["name"]) for t in layer["weights"]) for w in got), layer["path"]
         assert all(len(w["axes"]) == len(w["shape"]) for w in got)
 
 
-def test_every_truth_layer_is_listed_in_order(truth_path: Path) -> None:
+def test_every_truth_layer_is_listed_in_order(truth_path: tuple[Path, list[str]]) -> None:
     """Rows come depth-first in the model's order; the only extra rows are inputs that
     Keras keeps out of ``model.layers`` and the operations Keras 3 records."""
     truth, report = _report(truth_path)
@@ -85,7 +121,7 @@ def test_every_truth_layer_is_listed_in_order(truth_path: Path) -> None:
     assert all(layer["op"] == "input" or layer["type"] in ("Add", "Multiply", "GetItem", "Reshape") for layer in extra)
 
 
-def test_model_inputs_and_outputs(truth_path: Path) -> None:
+def test_model_inputs_and_outputs(truth_path: tuple[Path, list[str]]) -> None:
     truth, report = _report(truth_path)
     assert [i["shape"] for i in report["inputs"]] == truth["inputs"]
     expected = truth["outputs"]
@@ -94,12 +130,15 @@ def test_model_inputs_and_outputs(truth_path: Path) -> None:
     assert [o["shape"] for o in report["outputs"]] == expected
 
 
-def test_source_names_the_writer(truth_path: Path) -> None:
+def test_source_names_the_writer(truth_path: tuple[Path, list[str]]) -> None:
     truth, report = _report(truth_path)
     assert report["schema"] == "cnninspect.shapes/1"
-    assert report["source"]["format"] == "keras-h5"
-    assert report["source"]["library_version"] == truth["writer"]["keras"]
-    assert report["source"]["backend"] == truth["writer"]["backend"]
+    assert report["architecture"] is True
+    name = Path(truth_path[1][0]).name
+    fmt = {".keras": "keras-archive", ".weights.h5": "keras3-weights-h5", ".weights_only.h5": "keras-h5-weights"}
+    assert report["source"]["format"] == next((f for s, f in fmt.items() if name.endswith(s)), "keras-h5")
+    if not name.endswith(".weights.h5"):  # a Keras 3 weights file records no version
+        assert report["source"]["library_version"] == truth["writer"]["keras"]
 
 
 @pytest.mark.parametrize("path", [p for p in TRUTH_FILES if p.parent.name == "keras3"], ids=truth_id)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, cli, cli_json
+from conftest import FIXTURES, cli, cli_json, weight_facts
 
 LEGACY = sorted(p for p in (FIXTURES / "legacy").glob("*.expected.json") if "weights_only" not in p.name)
 
@@ -39,9 +39,7 @@ def test_params_and_weights_as_stored(legacy: tuple[dict, dict]) -> None:
     for layer in expected["layers"]:
         got = ours[layer["name"]]
         assert got["params"] == layer["params"]
-        assert [(w["name"], w["role"], w["shape"], w["axes"], w["flipped"]) for w in got["weights"]] == [
-            (w["name"], w["role"], w["shape"], w["axes"], w["flipped"]) for w in layer["weights"]
-        ], layer["name"]
+        assert weight_facts(got["weights"]) == weight_facts(layer["weights"]), layer["name"]
 
 
 def test_model_inputs_and_outputs(legacy: tuple[dict, dict]) -> None:

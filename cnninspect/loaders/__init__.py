@@ -15,7 +15,7 @@ from typing import Callable
 
 from ..core.model import Model
 from ..errors import FileNotReadable, UnrecognisedFile
-from . import keras_h5
+from . import keras_archive, keras_h5
 from .sniff import HEAD_SIZE, describe
 
 
@@ -36,6 +36,7 @@ class Loader:
 
 LOADERS: list[Loader] = [
     Loader("keras-h5", keras_h5.sniff, "cnninspect.loaders.keras_h5"),
+    Loader("keras-archive", keras_archive.sniff, "cnninspect.loaders.keras_archive"),
 ]
 
 

@@ -414,6 +414,23 @@ def _pool(cls: str, cfg: dict) -> dict:
     }
 
 
+def _global_pool(cls: str, cfg: dict) -> dict:
+    return {"rank": _rank(cls), "keepdims": bool(cfg.get("keepdims")), "channels_last": _channels_last(cfg)}
+
+
+def _dense(cls: str, cfg: dict) -> dict:
+    return {
+        "units": int(_get(cfg, "units", "output_dim")),
+        "activation": _activation(cfg.get("activation")),
+        "use_bias": bool(_get(cfg, "use_bias", "bias", default=True)),
+    }
+
+
+def _spatial(cls: str, cfg: dict, **amounts: Any) -> dict:
+    """Padding, cropping and upsampling: an amount per spatial axis."""
+    return {"rank": _rank(cls), "channels_last": _channels_last(cfg), **amounts}
+
+
 def _rnn_attrs(cls: str, cfg: dict) -> dict:
     return {
         "units": int(_get(cfg, "units", "output_dim")),
@@ -478,98 +495,66 @@ def _tf_op(cfg: dict) -> tuple[str, dict]:
     return "unknown", {"reason": f"no shape rule for the TensorFlow function {fn}"}
 
 
-Translator = Callable[[str, dict], "tuple[str, dict]"]
+Translator = Callable[[str, dict], Any]
 
-TRANSLATORS: dict[str, Translator] = {}
+# Class name -> (op, attributes from the config). An op of None means the translator
+# returns (op, attrs) itself, because the op depends on the config (Merge's mode, ...).
+TRANSLATORS: dict[str, tuple[str | None, Translator]] = {}
 
 
-def _register(names: list[str], fn: Translator) -> None:
+def _register(names: list[str], op: str | None, fn: Translator) -> None:
     for name in names:
-        TRANSLATORS[name] = fn
+        TRANSLATORS[name] = (op, fn)
 
 
-_register(["InputLayer"], lambda c, cfg: ("input", {"shape": _input_shape(cfg)}))
-_register(["Conv1D", "Conv2D", "Conv3D"], lambda c, cfg: ("conv", _conv(c, cfg)))
-_register(["Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"], lambda c, cfg: ("conv_transpose", _conv(c, cfg)))
-_register(
-    ["DepthwiseConv1D", "DepthwiseConv2D"],
-    lambda c, cfg: ("depthwise_conv", {**_conv(c, cfg), "filters": None, "depth_multiplier": int(cfg.get("depth_multiplier", 1))}),
-)
-_register(
-    ["SeparableConv1D", "SeparableConv2D"],
-    lambda c, cfg: ("separable_conv", {**_conv(c, cfg), "depth_multiplier": int(cfg.get("depth_multiplier", 1))}),
-)
-_register(
-    [f"{k}Pooling{r}D" for k in ("Max", "Average") for r in (1, 2, 3)] + ["AvgPool2D", "MaxPool2D"],
-    lambda c, cfg: ("pool", _pool(c, cfg)),
-)
-_register(
-    [f"Global{k}Pooling{r}D" for k in ("Max", "Average") for r in (1, 2, 3)],
-    lambda c, cfg: (
-        "global_pool",
-        {"rank": _rank(c), "keepdims": bool(cfg.get("keepdims")), "channels_last": _channels_last(cfg)},
-    ),
-)
-_register(
-    ["Dense"],
-    lambda c, cfg: (
-        "dense",
-        {"units": int(_get(cfg, "units", "output_dim")), "activation": _activation(cfg.get("activation")),
-         "use_bias": bool(_get(cfg, "use_bias", "bias", default=True))},
-    ),
-)  # fmt: skip
-_register(["Flatten"], lambda c, cfg: ("flatten", {}))
-_register(["Reshape"], lambda c, cfg: ("reshape", {"target_shape": list(cfg["target_shape"])}))
-_register(["Permute"], lambda c, cfg: ("permute", {"dims": list(cfg["dims"])}))
-_register(["RepeatVector"], lambda c, cfg: ("repeat", {"n": int(cfg["n"])}))
-_register(
-    [f"ZeroPadding{r}D" for r in (1, 2, 3)],
-    lambda c, cfg: ("pad", {"rank": _rank(c), "padding": _pairs(cfg.get("padding", 1), _rank(c)), "channels_last": _channels_last(cfg)}),
-)
-_register(
-    [f"Cropping{r}D" for r in (1, 2, 3)],
-    lambda c, cfg: ("crop", {"rank": _rank(c), "cropping": _pairs(cfg.get("cropping", 0), _rank(c)), "channels_last": _channels_last(cfg)}),
-)
-_register(
-    [f"UpSampling{r}D" for r in (1, 2, 3)],
-    lambda c, cfg: ("upsample", {"rank": _rank(c), "size": _ints(_get(cfg, "size", "length", default=2), _rank(c)), "channels_last": _channels_last(cfg)}),
-)
-_register(
-    ["Resizing", "CenterCrop"],
-    lambda c, cfg: ("resize", {"size": (int(cfg["height"]), int(cfg["width"])), "channels_last": _channels_last(cfg)}),
-)
-_register(
-    ["Embedding"],
-    lambda c, cfg: ("embedding", {"output_dim": int(cfg["output_dim"]), "input_dim": cfg.get("input_dim")}),
-)
-_register(["SimpleRNN", "LSTM", "GRU", "CuDNNLSTM", "CuDNNGRU"], lambda c, cfg: ("rnn", _rnn_attrs(c, cfg)))
-_register(
-    ["Bidirectional"],
-    lambda c, cfg: ("bidirectional", {"layer": _inner(cfg)["attrs"], "merge_mode": cfg.get("merge_mode", "concat"), "wrapped": _inner(cfg)}),
-)
-_register(["TimeDistributed"], lambda c, cfg: ("time_distributed", {"layer": _inner(cfg)}))
-_register(list(ELEMENTWISE_LAYERS), lambda c, cfg: ("elementwise", {"kind": c.lower()}))
-_register(["Concatenate"], lambda c, cfg: ("concat", {"axis": int(cfg.get("axis", -1))}))
-_register(["Dot"], lambda c, cfg: ("dot", {"axes": cfg.get("axes", -1)}))
-_register(["Merge"], lambda c, cfg: _merge(cfg))
-_register(["Lambda"], lambda c, cfg: ("lambda", _lambda(cfg)))
-_register(["TFOpLambda"], lambda c, cfg: _tf_op(cfg))
-_register(["SlicingOpLambda"], lambda c, cfg: ("getitem", {}))
-_register(list(IDENTITY_LAYERS), lambda c, cfg: ("identity", {"activation": _activation(cfg.get("activation"))}))
-_register(list(ACTIVATION_LAYERS), lambda c, cfg: ("identity", {"activation": ACTIVATION_LAYERS[c]}))
+_register(["InputLayer"], "input", lambda c, cfg: {"shape": _input_shape(cfg)})
+_register(["Conv1D", "Conv2D", "Conv3D"], "conv", _conv)
+_register(["Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"], "conv_transpose", _conv)
+_register(["DepthwiseConv1D", "DepthwiseConv2D"], "depthwise_conv", lambda c, cfg: {**_conv(c, cfg), "filters": None})
+_register(["SeparableConv1D", "SeparableConv2D"], "separable_conv", _conv)
+_register([f"{k}Pooling{r}D" for k in ("Max", "Average") for r in (1, 2, 3)] + ["AvgPool2D", "MaxPool2D"], "pool", _pool)
+_register([f"Global{k}Pooling{r}D" for k in ("Max", "Average") for r in (1, 2, 3)], "global_pool", _global_pool)
+_register(["Dense"], "dense", _dense)
+_register(["Flatten"], "flatten", lambda c, cfg: {})
+_register(["Reshape"], "reshape", lambda c, cfg: {"target_shape": list(cfg["target_shape"])})
+_register(["Permute"], "permute", lambda c, cfg: {"dims": list(cfg["dims"])})
+_register(["RepeatVector"], "repeat", lambda c, cfg: {"n": int(cfg["n"])})
+_register([f"ZeroPadding{r}D" for r in (1, 2, 3)], "pad", lambda c, cfg: _spatial(c, cfg, padding=_pairs(cfg.get("padding", 1), _rank(c))))
+_register([f"Cropping{r}D" for r in (1, 2, 3)], "crop", lambda c, cfg: _spatial(c, cfg, cropping=_pairs(cfg.get("cropping", 0), _rank(c))))
+_register([f"UpSampling{r}D" for r in (1, 2, 3)], "upsample", lambda c, cfg: _spatial(c, cfg, size=_ints(_get(cfg, "size", "length", default=2), _rank(c))))
+_register(["Resizing", "CenterCrop"], "resize", lambda c, cfg: {"size": (int(cfg["height"]), int(cfg["width"])), "channels_last": _channels_last(cfg)})
+_register(["Embedding"], "embedding", lambda c, cfg: {"output_dim": int(cfg["output_dim"]), "input_dim": cfg.get("input_dim")})
+_register(["SimpleRNN", "LSTM", "GRU", "CuDNNLSTM", "CuDNNGRU"], "rnn", _rnn_attrs)
+_register(["Bidirectional"], "bidirectional", lambda c, cfg: {"layer": _inner(cfg)["attrs"], "merge_mode": cfg.get("merge_mode", "concat"), "wrapped": _inner(cfg)})
+_register(["TimeDistributed"], "time_distributed", lambda c, cfg: {"layer": _inner(cfg)})
+_register(sorted(ELEMENTWISE_LAYERS), "elementwise", lambda c, cfg: {"kind": c.lower()})
+_register(["Concatenate"], "concat", lambda c, cfg: {"axis": int(cfg.get("axis", -1))})
+_register(["Dot"], "dot", lambda c, cfg: {"axes": cfg.get("axes", -1)})
+_register(["Lambda"], "lambda", lambda c, cfg: _lambda(cfg))
+_register(["SlicingOpLambda"], "getitem", lambda c, cfg: {})
+_register(sorted(IDENTITY_LAYERS), "identity", lambda c, cfg: {"activation": _activation(cfg.get("activation"))})
+_register(sorted(ACTIVATION_LAYERS), "identity", lambda c, cfg: {"activation": ACTIVATION_LAYERS[c]})
+_register(["Merge"], None, lambda c, cfg: _merge(cfg))
+_register(["TFOpLambda"], None, lambda c, cfg: _tf_op(cfg))
+
+
+def op_of_class(cls: str) -> str:
+    """The neutral op of a class, without a config (for layers known only by name)."""
+    return (TRANSLATORS.get(KERAS1_CLASSES.get(cls, cls)) or ("unknown", None))[0] or "unknown"
 
 
 def translate(cls: str, cfg: dict, module: str = "") -> tuple[str, dict]:
     """The neutral op and attributes of one layer config; unknown classes become
     op ``unknown`` with a reason, never an error."""
     if module.startswith("keras.src.ops") or (is_operation(cfg) and cls in KERAS3_OPERATIONS):
-        return _op_layer(cls, cfg)
+        op, attrs = _op_layer(cls, cfg)
+        return op, {**attrs, "operation": True}
     canonical = KERAS1_CLASSES.get(cls, cls)
-    fn = TRANSLATORS.get(canonical)
-    if fn is None:
+    if canonical not in TRANSLATORS:
         return "unknown", {"reason": f"no shape rule for {cls} (a custom or unsupported layer)"}
+    op, fn = TRANSLATORS[canonical]
     try:
-        op, attrs = fn(canonical, cfg)
+        op, attrs = fn(canonical, cfg) if op is None else (op, fn(canonical, cfg))
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         return "unknown", {"reason": f"its {cls} config is incomplete or malformed ({type(exc).__name__}: {exc})"}
     if cls != canonical:

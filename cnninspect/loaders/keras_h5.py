@@ -1,4 +1,5 @@
-"""Keras HDF5 full models: Keras 1, Keras 2, tf.keras and Keras 3's legacy ``.h5``.
+"""Keras HDF5 files: full models (Keras 1, Keras 2, tf.keras, Keras 3's legacy ``.h5``),
+Keras 1/2 weights-only files (``save_weights``) and Keras 3 ``.weights.h5`` stores.
 
 Only metadata is read here (attributes, the config, dataset shapes and dtypes); weight
 values are read through lazy handles when a command asks for them.
@@ -7,59 +8,21 @@ values are read through lazy handles when a command asks for them.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
-from ..core.layouts import layout_for
-from ..core.model import Layer, Model, Source, Weight
+from ..core.model import Model, Source
 from ..errors import BrokenFile, UnrecognisedFile
+from . import keras_weights as kw
+from .architecture import load_architecture, sibling_architecture
 from .keras_config import build_graph
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-# Keras 1 weight suffixes (``convolution2d_1_W``) as the roles later Keras names.
-KERAS1_ROLES = {
-    "W": "kernel",
-    "b": "bias",
-    "U": "recurrent_kernel",
-    "running_mean": "moving_mean",
-    "running_std": "moving_variance",
-    "alphas": "alpha",
-}
-NON_TRAINABLE_ROLES = frozenset({"moving_mean", "moving_variance", "mean", "variance", "count"})
 
 
 def sniff(head: bytes, path: Path) -> bool:
     # HDF5 allows a user block of 512, 1024, 2048, ... bytes before the signature.
     return any(head[o : o + 8] == HDF5_SIGNATURE for o in (0, 512, 1024, 2048) if len(head) >= o + 8)
-
-
-def text(value: Any) -> str:
-    """An HDF5 string attribute (fixed-length bytes, variable-length str, ...) as str."""
-    if hasattr(value, "tolist") and not isinstance(value, (bytes, str)):
-        value = value.tolist()
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    return str(value)
-
-
-def name_list(attrs: Any, key: str) -> list[str]:
-    """A list attribute, also when Keras split it into ``key0``, ``key1``, ... chunks."""
-    if key in attrs:
-        chunks = [attrs[key]]
-    else:
-        chunks = []
-        while f"{key}{len(chunks)}" in attrs:
-            chunks.append(attrs[f"{key}{len(chunks)}"])
-    names: list[str] = []
-    for chunk in chunks:
-        values = chunk.tolist() if hasattr(chunk, "tolist") else chunk
-        if not isinstance(values, list):
-            values = [values]
-        # Keras 1 stores an empty list as a float64 array of shape (0,).
-        names.extend(text(v) for v in values if isinstance(v, (bytes, str)))
-    return names
 
 
 def describe_hdf5(f: Any) -> str:
@@ -69,143 +32,83 @@ def describe_hdf5(f: Any) -> str:
     return f"HDF5 with {groups}" + (f" and attributes {', '.join(attrs)}" if attrs else "")
 
 
-def open_model(path: Path, options: Any = None) -> Model:
+def open_hdf5(source: Any) -> Any:
+    """h5py.File on a path or a file object, with a one-line error for damaged files."""
     import h5py
 
     try:
-        f = h5py.File(path, "r")
+        return h5py.File(source, "r")
     except OSError as exc:
         reason = str(exc).split("(")[0].strip().rstrip(".") or "unreadable"
         raise BrokenFile(f"HDF5 signature, but the file cannot be opened ({reason}): truncated or damaged?") from None
+
+
+def open_model(path: Path, options: Any = None) -> Model:
+    f = open_hdf5(path)
     try:
-        return _read(f, path)
+        return read_hdf5(f, path, getattr(options, "config", None))
     except BaseException:
         f.close()
         raise
 
 
-def _read(f: Any, path: Path) -> Model:
-    if "model_config" not in f.attrs:
-        if "layer_names" in f.attrs or "layer_names0" in f.attrs or "layers" in f:
-            raise UnrecognisedFile(
-                "Keras weights-only HDF5 (no model_config): weights-only files are not supported yet"
-            )
-        raise UnrecognisedFile(f"{describe_hdf5(f)}, not a Keras model (no model_config attribute)")
-    raw = text(f.attrs["model_config"])
+def read_hdf5(f: Any, path: Path, config_path: Path | None, fmt: str = "keras-h5") -> Model:
+    """A model from an open Keras HDF5 file; ``config_path`` supplies the architecture of
+    a weights-only file."""
+    attrs = f.attrs
+    version = kw.text(attrs["keras_version"]) if "keras_version" in attrs else None
+    backend = kw.text(attrs["backend"]) if "backend" in attrs else None
+    if "model_config" in attrs:
+        config = _parse_config(kw.text(attrs["model_config"]), "model_config")
+        return assemble(f, path, fmt, config, version, backend, f["model_weights"] if "model_weights" in f else None)
+    if "layer_names" in attrs or "layer_names0" in attrs:  # Keras 1/2 save_weights
+        return assemble(f, path, "keras-h5-weights", _architecture(config_path), version, backend, f)
+    if "layers" in f and not attrs.keys():  # Keras 3 .weights.h5
+        fmt = "keras3-weights-h5" if fmt == "keras-h5" else fmt
+        return assemble(f, path, fmt, _architecture(config_path), version, backend, f)
+    raise UnrecognisedFile(f"{describe_hdf5(f)}, not a Keras model (no model_config, layer_names or layers/)")
+
+
+def _parse_config(raw: str, what: str) -> Any:
     try:
-        config = json.loads(raw)
+        return json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise BrokenFile(f"Keras HDF5 whose model_config is not valid JSON ({exc.msg} at char {exc.pos})") from None
-    version = text(f.attrs["keras_version"]) if "keras_version" in f.attrs else None
-    backend = text(f.attrs["backend"]) if "backend" in f.attrs else None
-    name, graph = build_graph(config)
-    model = Model(
-        name=name,
-        graph=graph,
-        source=Source(str(path), "keras-h5", "keras", version, backend),
-        _close=f.close,
-    )
-    if "model_weights" in f:
-        _attach_weights(model, f["model_weights"], backend, version)
+        raise BrokenFile(f"Keras HDF5 whose {what} is not valid JSON ({exc.msg} at char {exc.pos})") from None
+    except RecursionError:
+        raise BrokenFile(f"Keras HDF5 whose {what} is nested too deeply to be a model config") from None
+
+
+def _architecture(config_path: Path | None) -> Any:
+    return load_architecture(config_path) if config_path is not None else None
+
+
+def assemble(
+    f: Any, path: Path, fmt: str, config: Any, version: str | None, backend: str | None, root: Any
+) -> Model:
+    """Architecture (when there is one) plus weights (legacy groups or Keras 3 vars)."""
+    keras3_store = root is not None and "layers" in root and "layer_names" not in getattr(root, "attrs", {})
+    legacy = [] if root is None or keras3_store else kw.legacy_groups(root)
+    theano = kw.trained_by_theano(backend, version, [n for _, names in legacy for n in names])
+    notes: list[str] = []
+    if config is not None:
+        name, graph = build_graph(config)
+        if keras3_store:
+            kw.attach_keras3(graph, root["layers"], notes)
+        elif root is not None:
+            kw.attach_legacy(graph, root, theano, notes)
+    else:
+        name = path.stem
+        graph = kw.graph_from_keras3(root["layers"]) if keras3_store else kw.graph_from_legacy(root, theano, version)
+        notes.append(
+            "weights only: no architecture in this file, so spatial dims are unknown and layer kinds come from "
+            "default names and weight shapes; frozen layers cannot be told apart (only moving statistics count as "
+            "non-trainable); --config FILE would resolve all of this"
+        )
+        sibling = sibling_architecture(path)
+        if sibling is not None:
+            notes.append(f"{sibling.name} beside this file looks like its architecture: add --config {sibling}")
+    model = Model(name=name, graph=graph, source=Source(str(path), fmt, "keras", version, backend), notes=notes)
+    model.architecture = config is not None
+    model._close = f.close if f is not None else None
     return model
 
-
-def trained_by_theano(backend: str | None, version: str | None, weight_names: list[str]) -> bool:
-    """Theano computes a true convolution, so its kernels are flipped. Keras 2 records
-    the backend; Keras 1 does not, but TensorFlow names variables ``name:0`` and Theano
-    never did."""
-    if backend is not None:
-        return backend == "theano"
-    if version is not None and not version.startswith("1."):
-        return False
-    return bool(weight_names) and not any(re.search(r":\d+$", n) for n in weight_names)
-
-
-def _attach_weights(model: Model, root: Any, backend: str | None, version: str | None) -> None:
-    top = {layer.name: layer for layer in model.graph.layers}
-    groups = [(g, name_list(root[g].attrs, "weight_names") if g in root else []) for g in name_list(root.attrs, "layer_names")]
-    theano = trained_by_theano(backend, version, [n for _, names in groups for n in names])
-    for group_name, weight_names in groups:
-        layer = top.get(group_name)
-        if layer is None or group_name not in root:
-            model.notes.append(f"weights group '{group_name}' matches no layer of the config; not shown")
-            continue
-        group = root[group_name]
-        for weight_name in weight_names:
-            if weight_name not in group:
-                raise BrokenFile(f"layer '{group_name}' lists weight '{weight_name}', which is not in the file")
-            chain = _owners(layer, weight_name)
-            trainable = all(x.config.get("trainable", True) is not False for x in chain)
-            weight = _weight(group[weight_name], weight_name, chain[-1], theano)
-            weight.trainable = weight.trainable and trainable
-            chain[-1].weights.append(weight)
-    for row in model.rows():
-        _disambiguate_roles(row.layer)
-
-
-def _owners(layer: Layer, weight_name: str) -> list[Layer]:
-    """The chain of layers from ``layer`` down to the leaf a weight belongs to. In a
-    nested model the weight's name holds the inner layers' names, with or without the
-    names of the containers in between."""
-    chain = [layer]
-    for part in weight_name.split("/")[:-1]:
-        if chain[-1].graph is None:
-            break
-        found = _find(chain[-1], part)
-        if found:
-            chain.extend(found)
-    return chain
-
-
-def _find(container: Layer, name: str) -> list[Layer]:
-    """The path of layers below ``container`` to the first one named ``name``."""
-    assert container.graph is not None
-    for inner in container.graph.layers:
-        if inner.name == name:
-            return [inner]
-        if inner.graph is not None:
-            below = _find(inner, name)
-            if below:
-                return [inner, *below]
-    return []
-
-
-def _role(weight_name: str, layer_name: str) -> str:
-    base = re.sub(r":\d+$", "", weight_name.rsplit("/", 1)[-1])
-    if "/" not in weight_name and base.startswith(layer_name + "_"):
-        base = base[len(layer_name) + 1 :]  # Keras 1.0: convolution2d_1_W
-    return KERAS1_ROLES.get(base, base)
-
-
-def _weight(dataset: Any, weight_name: str, layer: Layer, theano: bool) -> Weight:
-    role = _role(weight_name, layer.name)
-    op = layer.attrs.get("layer", {}).get("op", layer.op) if layer.op == "time_distributed" else layer.op
-    if layer.op == "bidirectional":
-        op = "rnn"
-    trainable = layer.config.get("trainable", True) is not False and role not in NON_TRAINABLE_ROLES
-    convention = "keras-th" if layer.config.get("dim_ordering") == "th" else "keras"
-    return Weight(
-        name=dataset.name.lstrip("/"),
-        role=role,
-        shape=tuple(int(d) for d in dataset.shape),
-        dtype=str(dataset.dtype),
-        layout=layout_for(convention, op, role, len(dataset.shape), theano),
-        trainable=trainable,
-        reader=lambda index, ds=dataset: ds[index] if index else ds[()],
-    )
-
-
-def _disambiguate_roles(layer: Layer) -> None:
-    """Wrappers (Bidirectional, ...) hold several weights with the same role: prefix each
-    with the first part of its name that tells it apart from the others."""
-    by_role: dict[str, list[Weight]] = {}
-    for w in layer.weights:
-        by_role.setdefault(w.role, []).append(w)
-    for same in by_role.values():
-        if len(same) < 2:
-            continue
-        parts = [w.name.split("/") for w in same]
-        for w, own in zip(same, parts):
-            differing = [p for i, p in enumerate(own[:-1]) if any(i >= len(o) or o[i] != p for o in parts)]
-            if differing:
-                w.role = f"{differing[0]}/{w.role}"

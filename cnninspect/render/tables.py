@@ -57,12 +57,15 @@ def _is_chain(layers: list[dict[str, Any]]) -> bool:
 MIN_INBOUND = 14  # narrower than this, the Inbound column is left out of the table
 
 
-def _shapes_table(rows: list[list[Any]], inbound: list[str] | None, inbound_width: int = 0) -> Table:
+def _shapes_table(
+    middle: list[str], rows: list[list[Any]], inbound: list[str] | None, inbound_width: int = 0
+) -> Table:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("#", justify="right", style="dim")
     table.add_column("Layer", no_wrap=True)
     table.add_column("Type", style="cyan", no_wrap=True)
-    table.add_column("Output shape", no_wrap=True)
+    for header in middle:
+        table.add_column(header, no_wrap=True)
     table.add_column("Params", justify="right", no_wrap=True)
     if inbound is not None:
         table.add_column("Inbound", style="dim", width=inbound_width, overflow="fold")
@@ -79,19 +82,21 @@ def shapes_view(report: dict[str, Any], console: Console) -> Iterator[Renderable
     for layer in layers:
         shapes = "\n".join(format_shape(s) for s in layer["output_shapes"]) or "?"
         dynamic = dynamic or any(s is not None and None in s[1:] for s in layer["output_shapes"])
-        if layer["unknown_reason"]:
+        if layer["unknown_reason"] and report["architecture"]:
             footnotes.append(f"{layer['name']}: {layer['unknown_reason']}")
             shapes = f"{shapes} [{len(footnotes)}]"
         name = Text("  " * layer["depth"] + layer["name"], style="italic" if layer["synthetic"] else "")
-        rows.append([str(layer["index"]), name, layer["type"], shapes, f"{layer['params']:,}"])
-    table = _shapes_table(rows, None)
+        middle = [shapes] if report["architecture"] else _weights_only_cells(layer)
+        rows.append([str(layer["index"]), name, layer["type"], *middle, f"{layer['params']:,}"])
+    headers = ["Output shape"] if report["architecture"] else ["Channels in → out", "Kernel"]
+    table = _shapes_table(headers, rows, None)
     inbound_hidden = False
     if not _is_chain(layers):
         inbound = ["\n".join(", ".join(call) for call in layer["inbound"]) for layer in layers]
         used = Measurement.get(console, console.options, table).maximum
         room = console.width - used - 3  # a separator and the column's padding
         if room >= MIN_INBOUND:
-            table = _shapes_table(rows, inbound, min(room, max(len(x) for x in "\n".join(inbound).split("\n"))))
+            table = _shapes_table(headers, rows, inbound, min(room, max(len(x) for x in "\n".join(inbound).split("\n"))))
         else:
             inbound_hidden = True
     yield _source_line(report)
@@ -108,6 +113,15 @@ def shapes_view(report: dict[str, Any], console: Console) -> Iterator[Renderable
         yield Text("(the Inbound column needs a wider terminal; --json lists every layer's inbound)", style="dim")
     for note in report.get("notes", []):
         yield Text(f"note: {note}", style="dim")
+
+
+def _weights_only_cells(layer: dict[str, Any]) -> list[str]:
+    """What the weights alone say of a layer: its channels and kernel size."""
+    channels = layer["channels"]
+    ins = "?" if channels is None or channels["in"] is None else str(channels["in"])
+    through = "" if channels is None else f"{ins} → {channels['out']}"
+    kernel = "×".join(map(str, layer["kernel_size"])) if layer["kernel_size"] else ""
+    return [through, kernel]
 
 
 def filters_view(report: dict[str, Any], top: int | None) -> Iterator[RenderableType]:

@@ -10,30 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.connections import filter_weight, out_maps
 from ..core.layouts import SPATIAL_AXES
 from ..core.model import Layer, Model, Row, Weight
 from ..errors import SelectionError
 from .shapes import source_json, weight_json
 
 SCHEMA = "cnninspect.filters/1"
-
-FILTER_OPS = {
-    "conv": "kernel",
-    "conv_transpose": "kernel",
-    "depthwise_conv": "depthwise_kernel",
-    "separable_conv": "pointwise_kernel",
-    "dense": "kernel",
-}
-
-
-def filter_weight(layer: Layer) -> Weight | None:
-    """The weight whose ``out`` axis numbers the layer's output maps, if any."""
-    role = FILTER_OPS.get(layer.op)
-    if role is None:
-        return None
-    weight = layer.weight(role) or (layer.weight("kernel") if layer.op == "depthwise_conv" else None)
-    return weight if weight is not None and ("out" in weight.axes or "mult" in weight.axes) else None
-
 
 def select_layer(model: Model, spec: str) -> Row:
     """``spec`` is the index shown by ``shapes``, a path (``outer/inner``) or a name."""
@@ -62,14 +45,6 @@ def _with_filters(rows: list[Row]) -> str:
         return "this model has no layer with filters"
     shown = ", ".join(valid[:12]) + (f", ... ({len(valid)} in all)" if len(valid) > 12 else "")
     return f"layers with filters: {shown}"
-
-
-def out_count(layer: Layer) -> int:
-    weight = filter_weight(layer)
-    assert weight is not None
-    if "out" in weight.axes:
-        return weight.shape[weight.axis("out")]
-    return weight.shape[weight.axis("in")] * weight.shape[weight.axis("mult")]
 
 
 def native_slice(weight: Weight, fixed: dict[str, int]) -> str:
@@ -112,7 +87,8 @@ def filters_report(model: Model, row: Row, out: int) -> dict[str, Any]:
     layer = row.layer
     weight = filter_weight(layer)
     assert weight is not None
-    n_out = out_count(layer)
+    n_out = out_maps(layer)
+    assert n_out is not None
     if not 0 <= out < n_out:
         raise SelectionError(f"output map {out} does not exist: '{row.path}' has {n_out} output maps (0-{n_out - 1})")
     builder = {

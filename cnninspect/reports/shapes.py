@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from ..core.connections import in_maps, kernel_size, out_maps
 from ..core.infer import infer_shapes
 from ..errors import UsageError
 from ..core.model import Layer, Model, Row, Shape, TensorRef, Weight
@@ -33,6 +34,7 @@ def shapes_report(model: Model, input_shapes: Sequence[Shape] | None = None, bat
             {"name": ref.layer, "call": ref.call, "index": ref.index, "shape": _shape(shape)}
             for ref, shape in zip(model.graph.outputs, output_shapes)
         ],
+        "architecture": model.architecture,
         "layers": [_layer_json(row) for row in rows],
         "totals": _totals(weights),
         "notes": list(model.notes),
@@ -95,8 +97,16 @@ def _layer_json(row: Row) -> dict[str, Any]:
         "params": layer.params,
         "trainable_params": _trainable(layer),
         "weights": [weight_json(w) for w in layer.weights],
+        "channels": _channels(layer),
+        "kernel_size": kernel_size(layer),
         "unknown_reason": layer.unknown_reason,
+        "notes": list(layer.notes),
     }
+
+
+def _channels(layer: Layer) -> dict[str, int | None] | None:
+    out = out_maps(layer)
+    return None if out is None else {"in": in_maps(layer), "out": out}
 
 
 def _trainable(layer: Layer) -> int:

@@ -1,0 +1,61 @@
+"""Zip archives shared by the loaders that read them (``.keras``, ``.npz``, PyTorch):
+cheap member listing for sniffing, and refusal of zip bombs before anything is read."""
+
+from __future__ import annotations
+
+import zipfile
+from functools import lru_cache
+from pathlib import Path
+
+from ..errors import BrokenFile
+
+ZIP_MAGIC = b"PK\x03\x04"
+# A member that claims more than this, or that would inflate more than MAX_RATIO times
+# beyond MIN_BOMB bytes, is refused: real model files are nowhere near either.
+MAX_MEMBER_BYTES = 1 << 40
+MAX_RATIO = 1000
+MIN_BOMB = 1 << 28
+
+
+def is_zip(head: bytes) -> bool:
+    return head.startswith(ZIP_MAGIC)
+
+
+@lru_cache(maxsize=16)
+def member_names(path: Path) -> frozenset[str]:
+    """The names in a zip's central directory, or nothing if it is not a readable zip."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return frozenset(zf.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return frozenset()
+
+
+def open_zip(path: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, EOFError, ValueError) as exc:
+        raise BrokenFile(f"a zip archive that cannot be read ({exc}): truncated or damaged?") from None
+
+
+def guard_members(zf: zipfile.ZipFile) -> None:
+    for info in zf.infolist():
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > MAX_MEMBER_BYTES or (info.file_size > MIN_BOMB and ratio > MAX_RATIO):
+            raise BrokenFile(
+                f"zip member {info.filename} claims {info.file_size:,} bytes from {info.compress_size:,} "
+                f"compressed (ratio {ratio:,.0f}): refused as a zip bomb"
+            )
+
+
+def data_offset(path: Path, info: zipfile.ZipInfo) -> int:
+    """Where a member's bytes start: after its local header, whose extra field may differ
+    in length from the central directory's."""
+    with path.open("rb") as fh:
+        fh.seek(info.header_offset)
+        header = fh.read(30)
+    if len(header) < 30 or not header.startswith(ZIP_MAGIC):
+        raise BrokenFile(f"zip member {info.filename} has no local header where the directory says")
+    name_len = int.from_bytes(header[26:28], "little")
+    extra_len = int.from_bytes(header[28:30], "little")
+    return info.header_offset + 30 + name_len + extra_len
