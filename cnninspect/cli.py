@@ -164,6 +164,9 @@ def filters(
     layer: str = typer.Option(..., "--layer", "-l", help="Layer index (as shown by 'shapes'), name, or path outer/inner."),
     out: int = typer.Option(..., "--out", "-o", help="Output map (channel) number, from 0."),
     top: Optional[int] = typer.Option(None, "--top", min=1, help="Draw only the N strongest input filters."),
+    as_correlation: bool = typer.Option(
+        False, "--as-correlation", help="Show Theano-era (true convolution) kernels flipped, as cross-correlation kernels."
+    ),
     as_json: bool = JsonOpt,
     config: Optional[Path] = ConfigOpt,
     layout: Optional[str] = LayoutOpt,
@@ -180,13 +183,63 @@ def filters(
         from .reports.filters import filters_report, select_layer
 
         with _open(file, config, layout) as model:
-            report = filters_report(model, select_layer(model, layer), out)
+            report = filters_report(model, select_layer(model, layer), out, as_correlation)
         if as_json:
             _emit_json(report)
         else:
             from .render.tables import filters_view
 
             _print(_console(), filters_view(report, top))
+
+
+@app.command()
+def weights(
+    file: Path = FileArg,
+    stats: bool = typer.Option(False, "--stats", help="Add min, max, mean, std, zeros, NaN/Inf and dead filters (streams the data)."),
+    layer: Optional[str] = typer.Option(None, "--layer", "-l", help="Only this layer (index, name or path) and what it contains."),
+    as_json: bool = JsonOpt,
+    config: Optional[Path] = ConfigOpt,
+    layout: Optional[str] = LayoutOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """Every stored tensor: path, layer, role, shape, named axes, layout, dtype, bytes.
+
+    Example: cnninspect weights sample_models/mnist_cnn.h5 --stats
+    """
+    with _failures(file, debug):
+        from .reports.filters import find_row
+        from .reports.weights import weights_report
+
+        with _open(file, config, layout) as model:
+            rows = model.rows()
+            if layer is not None:
+                chosen = find_row(model, layer)
+                rows = [r for r in rows if r.path == chosen.path or r.path.startswith(chosen.path + "/")]
+            with _progress(sum(w.nbytes for r in rows for w in r.layer.weights) if stats else 0) as advance:
+                report = weights_report(model, rows, stats, advance)
+        if as_json:
+            _emit_json(report)
+        else:
+            from .render.tables import weights_view
+
+            _print(_console(), weights_view(report))
+
+
+PROGRESS_FROM_BYTES = 50 * 1024 * 1024
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Any]:
+    """A progress bar on stderr while streaming more than ~50 MB; nothing otherwise."""
+    if total < PROGRESS_FROM_BYTES:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    with Progress(BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("reading", total=total)
+        yield lambda n: bar.advance(task, n)
 
 
 def run() -> None:

@@ -60,13 +60,25 @@ def read_hdf5(f: Any, path: Path, config_path: Path | None, fmt: str = "keras-h5
     backend = kw.text(attrs["backend"]) if "backend" in attrs else None
     if "model_config" in attrs:
         config = _parse_config(kw.text(attrs["model_config"]), "model_config")
-        return assemble(f, path, fmt, config, version, backend, f["model_weights"] if "model_weights" in f else None)
+        model = assemble(f, path, fmt, config, version, backend, f["model_weights"] if "model_weights" in f else None)
+        if "optimizer_weights" in f:
+            count = _count_datasets(f["optimizer_weights"])
+            model.notes.append(f"optimizer state (optimizer_weights, {count} tensors) is not part of the model: not listed")
+        return model
     if "layer_names" in attrs or "layer_names0" in attrs:  # Keras 1/2 save_weights
         return assemble(f, path, "keras-h5-weights", _architecture(config_path), version, backend, f)
     if "layers" in f and not attrs.keys():  # Keras 3 .weights.h5
         fmt = "keras3-weights-h5" if fmt == "keras-h5" else fmt
         return assemble(f, path, fmt, _architecture(config_path), version, backend, f)
     raise UnrecognisedFile(f"{describe_hdf5(f)}, not a Keras model (no model_config, layer_names or layers/)")
+
+
+def _count_datasets(group: Any) -> int:
+    import h5py
+
+    found: list[str] = []
+    group.visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset) else None)
+    return len(found)
 
 
 def _parse_config(raw: str, what: str) -> Any:

@@ -6,7 +6,7 @@ from typing import Any, Iterator
 
 from rich import box
 from rich.columns import Columns
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, RenderableType
 from rich.measure import Measurement
 from rich.panel import Panel
 from rich.table import Table
@@ -193,5 +193,42 @@ def _dense_weights(report: dict[str, Any], n: int) -> Iterator[RenderableType]:
     yield table
 
 
-def render_all(parts: Iterator[RenderableType]) -> Group:
-    return Group(*parts)
+def weights_view(report: dict[str, Any]) -> Iterator[RenderableType]:
+    tensors = report["tensors"]
+    with_stats = any("stats" in t for t in tensors)
+    dtypes = sorted({t["dtype"] for t in tensors})
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    columns = ["Layer", "Role", "Shape", "Layout"] + (["Dtype"] if len(dtypes) > 1 else []) + ["Bytes"]
+    for header in columns:
+        table.add_column(header, justify="right" if header in ("Shape", "Bytes") else "left", no_wrap=True)
+    if with_stats:
+        for header in ("Min", "Max", "Mean", "Std", "Zeros", "NaN/Inf", "Dead"):
+            table.add_column(header, justify="right", no_wrap=True)
+    for t in tensors:
+        shape = "×".join(map(str, t["shape"])) or "scalar"
+        row = [t["layer"], t["role"], shape, t["layout"], *([t["dtype"]] if len(dtypes) > 1 else []), human_bytes(t["bytes"])]
+        if with_stats:
+            row += _stats_cells(t["stats"])
+        table.add_row(*row)
+    yield _source_line(report)
+    yield table
+    uniform = f", all {dtypes[0]}" if len(dtypes) == 1 else ""
+    yield Text(f"{report['totals']['tensors']} tensors, {human_bytes(report['totals']['bytes'])}{uniform}")
+    yield Text("Layout letters: D/H/W spatial, I in, O out, M depth multiplier, C channels (--json names every axis)", style="dim")
+    for t in tensors:
+        if "stats" in t and t["stats"].get("dead_filters"):
+            yield Text(f"dead filters in {t['path']}: output maps {t['stats']['dead_filters']}", style="yellow")
+    for note in report.get("notes", []):
+        yield Text(f"note: {note}", style="dim")
+
+
+def _stats_cells(stats: dict[str, Any]) -> list[str]:
+    if "error" in stats:
+        return [stats["error"], "", "", "", "", "", ""]
+
+    def num(x: float | None) -> str:
+        return "?" if x is None else f"{x:.3g}"
+
+    bad = f"{stats['nan']}/{stats['inf']}"
+    return [num(stats["min"]), num(stats["max"]), num(stats["mean"]), num(stats["std"]),
+            f"{100 * stats['zero_fraction']:.1f}%", bad, str(len(stats["dead_filters"]))]  # fmt: skip

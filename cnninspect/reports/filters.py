@@ -18,7 +18,7 @@ from .shapes import source_json, weight_json
 
 SCHEMA = "cnninspect.filters/1"
 
-def select_layer(model: Model, spec: str) -> Row:
+def find_row(model: Model, spec: str) -> Row:
     """``spec`` is the index shown by ``shapes``, a path (``outer/inner``) or a name."""
     rows = model.rows()
     row: Row | None = None
@@ -34,8 +34,14 @@ def select_layer(model: Model, spec: str) -> Row:
             row = named[0] if named else None
     if row is None:
         raise SelectionError(f"no layer '{spec}' (indexes 0-{len(rows) - 1}); {_with_filters(rows)}")
+    return row
+
+
+def select_layer(model: Model, spec: str) -> Row:
+    """The layer whose filters to show: ``find_row``, and it must have filters."""
+    row = find_row(model, spec)
     if filter_weight(row.layer) is None:
-        raise SelectionError(f"layer {row.index} '{row.path}' ({row.layer.type}) has no filters; {_with_filters(rows)}")
+        raise SelectionError(f"layer {row.index} '{row.path}' ({row.layer.type}) has no filters; {_with_filters(model.rows())}")
     return row
 
 
@@ -83,7 +89,7 @@ def _entry(i: int, values: Any, strength: Any = None, **extra: Any) -> dict[str,
     }
 
 
-def filters_report(model: Model, row: Row, out: int) -> dict[str, Any]:
+def filters_report(model: Model, row: Row, out: int, as_correlation: bool = False) -> dict[str, Any]:
     layer = row.layer
     weight = filter_weight(layer)
     assert weight is not None
@@ -103,14 +109,23 @@ def filters_report(model: Model, row: Row, out: int) -> dict[str, Any]:
     bias_value = float(bias.read((out,))) if bias is not None else None
     activation = layer.activation or "linear"
     flipped = weight.layout.flipped or (layer.weight("depthwise_kernel") or weight).layout.flipped
-    if flipped:
+    shown_flipped = flipped and as_correlation
+    if shown_flipped:
+        _flip_filters(inputs)
+        notes.append(
+            "these kernels were learned for a true convolution (Theano); shown flipped over every spatial axis, "
+            "as the cross-correlation kernels TensorFlow and PyTorch would need (the native slice is the stored, unflipped data)"
+        )
+    elif flipped:
         notes.append(
             "these kernels were learned for a true convolution (Theano): ∗ flips the kernel "
-            "spatially, unlike the cross-correlation TensorFlow and PyTorch compute"
+            "spatially, unlike the cross-correlation TensorFlow and PyTorch compute (--as-correlation shows them flipped)"
         )
+    elif as_correlation:
+        notes.append("--as-correlation: these kernels are already for a cross-correlation; shown as stored")
     b = f"b[{out}] + " if bias is not None else ""
     equation = f"out[{out}] = " + (f"{b}{equation_terms}" if activation == "linear" else f"{activation}({b}{equation_terms})")
-    if flipped:
+    if flipped and not shown_flipped:
         equation = equation.replace("⋆", "∗")
     ranking = sorted(inputs, key=lambda e: -e["l1"])
     return {
@@ -126,10 +141,21 @@ def filters_report(model: Model, row: Row, out: int) -> dict[str, Any]:
         "equation": equation,
         "spatial_axes": [a for a in weight.axes if a in SPATIAL_AXES],
         "flipped": flipped,
+        "as_correlation": shown_flipped,
         "inputs": inputs,
         "ranking": [{"in": e["in"], "l1": e["l1"], "l2": e["l2"], **({"via": e["via"]} if "via" in e else {})} for e in ranking],
         "notes": notes,
     }
+
+
+def _flip_filters(inputs: list[dict[str, Any]]) -> None:
+    """Reverse every spatial axis of the shown filters (a filter has only spatial axes)."""
+    import numpy as np
+
+    for entry in inputs:
+        for key in ("filter", "effective_filter"):
+            if key in entry and isinstance(entry[key], list):
+                entry[key] = np.flip(np.asarray(entry[key])).tolist()
 
 
 def _conv(layer: Layer, weight: Weight, out: int) -> tuple[list, dict, str, list[str]]:
