@@ -24,7 +24,7 @@ COLOUR = re.compile(r"\x1b\[[0-9;]*[34]8;")  # a foreground or background colour
 def test_version_and_help_on_every_command() -> None:
     result = run("--version")
     assert result.returncode == 0 and re.fullmatch(r"cnninspect \d+\.\d+\.\d+\n", result.stdout)
-    for command in ([], ["shapes"], ["filters"]):
+    for command in ([], ["shapes"], ["filters"], ["weights"]):
         result = cli(*command, "--help")
         assert result.exit_code == 0
         assert "Example: cnninspect" in result.stdout
