@@ -15,7 +15,7 @@ from typing import Callable
 
 from ..core.model import Model
 from ..errors import FileNotReadable, UnrecognisedFile
-from . import keras_archive, keras_h5
+from . import keras_archive, keras_h5, numpy_files
 from .sniff import HEAD_SIZE, describe
 
 
@@ -37,6 +37,7 @@ class Loader:
 LOADERS: list[Loader] = [
     Loader("keras-h5", keras_h5.sniff, "cnninspect.loaders.keras_h5"),
     Loader("keras-archive", keras_archive.sniff, "cnninspect.loaders.keras_archive"),
+    Loader("numpy", numpy_files.sniff, "cnninspect.loaders.numpy_files"),
 ]
 
 
