@@ -32,6 +32,11 @@ Files written for each model ``M``:
 * tf_keras only: ``M.weights_only.h5`` (``model.save_weights``, HDF5) and
   ``M.json`` (``model.to_json()``).
 * ``mnist_cnn.npz``: ``np.savez(*model.get_weights())``.
+* Keras 3 only, for mnist_cnn and convs: ``M.named.npz``, the model's
+  variables saved under their paths,
+  ``np.savez(path, **{v.path: v.numpy() for v in model.weights})``
+  (``sequential/conv2d/kernel``, ...): what the NumPy loader reads as a named
+  npz.
 * Keras 3 only: ``M.operations.json`` when the functional graph records
   operations that are not layers (``ops``). ``model.layers`` leaves these
   operations out, so the truth file does not list them. This file gives their
@@ -92,6 +97,8 @@ MODEL_NAMES = [
 ]
 # Extra formats cost as much as the .h5 itself; skip them for the big models.
 BIG_MODELS = {"mnist_cnn"}
+# Keras 3 models also saved as a named npz (variable path -> array).
+NAMED_NPZ_MODELS = {"mnist_cnn", "convs"}
 
 ENV_DEFAULTS = {
     "TF_CPP_MIN_LOG_LEVEL": "3",
@@ -753,6 +760,9 @@ def generate(api: str, models: list[str], big_extras: bool) -> None:
         if name == "mnist_cnn":
             np.savez(out_dir / f"{name}.npz", *model.get_weights())
             files.append(f"{name}.npz")
+        if api == "keras3" and name in NAMED_NPZ_MODELS:
+            np.savez(out_dir / f"{name}.named.npz", **{str(v.path): v.numpy() for v in model.weights})
+            files.append(f"{name}.named.npz")
         extras = big_extras or name not in BIG_MODELS
         if api == "keras3":
             if extras:
