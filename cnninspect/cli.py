@@ -4,6 +4,7 @@ that need them, so ``--help`` and ``--version`` stay fast."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -78,7 +79,9 @@ def _failures(path: Path | None, debug: bool) -> Iterator[None]:
 
 
 def _emit_json(document: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, allow_nan=False, default=_json_default) + "\n")
+    # Indented for a person at a terminal; compact (and several times faster) in a pipe.
+    indent = 2 if sys.stdout.isatty() else None
+    sys.stdout.write(json.dumps(document, indent=indent, allow_nan=False, default=_json_default) + "\n")
 
 
 def _json_default(value: Any) -> Any:
@@ -243,6 +246,9 @@ def _progress(total: int) -> Iterator[Any]:
 
 
 def run() -> None:
+    # A short-lived process: collecting the many small objects of a big config costs
+    # more than the memory it would return.
+    gc.disable()
     # Rich reads the terminal width from COLUMNS; in a pipe it would fall back to 80.
     if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
         os.environ["COLUMNS"] = "120"

@@ -103,13 +103,27 @@ class Layer:
     attrs: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
-    weights: list[Weight] = field(default_factory=list)
     graph: Graph | None = None  # set for nested containers
     synthetic: bool = False  # not a layer of the file (an implicit model input)
     # Filled by shape inference: per call, the shape of each output tensor.
     output_shapes: list[list[Union[Shape, None]]] = field(default_factory=list)
     unknown_reason: str | None = None
     notes: list[str] = field(default_factory=list)
+    _weights: list[Weight] = field(default_factory=list, repr=False)
+    # Loaders may defer reading a layer's weight metadata until it is first asked for:
+    # ``filters`` then touches one layer's part of the file, not every layer's.
+    weights_loader: Callable[[], None] | None = field(default=None, repr=False)
+
+    @property
+    def weights(self) -> list[Weight]:
+        if self.weights_loader is not None:
+            load, self.weights_loader = self.weights_loader, None
+            load()
+        return self._weights
+
+    @weights.setter
+    def weights(self, value: list[Weight]) -> None:
+        self._weights = list(value)
 
     @property
     def activation(self) -> str | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BrokenFile, FileNotReadable
+from .keras_config import parse_config
 
 MAX_CONFIG_BYTES = 256 * 1024 * 1024
 SUFFIXES = (".json", ".yaml", ".yml")
@@ -22,7 +23,7 @@ def load_architecture(path: Path) -> Any:
     text = path.read_bytes().decode("utf-8", errors="replace")
     stripped = text.lstrip()
     try:
-        value = json.loads(text) if stripped.startswith(("{", "[")) else _yaml(text)
+        value = parse_config(text) if stripped.startswith(("{", "[")) else _yaml(text)
     except json.JSONDecodeError as exc:
         raise BrokenFile(f"--config {path}: not valid JSON ({exc.msg} at char {exc.pos})") from None
     except RecursionError:

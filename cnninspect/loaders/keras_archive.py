@@ -16,6 +16,7 @@ from typing import Any
 from ..core.model import Model
 from ..errors import BrokenFile
 from . import keras_h5
+from .keras_config import parse_config
 from .zipped import data_offset, guard_members, is_zip, member_names, open_zip
 
 MAX_JSON_BYTES = 256 * 1024 * 1024
@@ -57,7 +58,7 @@ def _json(zf: zipfile.ZipFile, name: str) -> Any:
     if info.file_size > MAX_JSON_BYTES:
         raise BrokenFile(f"{name} in the archive claims {info.file_size:,} bytes: too large for a config")
     try:
-        return json.loads(zf.read(name))
+        return parse_config(zf.read(name))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BrokenFile(f".keras archive whose {name} is not valid JSON ({exc})") from None
     except RecursionError:

@@ -7,6 +7,7 @@ Weights are attached by the file loaders, not here.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Callable
 
@@ -69,14 +70,17 @@ TF_ELEMENTWISE = re.compile(
 )
 
 
-def untuple(obj: Any) -> Any:
-    """Keras 3 writes tuples as ``{"class_name": "__tuple__", "items": [...]}``."""
-    if isinstance(obj, dict):
-        if obj.get("class_name") == "__tuple__" and "items" in obj:
-            return [untuple(x) for x in obj["items"]]
-        return {k: untuple(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [untuple(x) for x in obj]
+def parse_config(raw: str | bytes) -> Any:
+    """A config's JSON, with Keras 3's ``{"class_name": "__tuple__", "items": [...]}``
+    as plain lists (decoded on the fly, and only when the text holds any)."""
+    if (b"__tuple__" if isinstance(raw, bytes) else "__tuple__") not in raw:
+        return json.loads(raw)
+    return json.loads(raw, object_hook=_untuple)
+
+
+def _untuple(obj: dict) -> Any:
+    if obj.get("class_name") == "__tuple__" and "items" in obj:
+        return obj["items"]
     return obj
 
 
@@ -84,7 +88,7 @@ def build_graph(model_config: Any) -> tuple[str, Graph]:
     """Translate a whole ``model_config`` into ``(model name, graph)``."""
     if not isinstance(model_config, dict) or "class_name" not in model_config:
         raise BrokenFile(f"model_config is not a Keras model config ({_describe_json(model_config)})")
-    cfg = untuple(model_config)
+    cfg = model_config
     if cfg["class_name"] not in CONTAINERS:
         raise BrokenFile(f"model_config describes a {cfg['class_name']}, not a Sequential or functional model")
     layer = _container(cfg)

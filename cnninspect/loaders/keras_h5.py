@@ -15,7 +15,7 @@ from ..core.model import Model, Source
 from ..errors import BrokenFile, UnrecognisedFile
 from . import keras_weights as kw
 from .architecture import load_architecture, sibling_architecture
-from .keras_config import build_graph
+from .keras_config import build_graph, parse_config
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -83,7 +83,7 @@ def _count_datasets(group: Any) -> int:
 
 def _parse_config(raw: str, what: str) -> Any:
     try:
-        return json.loads(raw)
+        return parse_config(raw)
     except json.JSONDecodeError as exc:
         raise BrokenFile(f"Keras HDF5 whose {what} is not valid JSON ({exc.msg} at char {exc.pos})") from None
     except RecursionError:
@@ -99,8 +99,10 @@ def assemble(
 ) -> Model:
     """Architecture (when there is one) plus weights (legacy groups or Keras 3 vars)."""
     keras3_store = root is not None and "layers" in root and "layer_names" not in getattr(root, "attrs", {})
-    legacy = [] if root is None or keras3_store else kw.legacy_groups(root)
-    theano = kw.trained_by_theano(backend, version, [n for _, names in legacy for n in names])
+    theano = False
+    if root is not None and not keras3_store:
+        names = [] if backend is not None else [n for _, group in kw.legacy_groups(root) for n in group]
+        theano = kw.trained_by_theano(backend, version, names)
     notes: list[str] = []
     if config is not None:
         name, graph = build_graph(config)

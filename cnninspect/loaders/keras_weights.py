@@ -5,6 +5,7 @@ architecture. Shared by the HDF5 file loader and the ``.keras`` archive loader."
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any, Iterator
 
 from ..core.layouts import layout_for
@@ -92,33 +93,56 @@ def make_weight(
 
 def legacy_groups(root: Any) -> list[tuple[str, list[str]]]:
     """``(layer name, weight names)`` in the order of ``layer_names``."""
-    return [(g, name_list(root[g].attrs, "weight_names") if g in root else []) for g in name_list(root.attrs, "layer_names")]
+    out = []
+    for name in name_list(root.attrs, "layer_names"):
+        try:
+            out.append((name, name_list(root[name].attrs, "weight_names")))
+        except KeyError:
+            out.append((name, []))
+    return out
 
 
 def attach_legacy(graph: Graph, root: Any, theano: bool, notes: list[str]) -> None:
+    """Give each top-level layer a loader for its group: a group's metadata is read when
+    one of its layers' weights is first asked for (a nested model's group holds the
+    weights of all its inner layers, so they share the loader)."""
     top = {layer.name: layer for layer in graph.layers}
-    for group_name, weight_names in legacy_groups(root):
+    for group_name in name_list(root.attrs, "layer_names"):
         layer = top.get(group_name)
-        if layer is None or group_name not in root:
-            if weight_names:
+        if layer is None:
+            if group_name in root and name_list(root[group_name].attrs, "weight_names"):
                 notes.append(f"weights group '{group_name}' matches no layer of the architecture; not shown")
             continue
+        loader = partial(_load_group, root, group_name, layer, theano)
+        for x in _subtree(layer):
+            x.weights_loader = loader
+
+
+def _load_group(root: Any, group_name: str, layer: Layer, theano: bool) -> None:
+    subtree = list(_subtree(layer))
+    for x in subtree:
+        x.weights_loader = None
+    try:
         group = root[group_name]
-        for weight_name in weight_names:
-            if weight_name not in group:
-                raise BrokenFile(f"layer '{group_name}' lists weight '{weight_name}', which is not in the file")
-            chain = _owners(layer, weight_name)
-            trainable = all(x.config.get("trainable", True) is not False for x in chain)
-            chain[-1].weights.append(make_weight(group[weight_name], _role(weight_name, chain[-1].name), chain[-1], theano, trainable))
-    for layer in _all_layers(graph):
-        _disambiguate_roles(layer)
+    except KeyError:
+        return
+    for weight_name in name_list(group.attrs, "weight_names"):
+        try:
+            dataset = group[weight_name]
+        except KeyError:
+            raise BrokenFile(f"layer '{group_name}' lists weight '{weight_name}', which is not in the file") from None
+        chain = _owners(layer, weight_name)
+        trainable = all(x.config.get("trainable", True) is not False for x in chain)
+        chain[-1].weights.append(make_weight(dataset, _role(weight_name, chain[-1].name), chain[-1], theano, trainable))
+    for x in subtree:
+        _disambiguate_roles(x)
 
 
-def _all_layers(graph: Graph) -> Iterator[Layer]:
-    for layer in graph.layers:
-        yield layer
-        if layer.graph is not None:
-            yield from _all_layers(layer.graph)
+def _subtree(layer: Layer) -> Iterator[Layer]:
+    yield layer
+    if layer.graph is not None:
+        for inner in layer.graph.layers:
+            yield from _subtree(inner)
 
 
 def _owners(layer: Layer, weight_name: str) -> list[Layer]:

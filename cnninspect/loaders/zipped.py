@@ -21,9 +21,18 @@ def is_zip(head: bytes) -> bool:
     return head.startswith(ZIP_MAGIC)
 
 
-@lru_cache(maxsize=16)
 def member_names(path: Path) -> frozenset[str]:
-    """The names in a zip's central directory, or nothing if it is not a readable zip."""
+    """The names in a zip's central directory, or nothing if it is not a readable zip
+    (listed once per version of the file, as several loaders sniff the same archive)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return frozenset()
+    return _member_names(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=16)
+def _member_names(path: Path, mtime_ns: int, size: int) -> frozenset[str]:
     try:
         with zipfile.ZipFile(path) as zf:
             return frozenset(zf.namelist())

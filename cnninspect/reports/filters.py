@@ -107,8 +107,11 @@ def filters_report(model: Model, row: Row, out: int, as_correlation: bool = Fals
     inputs, fixed, equation_terms, notes = builder(layer, weight, out)
     bias = layer.weight("bias")
     bias_value = float(bias.read((out,))) if bias is not None else None
-    activation = layer.activation or "linear"
+    # Without an architecture the activation is not recorded anywhere: say so.
+    activation = layer.activation or ("linear" if model.architecture else "act")
     flipped = weight.layout.flipped or (layer.weight("depthwise_kernel") or weight).layout.flipped
+    if not model.architecture:
+        notes.append("weights only: the activation 'act' is not recorded in this file")
     shown_flipped = flipped and as_correlation
     if shown_flipped:
         _flip_filters(inputs)
