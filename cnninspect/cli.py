@@ -233,8 +233,8 @@ PROGRESS_FROM_BYTES = 50 * 1024 * 1024
 
 @contextmanager
 def _progress(total: int) -> Iterator[Any]:
-    """A progress bar on stderr while streaming more than ~50 MB; nothing otherwise."""
-    if total < PROGRESS_FROM_BYTES:
+    """A progress bar on a terminal's stderr while streaming more than ~50 MB."""
+    if total < PROGRESS_FROM_BYTES or not sys.stderr.isatty():
         yield None
         return
     from rich.console import Console

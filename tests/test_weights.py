@@ -3,6 +3,7 @@ library's own arrays; ``filters --as-correlation`` against np.flip of the stored
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from cnninspect.reports import weights as weights_module
 from cnninspect.reports.weights import weights_report
 
 from conftest import FIXTURES, SAMPLES, TRUTH_FILES, cli, cli_json, load_truth, truth_id
+from conftest import run as run_cli
 
 FULL_MODELS = [p.with_name(load_truth(p)["file"]) for p in TRUTH_FILES] + sorted((FIXTURES / "legacy").glob("keras*.h5"))
 
@@ -123,3 +125,36 @@ def test_as_correlation_flips_the_stored_kernel() -> None:
     assert "⋆" in flipped["equation"] and flipped["as_correlation"] is True
     plain = cli_json("filters", SAMPLES / "mnist_cnn.h5", "--layer", "1", "--out", "0", "--as-correlation")
     assert plain["as_correlation"] is False and any("already" in n for n in plain["notes"])
+
+
+def test_dataset_claiming_terabytes_is_refused_not_read(tmp_path: Path) -> None:
+    """A hostile header: the dense kernel claims 4 TB (chunked, nothing stored)."""
+    path = tmp_path / "bomb.h5"
+    shutil.copy(SAMPLES / "mnist_cnn.h5", path)
+    with h5py.File(path, "r+") as f:
+        name = "model_weights/dense/sequential/dense/kernel"
+        del f[name]
+        f.create_dataset(name, shape=(6272, 160_000_000), dtype="float32", chunks=(64, 1024), compression="gzip")
+    assert cli_json("shapes", path)["totals"]["params"] > 10**12  # metadata only: fine
+    result = run_cli("filters", path, "--layer", "dense", "--out", "3", timeout=20)
+    assert result.returncode == 5 and "refused" in result.stderr, result.stderr
+    # --stats reports the tensor it refused and reads every other one.
+    result = run_cli("weights", path, "--stats", "--json", timeout=20)
+    assert result.returncode == 0 and result.stderr == ""
+    stats = {t["path"]: t["stats"] for t in json.loads(result.stdout)["tensors"]}
+    assert "refused" in stats["model_weights/dense/sequential/dense/kernel"]["error"]
+    assert sum("error" in s for s in stats.values()) == 1
+
+
+def test_contiguous_dataset_shorter_than_its_header(tmp_path: Path) -> None:
+    path = tmp_path / "short.h5"
+    shutil.copy(SAMPLES / "mnist_cnn.h5", path)
+    with h5py.File(path, "r+") as f:
+        ds = f["model_weights/dense_1/sequential/dense_1/kernel"]
+        offset, size = ds.id.get_offset(), ds.id.get_storage_size()
+    data = bytearray(path.read_bytes())
+    path.write_bytes(bytes(data[: offset + size // 2]))  # cut the file inside the kernel
+    result = run_cli("weights", path, "--stats")
+    assert result.returncode in (0, 5) and "Traceback" not in result.stderr, result.stderr
+    result = run_cli("filters", path, "--layer", "dense_1", "--out", "0")
+    assert result.returncode == 5 and len(result.stderr.splitlines()) == 1, result.stderr

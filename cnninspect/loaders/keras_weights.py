@@ -83,8 +83,28 @@ def make_weight(
         dtype=str(dataset.dtype),
         layout=layout_for(convention, op, base_role, len(dataset.shape), theano),
         trainable=trainable and layer.config.get("trainable", True) is not False and base_role not in NON_TRAINABLE_ROLES,
-        reader=lambda index, ds=dataset: ds[index] if index else ds[()],
+        reader=partial(_read_checked, dataset),
     )
+
+
+# A dataset may inflate from compressed chunks, but not this far: beyond, it is a bomb.
+MAX_INFLATION = 1000
+MIN_BOMB_BYTES = 1 << 30
+
+
+def _read_checked(dataset: Any, index: tuple) -> Any:
+    """Read ``dataset[index]`` after checking that the file really stores what the
+    dataset's header claims (a damaged or hostile header can claim petabytes)."""
+    claimed = dataset.size * dataset.dtype.itemsize
+    stored = dataset.id.get_storage_size()
+    if dataset.chunks is None and stored < claimed:
+        raise BrokenFile(f"dataset {dataset.name} claims {claimed:,} bytes but the file stores {stored:,}: damaged")
+    if claimed > MIN_BOMB_BYTES and claimed > MAX_INFLATION * max(stored, 1):
+        raise BrokenFile(f"dataset {dataset.name} claims {claimed:,} bytes from {stored:,} stored: refused")
+    try:
+        return dataset[index] if index else dataset[()]
+    except OSError as exc:
+        raise BrokenFile(f"dataset {dataset.name} cannot be read ({str(exc).split('(')[0].strip()}): damaged") from None
 
 
 # ---------------------------------------------------------------------------------------
