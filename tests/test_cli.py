@@ -225,3 +225,15 @@ def test_ci_runs_the_readme_test_command() -> None:
     command = re.search(r"Install the test extra.*?```\n(.+?)\n```", readme, re.S).group(1).strip()
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert command in [line.strip() for line in ci]
+
+
+@pytest.mark.parametrize("name", ["model.weights", "model.model", "model", "model.hdf5"])
+def test_detected_by_content_whatever_the_extension(name: str, tmp_path: Path) -> None:
+    path = tmp_path / name
+    path.write_bytes(MNIST.read_bytes())
+    assert cli_json("shapes", path)["layers"] == cli_json("shapes", MNIST)["layers"]
+
+
+def test_theano_tensors_are_marked_flipped() -> None:
+    result = cli("weights", FIXTURES / "legacy" / "keras2_theano.h5")
+    assert result.exit_code == 0 and "HWIO flipped" in result.stdout and "true convolution" in result.stdout

@@ -206,7 +206,7 @@ def weights_view(report: dict[str, Any]) -> Iterator[RenderableType]:
             table.add_column(header, justify="right", no_wrap=True)
     for t in tensors:
         shape = "×".join(map(str, t["shape"])) or "scalar"
-        row = [t["layer"], t["role"], shape, t["layout"], *([t["dtype"]] if len(dtypes) > 1 else []), human_bytes(t["bytes"])]
+        row = [t["layer"], t["role"], shape, t["layout"] + (" flipped" if t["flipped"] else ""), *([t["dtype"]] if len(dtypes) > 1 else []), human_bytes(t["bytes"])]
         if with_stats:
             row += _stats_cells(t["stats"])
         table.add_row(*row)
@@ -215,6 +215,9 @@ def weights_view(report: dict[str, Any]) -> Iterator[RenderableType]:
     uniform = f", all {dtypes[0]}" if len(dtypes) == 1 else ""
     yield Text(f"{report['totals']['tensors']} tensors, {human_bytes(report['totals']['bytes'])}{uniform}")
     yield Text("Layout letters: D/H/W spatial, I in, O out, M depth multiplier, C channels (--json names every axis)", style="dim")
+    if any(t["flipped"] for t in tensors):
+        yield Text("flipped: kernels learned for a true convolution (Theano); filters --as-correlation shows them "
+                   "as TensorFlow/PyTorch cross-correlation kernels", style="yellow")  # fmt: skip
     for t in tensors:
         if "stats" in t and t["stats"].get("dead_filters"):
             yield Text(f"dead filters in {t['path']}: output maps {t['stats']['dead_filters']}", style="yellow")
