@@ -245,11 +245,78 @@ def _progress(total: int) -> Iterator[Any]:
         yield lambda n: bar.advance(task, n)
 
 
+DEFAULT_TIMEOUT = 300.0  # seconds; CNNINSPECT_TIMEOUT overrides, 0 disables
+
+
 def run() -> None:
+    """The console script: the command runs in a child process watched by this one.
+
+    Damaged files can make a C library (libhdf5) loop forever holding the GIL, or crash
+    the process; no Python-level timer can stop the former. The parent turns both into a
+    one-line error with an exit code from the table.
+    """
     # A short-lived process: collecting the many small objects of a big config costs
     # more than the memory it would return.
     gc.disable()
     # Rich reads the terminal width from COLUMNS; in a pipe it would fall back to 80.
     if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
         os.environ["COLUMNS"] = "120"
-    app()
+    timeout = _timeout()
+    if not timeout or not hasattr(os, "fork") or not set(sys.argv[1:2]) & {"shapes", "filters", "weights"}:
+        app()
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        _child()
+    _supervise(pid, timeout)
+
+
+def _timeout() -> float:
+    try:
+        return float(os.environ.get("CNNINSPECT_TIMEOUT", DEFAULT_TIMEOUT))
+    except ValueError:
+        return DEFAULT_TIMEOUT
+
+
+def _child() -> None:
+    code = 0
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _supervise(pid: int, timeout: float) -> None:
+    import signal
+
+    def expire(*_: object) -> None:
+        raise TimeoutError
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the child, which exits 130
+    signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        _, status = os.waitpid(pid, 0)
+    except TimeoutError:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        _stderr(f"{_file_arg()}: gave up after {timeout:g} s: reading this file does not finish (damaged?); "
+                "CNNINSPECT_TIMEOUT sets the limit")  # fmt: skip
+        sys.exit(int(ExitStatus.TIMEOUT))
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:  # killed by a signal: a C library crashed on this file
+        name = signal.Signals(-code).name
+        _stderr(f"{_file_arg()}: a file-reading library crashed on this file ({name}): damaged or hostile")
+        sys.exit(int(ExitStatus.BROKEN))
+    sys.exit(code)
+
+
+def _file_arg() -> str:
+    return next((a for a in sys.argv[2:] if not a.startswith("-") and os.path.exists(a)), "cnninspect")

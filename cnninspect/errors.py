@@ -13,6 +13,7 @@ class ExitStatus(IntEnum):
     UNRECOGNISED = 4  # the file is not a model format cnninspect reads
     BROKEN = 5  # the format is recognised, but the content is damaged or inconsistent
     SELECTION = 6  # --layer / --out name something the model does not have
+    TIMEOUT = 7  # reading did not finish in time (a damaged file that makes a library loop)
 
 
 class CnnInspectError(Exception):

@@ -237,3 +237,27 @@ def test_detected_by_content_whatever_the_extension(name: str, tmp_path: Path) -
 def test_theano_tensors_are_marked_flipped() -> None:
     result = cli("weights", FIXTURES / "legacy" / "keras2_theano.h5")
     assert result.exit_code == 0 and "HWIO flipped" in result.stdout and "true convolution" in result.stdout
+
+
+def test_a_file_that_makes_libhdf5_loop_times_out() -> None:
+    path = FIXTURES / "hostile" / "hdf5_attribute_loop.h5"
+    result = run("shapes", path, env={"CNNINSPECT_TIMEOUT": "2"}, timeout=30)
+    assert result.returncode == ExitStatus.TIMEOUT
+    assert result.stdout == "" and len(result.stderr.splitlines()) == 1
+    assert str(path) in result.stderr and "gave up after 2 s" in result.stderr
+
+
+def test_a_crash_in_a_reading_library_becomes_one_line() -> None:
+    """The supervisor reports a child killed by a signal (as a segfault in a C library
+    would) as a damaged file, with exit code 5."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, signal, sys; import cnninspect.cli as cli; "
+        "cli.app = lambda: os.kill(os.getpid(), signal.SIGSEGV); "
+        f"sys.argv = ['cnninspect', 'shapes', {str(MNIST)!r}]; cli.run()"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert result.returncode == ExitStatus.BROKEN
+    assert result.stderr.strip() == f"cnninspect: {MNIST}: a file-reading library crashed on this file (SIGSEGV): damaged or hostile"
