@@ -281,11 +281,16 @@ def _timeout() -> float:
 
 
 def _child() -> None:
-    code = 0
+    code = 1
     try:
         app()
+        code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # only --debug lets an exception through: show it as Python would
+        import traceback
+
+        traceback.print_exc()
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
