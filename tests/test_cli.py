@@ -261,3 +261,16 @@ def test_a_crash_in_a_reading_library_becomes_one_line() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert result.returncode == ExitStatus.BROKEN
     assert result.stderr.strip() == f"cnninspect: {MNIST}: a file-reading library crashed on this file (SIGSEGV): damaged or hostile"
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["shapes", "--help"]])
+def test_help_and_version_import_neither_numpy_nor_h5py(args: list[str]) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "cnninspect", *args], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert not imported & {"numpy", "h5py"}
