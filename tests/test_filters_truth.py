@@ -129,7 +129,7 @@ def test_native_slices_in_keras_layout() -> None:
     transposed = path.with_name("transposed.h5")
     t = load_truth(transposed.with_name("transposed.truth.json"))
     layer = next(x["path"] for x in t["layers"] if x["class_name"] == "Conv2DTranspose")
-    assert cli_json("filters", transposed, "--layer", layer, "--out", "2")["native_slice"] == "kernel[:, :, 2]"
+    assert cli_json("filters", transposed, "--layer", layer, "--out", "2")["native_slice"] == "kernel[:, :, 2, :]"
 
 
 def test_grouped_conv_feeds_only_its_group() -> None:

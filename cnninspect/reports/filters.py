@@ -54,11 +54,13 @@ def _with_filters(rows: list[Row]) -> str:
 
 
 def native_slice(weight: Weight, fixed: dict[str, int]) -> str:
-    """``kernel[:, :, :, 5]``: the expression that selects ``fixed`` axes in the file's
-    own layout (trailing full slices dropped, as NumPy allows)."""
+    """The expression that selects ``fixed`` axes in the file's own layout:
+    ``kernel[:, :, :, 5]``, ``kernel[:, :, 5, :]``, and ``weight[5]`` when the fixed
+    axes lead (NumPy's short form, as PyTorch users write it)."""
     parts = [str(fixed[a]) if a in fixed else ":" for a in weight.axes]
-    while parts and parts[-1] == ":":
-        parts.pop()
+    leading = len(fixed)
+    if all(p != ":" for p in parts[:leading]):
+        parts = parts[:leading]
     return f"{weight.role}[{', '.join(parts)}]" if parts else weight.role
 
 
