@@ -29,7 +29,8 @@ Files written for each model ``M``:
   ``"<layer path>::<i>"`` for every leaf layer that has weights.
 * Keras 3 only: ``M.keras`` (``model.save``) and ``M.weights.h5``
   (``model.save_weights``).
-* tf_keras only: ``M.weights_only.h5`` (``model.save_weights``, HDF5) and
+* tf_keras only: ``M.keras`` (``model.save``, the zip format of tf.keras 2.13+),
+  ``M.weights_only.h5`` (``model.save_weights``, HDF5) and
   ``M.json`` (``model.to_json()``).
 * ``mnist_cnn.npz``: ``np.savez(*model.get_weights())``.
 * Keras 3 only, for mnist_cnn and convs: ``M.named.npz``, the model's
@@ -774,7 +775,8 @@ def generate(api: str, models: list[str], big_extras: bool) -> None:
             files.append(f"{name}.json")
             if extras:
                 model.save_weights(str(out_dir / f"{name}.weights_only.h5"))
-                files.append(f"{name}.weights_only.h5")
+                model.save(out_dir / f"{name}.keras")  # the tf.keras 2.13+ zip format
+                files += [f"{name}.weights_only.h5", f"{name}.keras"]
 
         if name == "mnist_cnn":
             sample_dir = REPO / "sample_models"

@@ -107,7 +107,7 @@ def assemble(
     if config is not None:
         name, graph = build_graph(config)
         if keras3_store:
-            kw.attach_keras3(graph, root["layers"], notes)
+            kw.attach_keras3(graph, root["layers"], notes, keras2=(version or "").startswith("2."))
         elif root is not None:
             kw.attach_legacy(graph, root, theano, notes)
     else:

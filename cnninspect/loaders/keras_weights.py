@@ -230,9 +230,12 @@ def snake_case(name: str) -> str:
 SUB_OBJECTS = ("forward_layer", "backward_layer", "cell", "layer")
 
 
-def var_roles(cls: str, cfg: dict) -> list[str]:
-    """The roles of a Keras 3 layer's variables in creation order (trainable first)."""
+def var_roles(cls: str, cfg: dict, keras2: bool = False) -> list[str]:
+    """The roles of a layer's variables in creation order (trainable first), as Keras 3
+    names them, or tf.keras when ``keras2`` (its depthwise kernel is ``depthwise_kernel``)."""
     bias = ["bias"] if cfg.get("use_bias", True) else []
+    if keras2 and cls in ("DepthwiseConv1D", "DepthwiseConv2D"):
+        return ["depthwise_kernel", *bias]
     if cls in ("SeparableConv1D", "SeparableConv2D"):
         return ["depthwise_kernel", "pointwise_kernel", *bias]
     if cls in ("BatchNormalization",):
@@ -264,10 +267,10 @@ def _store_vars(group: Any) -> list[tuple[str, Any]]:
     return out
 
 
-def _roles_for(layer: Layer, variables: list[tuple[str, Any]]) -> list[str]:
+def _roles_for(layer: Layer, variables: list[tuple[str, Any]], keras2: bool = False) -> list[str]:
     inner = layer.config.get("layer") if isinstance(layer.config.get("layer"), dict) else None
     cls, cfg = (inner.get("class_name", ""), inner.get("config") or {}) if inner else (layer.type, layer.config)
-    base = var_roles(cls, cfg)
+    base = var_roles(cls, cfg, keras2)
     roles = []
     per_sub: dict[str, int] = {}
     for sub, _ in variables:
@@ -281,8 +284,9 @@ def _roles_for(layer: Layer, variables: list[tuple[str, Any]]) -> list[str]:
     return roles
 
 
-def attach_keras3(graph: Graph, layers_group: Any, notes: list[str]) -> None:
-    """Match ``layers/<key>`` groups to the graph's layers, container by container."""
+def attach_keras3(graph: Graph, layers_group: Any, notes: list[str], keras2: bool = False) -> None:
+    """Match ``layers/<key>`` groups to the graph's layers, container by container.
+    ``keras2``: the store was written by tf.keras (2.13+), whose names differ a little."""
     used: dict[str, int] = {}
     for layer in graph.layers:
         if layer.synthetic or layer.attrs.get("operation"):
@@ -296,10 +300,10 @@ def attach_keras3(graph: Graph, layers_group: Any, notes: list[str]) -> None:
         group = layers_group[key]
         if layer.graph is not None:
             if "layers" in group:
-                attach_keras3(layer.graph, group["layers"], notes)
+                attach_keras3(layer.graph, group["layers"], notes, keras2)
             continue
         variables = _store_vars(group)
-        roles = _roles_for(layer, variables)
+        roles = _roles_for(layer, variables, keras2)
         layer.weights.extend(make_weight(d, r, layer) for (_, d), r in zip(variables, roles))
         if any(r.startswith("var_") for r in roles):
             notes.append(f"the variables of '{layer.name}' ({layer.type}) do not match its class's known order; shown by index")
