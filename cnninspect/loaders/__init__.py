@@ -15,7 +15,7 @@ from typing import Callable
 
 from ..core.model import Model
 from ..errors import FileNotReadable, UnrecognisedFile
-from . import keras_archive, keras_h5, numpy_files
+from . import keras_archive, keras_h5, numpy_files, onnx_files, pytorch, safetensors_files, tflite_files
 from .sniff import HEAD_SIZE, describe
 
 
@@ -38,6 +38,10 @@ LOADERS: list[Loader] = [
     Loader("keras-h5", keras_h5.sniff, "cnninspect.loaders.keras_h5"),
     Loader("keras-archive", keras_archive.sniff, "cnninspect.loaders.keras_archive"),
     Loader("numpy", numpy_files.sniff, "cnninspect.loaders.numpy_files"),
+    Loader("pytorch", pytorch.sniff, "cnninspect.loaders.pytorch"),
+    Loader("safetensors", safetensors_files.sniff, "cnninspect.loaders.safetensors_files"),
+    Loader("tflite", tflite_files.sniff, "cnninspect.loaders.tflite_files"),
+    Loader("onnx", onnx_files.sniff, "cnninspect.loaders.onnx_files"),  # last: protobuf has no magic
 ]
 
 
