@@ -48,9 +48,14 @@ def tensor_stats(w: Weight, progress: Progress | None = None) -> dict[str, Any]:
     whose every weight is zero), read chunk by chunk."""
     import numpy as np
 
-    if not np.issubdtype(np.dtype(w.dtype), np.number) and np.dtype(w.dtype) != np.bool_:
+    try:
+        numeric = np.issubdtype(np.dtype(w.dtype), np.number) or np.dtype(w.dtype) == np.bool_
+    except TypeError:  # bfloat16, float8: no NumPy dtype; their readers widen them to float32
+        numeric = "float" in w.dtype
+    if not numeric:
         return {"error": f"{w.dtype} data has no numeric statistics"}
-    out_axis = w.axes.index("out") if "out" in w.axes and w.role in ("kernel", "weight", "pointwise_kernel") else None
+    filters = w.size and "out" in w.axes and w.role in ("kernel", "weight", "pointwise_kernel")
+    out_axis = w.axes.index("out") if filters else None
     alive = np.zeros(w.shape[out_axis], dtype=bool) if out_axis is not None else None
     count = zeros = nans = infs = 0
     total = total_sq = 0.0
