@@ -110,6 +110,19 @@ def _torch_axes(op: str, role: str, ndim: int) -> tuple[str, ...] | None:
     return _shared_axes(op, role, ndim)
 
 
+def _tflite_axes(op: str, role: str, ndim: int) -> tuple[str, ...] | None:
+    """TensorFlow Lite: conv kernels ``(out, kh, kw, in)``, depthwise ``(1, kh, kw, in*mult)``
+    (the multiplier is the layer's ``depth_multiplier``), fully-connected ``(out, in)``."""
+    if ndim == 4 and role in ("kernel", "weight"):
+        if op == "conv":
+            return ("out", "kh", "kw", "in")
+        if op == "depthwise_conv":
+            return ("d0", "kh", "kw", "out")
+    if op == "dense" and role in ("kernel", "weight") and ndim == 2:
+        return ("out", "in")
+    return _shared_axes(op, role, ndim)
+
+
 @dataclass(frozen=True)
 class Convention:
     name: str
@@ -121,6 +134,7 @@ CONVENTIONS: dict[str, Convention] = {
     "keras": Convention("keras", _keras_axes, "Keras 2, tf.keras, Keras 3 and Keras 1 'tf' ordering: channels-last kernels"),
     "keras-th": Convention("keras-th", _theano_axes, "Keras 1 'th' ordering: (out, in, ...) conv kernels"),
     "torch": Convention("torch", _torch_axes, "PyTorch and ONNX: (out, in, ...) conv weights, (out, in) linear"),
+    "tflite": Convention("tflite", _tflite_axes, "TensorFlow Lite: (out, kh, kw, in) conv, (1, kh, kw, in*mult) depthwise"),
 }
 
 # What ``--layout`` accepts: a convention, and whether its kernels were learned for a true

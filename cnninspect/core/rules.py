@@ -346,6 +346,14 @@ def lambda_rule(attrs: Attrs, inputs: Sequence[Shape | None], call: Call) -> lis
     return [(batch, *stated)]
 
 
+@rule("recorded", accepts_unknown=True)
+def recorded_rule(attrs: Attrs, inputs: Sequence[Shape | None], call: Call) -> list[Shape]:
+    """An operator whose output shapes the file stores (TFLite stores every tensor's)."""
+    if attrs.get("output_shapes") is None:
+        raise ShapeError("the file does not record this output's shape")
+    return [tuple(s) for s in attrs["output_shapes"]]
+
+
 @rule("unknown")
 def unknown_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
     raise ShapeError(attrs.get("reason", "no shape rule for this layer type"))

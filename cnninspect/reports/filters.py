@@ -191,10 +191,16 @@ def _conv(layer: Layer, weight: Weight, out: int) -> tuple[list, dict, str, list
 
 
 def _depthwise(layer: Layer, weight: Weight, out: int) -> tuple[list, dict, str, list[str]]:
-    """Depthwise: exactly one input map, ``N // depth_multiplier``."""
-    m = weight.shape[weight.axis("mult")]
-    i, j = divmod(out, m)
-    fixed = {"in": i, "mult": j}
+    """Depthwise: exactly one input map, ``N // depth_multiplier``. The kernel has ``in``
+    and ``mult`` axes, or (TFLite) one ``out`` axis of ``in * mult`` maps."""
+    if "out" in weight.axes:
+        m = int(layer.attrs.get("depth_multiplier") or 1)
+        i = out // m
+        fixed = {a: (out if a == "out" else 0) for a in weight.axes if a not in SPATIAL_AXES}
+    else:
+        m = weight.shape[weight.axis("mult")]
+        i, j = divmod(out, m)
+        fixed = {"in": i, "mult": j}
     values, _ = _read(weight, fixed)
     notes = [f"depthwise convolution (depth multiplier {m}): output map {out} sees input map {i} only"]
     return [_entry(i, values)], fixed, f"in[{i}] ⋆ F[{i},{out}]", notes

@@ -1,0 +1,217 @@
+"""TFLite files written by TensorFlow's converter, against what ``tf.lite.Interpreter``
+reported for them (``tests/fixtures/tflite/truth.json``, written by
+``scripts/make_tflite_fixtures.py``): tensor shapes, operator wiring, kernel slices
+(sliced by TFLite's documented layouts in the script, not by cnninspect's layout code)
+and quantization parameters. Damaged copies must give one line, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import FIXTURES, cli, cli_json
+
+from cnninspect.core.infer import infer_shapes
+from cnninspect.core.model import Call
+from cnninspect.core.rules import RULES
+from cnninspect.errors import BrokenFile
+from cnninspect.loaders import open_model
+from cnninspect.loaders.tflite_files import sniff
+
+DIR = FIXTURES / "tflite"
+TRUTH = json.loads((DIR / "truth.json").read_text())
+FILES = sorted(TRUTH["files"])
+KERNEL_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+
+
+def _signature(tensor: dict) -> tuple:
+    return tuple(None if d < 0 else d for d in tensor["shape_signature"])
+
+
+def _opened(name: str):
+    model = open_model(DIR / name)
+    infer_shapes(model.graph)
+    return model
+
+
+def _op_layers(model, truth: dict) -> list:
+    """Layers of the file's operators, in operator order (after the input layers)."""
+    layers = [layer for layer in model.graph.layers if layer.op != "input"]
+    assert len(layers) == len(truth["ops"])
+    return layers
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_sniffed_and_source(name: str) -> None:
+    path = DIR / name
+    assert sniff(path.read_bytes()[:64], path)
+    model = open_model(path)
+    assert (model.source.format, model.source.library) == ("tflite", "tflite")
+    assert model.source.library_version
+    assert not sniff(b"\x00" * 64, path)
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_shapes_and_wiring_equal_the_interpreter(name: str) -> None:
+    truth = TRUTH["files"][name]
+    tensors = {t["index"]: t for t in truth["tensors"]}
+    model = _opened(name)
+    inputs = [layer for layer in model.graph.layers if layer.op == "input"]
+    assert [layer.name for layer in inputs] == [tensors[i]["name"] for i in truth["inputs"]]
+    assert [layer.output_shapes[0][0] for layer in inputs] == [_signature(tensors[i]) for i in truth["inputs"]]
+    producer = {i: tensors[i]["name"] for i in truth["inputs"]}
+    for layer, op in zip(_op_layers(model, truth), truth["ops"]):
+        assert layer.type == op["op_name"]
+        assert layer.unknown_reason is None, (layer.name, layer.unknown_reason)
+        assert layer.output_shapes[0] == [_signature(tensors[o]) for o in op["outputs"]], layer.name
+        wired = [producer[i] for i in op["inputs"] if i in producer]
+        assert [ref.layer for ref in layer.calls[0].tensor_inputs] == wired, layer.name
+        for o in op["outputs"]:
+            producer[o] = layer.name
+    assert [ref.layer for ref in model.graph.outputs] == [producer[i] for i in truth["outputs"]]
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_conv_arithmetic_agrees_with_stored_shapes(name: str) -> None:
+    """The core's conv/depthwise/pool rules, fed the stored input shape, give the stored output."""
+    truth = TRUTH["files"][name]
+    tensors = {t["index"]: t for t in truth["tensors"]}
+    checked = set()
+    for layer, op in zip(_op_layers(open_model(DIR / name), truth), truth["ops"]):
+        if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D"):
+            assert layer.op in ("conv", "depthwise_conv", "pool")
+            out = RULES[layer.op](layer.attrs, [_signature(tensors[op["inputs"][0]])], Call())
+            assert out == [_signature(tensors[op["outputs"][0]])], layer.name
+            checked.add(op["op_name"])
+    assert checked == {"CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D"}
+
+
+def test_attributes_from_builtin_options() -> None:
+    model = open_model(DIR / "small_float.tflite")
+    by_type: dict[str, list] = {}
+    for layer in model.graph.layers:
+        by_type.setdefault(layer.type, []).append(layer)
+    first = by_type["CONV_2D"][0]
+    assert (first.attrs["strides"], first.attrs["padding"], first.attrs["activation"]) == ([2, 2], "same", "relu")
+    assert by_type["DEPTHWISE_CONV_2D"][0].attrs["depth_multiplier"] == 2
+    assert by_type["AVERAGE_POOL_2D"][0].attrs["kernel_size"] == [3, 3]
+    assert by_type["AVERAGE_POOL_2D"][0].attrs["padding"] == "valid"
+    assert by_type["MAX_POOL_2D"][0].attrs["strides"] == [2, 2]
+    assert by_type["CONCATENATION"][0].op == "concat"
+    kernel = first.weight("kernel")
+    assert kernel.axes == ("out", "kh", "kw", "in") and kernel.layout.convention == "tflite"
+    assert by_type["DEPTHWISE_CONV_2D"][0].weight("kernel").axes == ("d0", "kh", "kw", "out")
+    assert by_type["FULLY_CONNECTED"][0].weight("kernel").axes == ("out", "in")
+
+
+def _slices() -> list:
+    cases = []
+    for name in FILES:
+        truth = TRUTH["files"][name]
+        for s in truth["kernel_slices"]:
+            op = truth["ops"][s["op"]]["op_name"]
+            cases.append(pytest.param(name, s, id=f"{name}:op{s['op']}:{op}:out{s['out']}"))
+    return cases
+
+
+@pytest.mark.parametrize(("name", "piece"), _slices())
+def test_filters_equal_the_stored_kernel(name: str, piece: dict) -> None:
+    truth = TRUTH["files"][name]
+    op = truth["ops"][piece["op"]]
+    index = len(truth["inputs"]) + piece["op"]  # input layers come first in `shapes`
+    n = piece["out"]
+    report = cli_json("filters", DIR / name, "--layer", str(index), "--out", str(n))
+    assert report["layer"]["type"] == op["op_name"]
+    values = np.asarray(piece["values"])
+    if op["op_name"] == "DEPTHWISE_CONV_2D":  # values = W[0, :, :, N]
+        assert report["native_slice"] == f"kernel[0, :, :, {n}]"
+        assert [e["in"] for e in report["inputs"]] == [n // 2]
+        assert np.array_equal(np.asarray(report["inputs"][0]["filter"]), values)
+    elif op["op_name"] == "CONV_2D":  # values = W[N]: (kh, kw, in)
+        assert report["native_slice"] == f"kernel[{n}]"
+        assert len(report["inputs"]) == values.shape[-1]
+        for e in report["inputs"]:
+            assert np.array_equal(np.asarray(e["filter"]), values[:, :, e["in"]])
+    else:  # FULLY_CONNECTED, values = W[N]: (in,)
+        assert report["native_slice"] == f"kernel[{n}]"
+        assert [e["filter"] for e in report["inputs"]] == values.tolist()
+
+
+def test_quantized_weights_raw_with_scale_and_zero_point() -> None:
+    truth = TRUTH["files"]["small_int8.tflite"]
+    tensors = {t["index"]: t for t in truth["tensors"]}
+    model = open_model(DIR / "small_int8.tflite")
+    assert any("quantized" in note for note in model.notes)
+    seen = 0
+    for layer, op in zip(_op_layers(model, truth), truth["ops"]):
+        if op["op_name"] not in KERNEL_OPS:
+            continue
+        kernel = tensors[op["inputs"][1]]
+        weight = layer.weight("kernel")
+        assert weight.dtype == kernel["dtype"] == "int8"
+        q = layer.attrs["quantization"]["kernel"]
+        assert q["scale"] == pytest.approx(kernel["quantization"]["scales"], rel=1e-6)
+        assert q["zero_point"] == kernel["quantization"]["zero_points"]
+        assert q["quantized_dimension"] == kernel["quantization"]["quantized_dimension"]
+        out = tensors[op["outputs"][0]]["quantization"]
+        assert layer.attrs["quantization"]["output"]["zero_point"] == out["zero_points"]
+        assert any("quantized" in note and "kernel" in note for note in layer.notes)
+        assert weight.read((0,)).dtype == np.int8
+        seen += 1
+    assert seen == 5
+    report = cli_json("filters", DIR / "small_int8.tflite", "--layer", "2", "--out", "1")
+    filt = np.asarray(report["inputs"][0]["filter"])
+    assert filt.shape == (3, 3) and np.array_equal(filt, np.round(filt)) and np.abs(filt).max() <= 127
+
+
+# ---------------------------------------------------------------------------------------
+# Damaged files
+
+
+def _damaged(tmp_path: Path, data: bytes, label: str) -> Path:
+    path = tmp_path / f"{label}.tflite"
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_truncated_files_give_one_line(tmp_path: Path, name: str) -> None:
+    data = (DIR / name).read_bytes()
+    for cut in (8, 12, 64, 500, len(data) // 3, len(data) // 2, len(data) - 100, len(data) - 1):
+        path = _damaged(tmp_path, data[:cut], f"cut{cut}")
+        with pytest.raises(BrokenFile) as info:
+            model = open_model(path)
+            infer_shapes(model.graph)
+            for weight in model.weights():
+                weight.read(())
+        assert "\n" not in info.value.message
+
+
+def test_truncated_file_cli_exit_5(tmp_path: Path) -> None:
+    data = (DIR / "small_float.tflite").read_bytes()
+    path = _damaged(tmp_path, data[: len(data) // 2], "half")
+    result = cli("shapes", path)
+    assert result.exit_code == 5
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_bit_flips_never_crash(tmp_path: Path, name: str) -> None:
+    """Flipped bits anywhere: a report or one line (exit 5), never a traceback (exit 1)."""
+    data = (DIR / name).read_bytes()
+    rng = random.Random(1234)
+    positions = list(range(8, 200)) + [rng.randrange(8, len(data)) for _ in range(60)]
+    for k, pos in enumerate(positions):
+        flipped = bytearray(data)
+        flipped[pos] ^= 1 << rng.randrange(8)
+        path = _damaged(tmp_path, bytes(flipped), f"flip{k}")
+        for command in ("shapes", "weights"):
+            result = cli(command, path)
+            assert result.exit_code in (0, 5), (pos, command, result.stderr, result.exception)
+            if result.exit_code == 5:
+                assert len(result.stderr.strip().splitlines()) == 1, result.stderr
