@@ -4,7 +4,7 @@ Run with a Python that has TensorFlow (never needed by the tests):
 
     /work/venv-tf/bin/python scripts/make_tflite_fixtures.py
 
-Writes ``tests/fixtures/tflite/{small_float,small_int8}.tflite`` and ``truth.json``: every
+Writes ``tests/fixtures/tflite/{small_float,small_int8,buffer_offsets}.tflite`` and ``truth.json``: every
 tensor as ``tf.lite.Interpreter`` describes it (name, shape, shape_signature, dtype,
 quantization), every operator's input and output tensor indices, and a few kernel slices.
 """
@@ -38,14 +38,27 @@ def build() -> keras.Model:
     return keras.Model(inp, out, name="small")
 
 
+def build_offsets() -> keras.Model:
+    """A tiny model written with its buffers after the flatbuffer (``offset``/``size``),
+    the layout TFLite uses for models over 2 GB."""
+    keras.utils.set_random_seed(SEED)
+    inp = keras.Input((8, 8, 2), name="image")
+    x = keras.layers.Conv2D(6, 3, dilation_rate=2, name="conv_dilated")(inp)  # 4x4x6
+    x = keras.layers.Flatten(name="flatten")(x)
+    out = keras.layers.Dense(6, name="dense")(x)
+    return keras.Model(inp, out, name="offsets")
+
+
 def representative():
     rng = np.random.default_rng(SEED)
     for _ in range(16):
         yield [rng.standard_normal((1, 16, 16, 3)).astype(np.float32)]
 
 
-def convert(model: keras.Model, quantize: bool) -> bytes:
+def convert(model: keras.Model, quantize: bool, buffer_offsets: bool = False) -> bytes:
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if buffer_offsets:
+        converter._experimental_use_buffer_offset = True
     if quantize:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
@@ -117,6 +130,10 @@ def main() -> None:
         path.write_bytes(convert(model, quantize))
         record["files"][path.name] = truth(path)
         print(path, path.stat().st_size, "bytes")
+    path = OUT / "buffer_offsets.tflite"
+    path.write_bytes(convert(build_offsets(), False, buffer_offsets=True))
+    record["files"][path.name] = truth(path)
+    print(path, path.stat().st_size, "bytes")
     (OUT / "truth.json").write_text(json.dumps(record, indent=1) + "\n")
 
 
