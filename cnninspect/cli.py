@@ -15,7 +15,7 @@ from typing import Any, Iterator, List, Optional
 import typer
 
 from . import __version__
-from .errors import CnnInspectError, ExitStatus, UsageError
+from .errors import CnnInspectError, ExitStatus, UsageError, damaged_file
 
 app = typer.Typer(
     name="cnninspect",
@@ -71,9 +71,14 @@ def _failures(path: Path | None, debug: bool) -> Iterator[None]:
         raise
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
-    except Exception as exc:  # a bug: still one line, unless asked for the traceback
+    except Exception as exc:
         if debug:
             raise
+        damaged = damaged_file(exc)
+        if damaged is not None:  # a reading library choked on the file's bytes
+            _stderr(f"{where}{damaged.message}")
+            raise typer.Exit(int(damaged.status)) from None
+        # A bug of cnninspect's own: still one line, unless asked for the traceback.
         _stderr(f"{where}internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
         raise typer.Exit(int(ExitStatus.INTERNAL)) from None
 

@@ -44,3 +44,28 @@ class BrokenFile(CnnInspectError):
 
 class SelectionError(CnnInspectError):
     status = ExitStatus.SELECTION
+
+
+# Libraries that parse file content, and the exception types they raise on bad bytes.
+READING_LIBRARIES = ("h5py", "zipfile", "zlib", "numpy", "yaml", "json", "tokenize", "ast", "struct",
+                     "pickle", "onnx", "google.protobuf", "flatbuffers", "tflite", "safetensors")  # fmt: skip
+FORMAT_ERRORS = (OSError, RuntimeError, KeyError, ValueError, EOFError, IndexError, NotImplementedError,
+                 SyntaxError, UnicodeDecodeError, OverflowError, TypeError)  # fmt: skip
+
+
+def damaged_file(exc: BaseException) -> BrokenFile | None:
+    """An exception a file-reading library raised on bad bytes, as a BrokenFile; None
+    when it came from cnninspect's own code (a bug, reported as such)."""
+    own_type = type(exc).__module__.split(".")[0] in READING_LIBRARIES  # zipfile.BadZipFile, tokenize.TokenError
+    if not (isinstance(exc, FORMAT_ERRORS) or own_type):
+        return None
+    tb = exc.__traceback__
+    innermost = None
+    while tb is not None:
+        innermost = tb.tb_frame.f_globals.get("__name__", "")
+        tb = tb.tb_next
+    library = next((lib for lib in READING_LIBRARIES if innermost and (innermost == lib or innermost.startswith(lib + "."))), None)
+    if library is None:
+        return None
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return BrokenFile(f"damaged: {library.split('.')[0]} cannot read it ({type(exc).__name__}: {detail[:160]})")

@@ -30,7 +30,10 @@ def text(value: Any) -> str:
     if hasattr(value, "tolist") and not isinstance(value, (bytes, str)):
         value = value.tolist()
     if isinstance(value, bytes):
-        return value.decode("utf-8")
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BrokenFile(f"an HDF5 attribute holds bytes that are not UTF-8 text ({value[:24]!r}...): damaged") from None
     return str(value)
 
 
