@@ -357,3 +357,210 @@ def recorded_rule(attrs: Attrs, inputs: Sequence[Shape | None], call: Call) -> l
 @rule("unknown")
 def unknown_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
     raise ShapeError(attrs.get("reason", "no shape rule for this layer type"))
+
+
+# ---------------------------------------------------------------------------------------
+# Rules for graphs of tensor operations (ONNX): operands may be stored tensors as well as
+# layer outputs, and small integer tensors (shapes, axes, pads) carry values that later
+# operations read. A loader describes both in the call's kwargs:
+#   "operands": per operand position, ("tensor", k) for the k-th tensor input,
+#               ("const", shape) for a stored tensor, or ("none",) for an omitted one;
+#   "value": a function position -> the operand's value (a list) or None when unknown;
+#   "fold": a function of the operand shapes that records the call's output values.
+
+
+def _operands(inputs: Sequence[Shape], call: Call) -> list[Shape | None]:
+    out: list[Shape | None] = []
+    for spec in call.kwargs.get("operands", [("tensor", k) for k in range(len(inputs))]):
+        out.append(inputs[spec[1]] if spec[0] == "tensor" else tuple(spec[1]) if spec[0] == "const" else None)
+    return out
+
+
+def _value(call: Call, position: int) -> Any:
+    get = call.kwargs.get("value")
+    return get(position) if get is not None else None
+
+
+def _fold(call: Call, operands: Sequence[Shape | None]) -> None:
+    fold = call.kwargs.get("fold")
+    if fold is not None:
+        fold(operands)
+
+
+def _axes(attrs: Attrs, call: Call, position: int) -> list[int]:
+    axes = attrs.get("axes") if attrs.get("axes") is not None else _value(call, position)
+    if axes is None:
+        raise ShapeError("its axes are computed at run time")
+    return [int(a) for a in axes]
+
+
+@rule("broadcast")
+def broadcast_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """Add, Mul, Sub, Div, ...: NumPy broadcasting over every operand."""
+    operands = _operands(inputs, call)
+    _fold(call, operands)
+    return [broadcast([s for s in operands if s is not None])]
+
+
+@rule("matmul")
+def matmul_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    a, b = _operands(inputs, call)[:2]
+    if a is None or b is None:
+        raise ShapeError("has an omitted operand")
+    a2, b2 = (1, *a) if len(a) == 1 else a, (*b, 1) if len(b) == 1 else b
+    if a2[-1] is not None and b2[-2] is not None and a2[-1] != b2[-2]:
+        raise ShapeError(f"cannot multiply {format_shape(a)} by {format_shape(b)}")
+    out = [*broadcast([a2[:-2], b2[:-2]]), a2[-2], b2[-1]]
+    if len(b) == 1:
+        del out[-1]
+    if len(a) == 1:
+        del out[-2 if len(b) > 1 else -1]
+    out = tuple(out)
+    return [out]
+
+
+@rule("pool_ceil")
+def pool_ceil_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """Pooling with ``ceil_mode``: the last window may start in the padding's first half,
+    never past the input and its leading pad."""
+    shape = _one(inputs)
+    rank = attrs["rank"]
+    spatial, channels = spatial_split(shape, rank, False)
+    out = []
+    for n, k, s, d, (p0, p1) in zip(spatial, attrs["kernel_size"], attrs["strides"], attrs["dilation"], attrs["padding"]):
+        if n is None:
+            out.append(None)
+            continue
+        eff = d * (k - 1) + 1
+        length = -(-(n + p0 + p1 - eff) // s) + 1
+        if (length - 1) * s >= n + p0:
+            length -= 1
+        out.append(length)
+    return [spatial_join(shape[0], out, channels, False)]
+
+
+@rule("transpose")
+def transpose_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    shape = _one(inputs)
+    perm = attrs.get("perm") or list(range(len(shape)))[::-1]
+    return [tuple(shape[p] for p in perm)]
+
+
+@rule("flatten_at")
+def flatten_at_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """Flatten to 2-D around ``axis``."""
+    shape = _one(inputs)
+    axis = attrs.get("axis", 1) % (len(shape) + 1) if shape else 0
+    return [(product(shape[:axis]), product(shape[axis:]))]
+
+
+@rule("reshape_to")
+def reshape_to_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """Reshape to a target operand: 0 copies the input's dim, -1 takes what is left."""
+    shape = _operands(inputs, call)[0]
+    target = attrs.get("shape") if attrs.get("shape") is not None else _value(call, 1)
+    if shape is None or target is None:
+        raise ShapeError("its target shape is computed at run time from values cnninspect cannot know")
+    out: list = [shape[i] if t == 0 and not attrs.get("allowzero") else t for i, t in enumerate(target)]
+    if out.count(-1) > 1:
+        raise ShapeError(f"target shape {list(target)} has more than one -1")
+    if -1 in out:
+        total, known = product(shape), product([d for d in out if d != -1])
+        if total is None and shape and out[0] is None and shape[0] is None:  # the batch dim kept, as x.view(n, -1)
+            total, known = product(shape[1:]), product([d for d in out[1:] if d != -1])
+        if total is not None and known and total % known:
+            raise ShapeError(f"cannot reshape {format_shape(shape)} to {list(target)}")
+        out[out.index(-1)] = None if total is None or not known else total // known
+    return [tuple(out)]
+
+
+@rule("shape_of")
+def shape_of_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    operands = _operands(inputs, call)
+    _fold(call, operands)
+    return [(len(operands[0]),)]
+
+
+@rule("gather")
+def gather_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    data, indices = _operands(inputs, call)[:2]
+    axis = attrs.get("axis", 0) % len(data)
+    _fold(call, [data, indices])
+    return [(*data[:axis], *indices, *data[axis + 1 :])]
+
+
+@rule("unsqueeze")
+def unsqueeze_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    operands = _operands(inputs, call)
+    rank = len(operands[0]) + len(_axes(attrs, call, 1))
+    axes = {a % rank for a in _axes(attrs, call, 1)}
+    rest = iter(operands[0])
+    _fold(call, operands)
+    return [tuple(1 if i in axes else next(rest) for i in range(rank))]
+
+
+@rule("squeeze")
+def squeeze_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    operands = _operands(inputs, call)
+    shape = operands[0]
+    if attrs.get("axes") is None and _value(call, 1) is None:
+        if None in shape:
+            raise ShapeError(f"squeezes every 1 of {format_shape(shape)}, whose unknown dims may be 1")
+        axes = {i for i, d in enumerate(shape) if d == 1}
+    else:
+        axes = {a % len(shape) for a in _axes(attrs, call, 1)}
+    _fold(call, operands)
+    return [tuple(d for i, d in enumerate(shape) if i not in axes)]
+
+
+@rule("join")
+def join_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """Concat of tensors and stored operands along ``axis``."""
+    operands = [s for s in _operands(inputs, call) if s is not None]
+    _fold(call, operands)
+    return concat_rule(attrs, operands, call)
+
+
+@rule("pad_to")
+def pad_to_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """Pad with ``[begin_0, begin_1, ..., end_0, end_1, ...]`` over every axis."""
+    shape = _operands(inputs, call)[0]
+    pads = attrs.get("pads") if attrs.get("pads") is not None else _value(call, 1)
+    if pads is None:
+        raise ShapeError("its pads are computed at run time")
+    axes = attrs.get("axes") or _value(call, 3) or list(range(len(shape)))
+    out = list(shape)
+    for j, a in enumerate(axes):
+        a = int(a) % len(shape)
+        out[a] = None if out[a] is None else out[a] + int(pads[j]) + int(pads[j + len(axes)])
+    return [tuple(out)]
+
+
+@rule("resize_to")
+def resize_to_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """Resize (Upsample) by ``scales`` or to ``sizes`` (operand positions in attrs)."""
+    shape = _operands(inputs, call)[0]
+    sizes = _value(call, attrs["sizes_at"]) if attrs.get("sizes_at") is not None else None
+    if sizes is not None and len(sizes):
+        return [tuple(int(s) for s in sizes)]
+    scales = attrs.get("scales") or (_value(call, attrs["scales_at"]) if attrs.get("scales_at") is not None else None)
+    if scales is None or not len(scales):
+        raise ShapeError("its scales or sizes are computed at run time")
+    return [tuple(None if n is None else int(n * float(s)) for n, s in zip(shape, scales))]
+
+
+@rule("constant")
+def constant_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """A stored or folded value: its shape is known whatever the inputs."""
+    if attrs.get("shape") is None:
+        raise ShapeError("its value is not stored in the file")
+    return [tuple(attrs["shape"])]
+
+
+@rule("global_pool_keep")
+def global_pool_keep_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """Pooling over every spatial axis of a channels-first tensor, keeping them as 1s."""
+    shape = _one(inputs)
+    if len(shape) < 3:
+        raise ShapeError(f"expects a (batch, channels, ...) input, got {format_shape(shape)}")
+    return [(shape[0], shape[1], *(1,) * (len(shape) - 2))]

@@ -1,17 +1,478 @@
-"""Placeholder: this format's loader is being written (issue 4). It claims no file yet."""
+"""ONNX models: a protobuf ``ModelProto`` whose graph lists nodes, initializers (stored
+tensors) and typed inputs and outputs.
+
+Parsing needs the ``onnx`` package (the ``onnx`` extra), imported only when an ONNX file
+is opened; sniffing reads the protobuf's first fields by hand. Each node becomes a layer
+whose call refers to the nodes producing its inputs; graph inputs that are not
+initializers become ``input`` layers (a symbolic dim such as ``batch`` is None, its name
+kept in the layer's ``dim_params`` attr and a note); initializers become weights of the
+node that consumes them, with roles by operator and position, read only when asked.
+
+Shapes are inferred by cnninspect's own rules, not ``onnx.shape_inference``. Small
+integer tensors (shapes, axes, pads) carry values: stored and constant ones are folded
+when the file is opened, and values computed from shapes (``Shape``, ``Gather``,
+``Concat`` ... before a ``Reshape``, as PyTorch exports ``x.view(x.size(0), -1)``) are
+folded while shapes are inferred, through the call's ``value`` and ``fold`` hooks.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from ..core.model import Model
-from ..errors import UnrecognisedFile
+from ..core.layouts import Layout, layout_for
+from ..core.model import Call, Graph, Layer, Model, Source, TensorRef, Weight
+from ..errors import BrokenFile, UnrecognisedFile
+
+# ModelProto fields that may follow ir_version (field 1): their tag bytes.
+MODEL_TAGS = {0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72, 0xA2, 0xCA}
+MAX_FOLD = 4096  # elements: larger constants are never folded
+IDENTITY_OPS = frozenset(
+    "Relu LeakyRelu PRelu Sigmoid Tanh Softmax LogSoftmax Dropout Identity Clip Cast Elu Selu HardSigmoid "
+    "HardSwish Erf Sqrt Exp Log Neg Abs Floor Ceil Not Softplus Softsign Gelu Mish LRN BatchNormalization "
+    "InstanceNormalization LayerNormalization Reciprocal ThresholdedRelu Celu Round Sign Sin Cos".split()
+)
+BROADCAST_OPS = frozenset("Add Sub Mul Div Pow Max Min Sum Mean Equal Less Greater Where And Or Xor Mod".split())
+BN_ROLES = ("gamma", "beta", "moving_mean", "moving_variance")
 
 
 def sniff(head: bytes, path: Path) -> bool:
-    return False
+    """ONNX has no magic: field 1 (ir_version, a small varint) then a ModelProto field."""
+    if len(head) < 4 or head[0] != 0x08:
+        return False
+    version, pos = _varint(head, 1)
+    if version is None or not 1 <= version <= 64 or pos >= len(head):
+        return False
+    return head[pos] in MODEL_TAGS
+
+
+def _varint(data: bytes, pos: int) -> tuple[int | None, int]:
+    value = shift = 0
+    while pos < len(data) and shift < 64:
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos += 1
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+    return None, pos
 
 
 def open_model(path: Path, options: Any = None) -> Model:
-    raise UnrecognisedFile("this format is not supported yet")
+    try:
+        import onnx
+    except ImportError:
+        raise UnrecognisedFile("reading ONNX needs the onnx package: pip install 'cnninspect[onnx]'") from None
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError and friends
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise BrokenFile(f"starts like an ONNX protobuf, but does not parse ({reason}): truncated or damaged?") from None
+    if not proto.HasField("graph"):
+        raise BrokenFile("ONNX model with no graph")
+    return _Builder(proto, path).model()
+
+
+class _Builder:
+    def __init__(self, proto: Any, path: Path) -> None:
+        self.proto, self.path, self.graph = proto, path, proto.graph
+        self.inits = {t.name: t for t in self.graph.initializer}
+        self.values: dict[str, Any] = {}  # name -> numpy value of small folded tensors
+        self.producer: dict[str, tuple[str, int]] = {}
+        self.notes: list[str] = []
+        self.opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=1)
+
+    def model(self) -> Model:
+        layers = self._inputs()
+        names = {x.name for x in layers}
+        for i, node in enumerate(self.graph.node):
+            name = node.name or f"{node.op_type}_{i}"
+            while name in names:
+                name += "_"
+            names.add(name)
+            layers.append(self._node(node, name))
+        outputs = [TensorRef(*self._ref(o.name)) for o in self.graph.output if o.name in self.producer]
+        listed = sum(1 for i in self.graph.input if i.name in self.inits)
+        if listed:
+            self.notes.append(f"{listed} initializer(s) are also listed as graph inputs (older exporters did): read as weights")
+        opsets = ", ".join(f"{o.domain or 'ai.onnx'} {o.version}" for o in self.proto.opset_import) or "none recorded"
+        self.notes.insert(0, f"ONNX IR version {self.proto.ir_version}, opsets: {opsets}")
+        proto = self.proto
+        return Model(
+            name=self.graph.name or self.path.stem,
+            graph=Graph(layers, [TensorRef(x.name) for x in layers if x.op == "input"], outputs),
+            source=Source(str(self.path), "onnx", proto.producer_name or None, proto.producer_version or None),
+            notes=self.notes,
+        )
+
+    def _ref(self, name: str) -> tuple[str, int, int]:
+        layer, index = self.producer[name]
+        return layer, 0, index
+
+    # -- inputs -------------------------------------------------------------------------
+
+    def _inputs(self) -> list[Layer]:
+        layers = []
+        for value in self.graph.input:
+            if value.name in self.inits:
+                continue
+            shape, symbols = _declared_shape(value)
+            layer = Layer(value.name, "Input", "input", attrs={"shape": shape}, calls=[Call()])
+            if symbols:
+                layer.attrs["dim_params"] = symbols
+                layer.notes.append("symbolic dims: " + ", ".join(f"dim {i} is '{s}'" for i, s in symbols.items()))
+            self.producer[value.name] = (value.name, 0)
+            layers.append(layer)
+        return layers
+
+    # -- nodes --------------------------------------------------------------------------
+
+    def _node(self, node: Any, name: str) -> Layer:
+        from onnx import helper
+
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        refs: list[TensorRef] = []
+        operands: list[tuple] = []
+        consts: dict[int, Any] = {}
+        for pos, tensor in enumerate(node.input):
+            if not tensor:
+                operands.append(("none",))
+            elif tensor in self.producer:
+                operands.append(("tensor", len(refs)))
+                refs.append(TensorRef(*self._ref(tensor)))
+            elif tensor in self.inits:
+                consts[pos] = self.inits[tensor]
+                operands.append(("const", tuple(self.inits[tensor].dims)))
+            else:  # a name nothing produces: the engine reports it as missing
+                operands.append(("tensor", len(refs)))
+                refs.append(TensorRef(tensor))
+        for index, out in enumerate(node.output):
+            if out:
+                self.producer[out] = (name, index)
+        layer = Layer(name, node.op_type, "unknown", config={k: _plain(v) for k, v in attrs.items()})
+        layer.calls = [Call(list(refs), kwargs={"operands": operands})]
+        folded = self._fold_now(node, attrs)
+        self._describe(layer, node, attrs, consts, folded)
+        self._hooks(layer.calls[0], node, attrs)
+        layer.weights = [self._weight(layer, node, pos, t) for pos, t in consts.items()]
+        return layer
+
+    def _describe(self, layer: Layer, node: Any, attrs: dict, consts: dict[int, Any], folded: bool) -> None:
+        """The neutral op and attrs of one node."""
+        op = node.op_type
+        a = layer.attrs
+        if folded:
+            value = self.values[node.output[0]]
+            layer.op, a["shape"] = "constant", list(value.shape)
+            if op != "Constant":
+                layer.notes.append(f"a constant: folded to {value.reshape(-1)[:8].tolist()}" + (" ..." if value.size > 8 else ""))
+        elif op in ("Conv", "ConvTranspose"):
+            self._conv(layer, attrs, consts)
+        elif op in ("MaxPool", "AveragePool", "LpPool"):
+            rank = len(attrs["kernel_shape"])
+            a.update(rank=rank, kernel_size=list(attrs["kernel_shape"]), strides=list(attrs.get("strides") or [1] * rank),
+                     dilation=list(attrs.get("dilations") or [1] * rank), channels_last=False)
+            a["padding"] = _padding(attrs, rank)
+            layer.op = "pool_ceil" if attrs.get("ceil_mode") and isinstance(a["padding"], list) else "pool"
+        elif op in ("GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool"):
+            layer.op = "global_pool_keep"
+        elif op == "Gemm":
+            w = consts.get(1)
+            if w is None or attrs.get("transA"):
+                layer.op, a["reason"] = "unknown", "a Gemm whose B is computed (or with transA) has no shape rule"
+            else:
+                a["units"] = w.dims[0] if attrs.get("transB") else w.dims[1]
+                layer.op = "dense"
+        elif op == "MatMul":
+            w = consts.get(1)
+            if w is not None and len(w.dims) == 2:
+                layer.op, a["units"] = "dense", w.dims[1]
+            else:
+                layer.op = "matmul"
+        elif op in IDENTITY_OPS:
+            layer.op = "identity"
+        elif op in BROADCAST_OPS:
+            layer.op = "broadcast"
+        elif op == "Concat":
+            layer.op, a["axis"] = "join", attrs.get("axis", 1 if self.opset < 4 else 0)
+        elif op == "Reshape":
+            layer.op = "reshape_to"
+            a.update(shape=attrs.get("shape"), allowzero=attrs.get("allowzero", 0))
+        elif op == "Flatten":
+            layer.op, a["axis"] = "flatten_at", attrs.get("axis", 1)
+        elif op == "Transpose":
+            layer.op, a["perm"] = "transpose", attrs.get("perm")
+        elif op in ("Squeeze", "Unsqueeze"):
+            layer.op, a["axes"] = op.lower(), attrs.get("axes")
+        elif op == "Shape":
+            layer.op = "shape_of"
+        elif op == "Gather":
+            layer.op, a["axis"] = "gather", attrs.get("axis", 0)
+        elif op == "Pad":
+            layer.op, a["pads"] = "pad_to", attrs.get("pads") or attrs.get("paddings")
+        elif op in ("Resize", "Upsample"):
+            layer.op = "resize_to"
+            if "scales" in attrs:
+                a["scales"] = list(attrs["scales"])
+            elif op == "Upsample" or self.opset < 11:
+                a["scales_at"] = 1
+            else:
+                a.update(scales_at=2, sizes_at=3)
+        else:
+            a["reason"] = f"no shape rule for ONNX {op}"
+
+    def _conv(self, layer: Layer, attrs: dict, consts: dict[int, Any]) -> None:
+        a, w = layer.attrs, consts.get(1)
+        kernel = list(attrs.get("kernel_shape") or (w.dims[2:] if w is not None else []))
+        if w is None or not kernel:
+            layer.op, a["reason"] = "unknown", f"a {layer.type} whose weight is computed at run time has no shape rule"
+            return
+        rank, group = len(kernel), attrs.get("group", 1)
+        a.update(rank=rank, kernel_size=kernel, strides=list(attrs.get("strides") or [1] * rank), groups=group,
+                 dilation=list(attrs.get("dilations") or [1] * rank), channels_last=False, padding=_padding(attrs, rank))
+        if layer.type == "Conv":
+            layer.op, a["filters"] = "conv", w.dims[0]
+            return
+        layer.op, a["filters"] = "conv_transpose", w.dims[1] * group
+        same = a["padding"] == "same"
+        a["output_padding"] = None if same else list(attrs.get("output_padding") or [0] * rank)
+        if attrs.get("output_shape"):
+            a["output_shape"] = [None, a["filters"], *attrs["output_shape"][-rank:]]
+
+    def _weight(self, layer: Layer, node: Any, pos: int, tensor: Any) -> Weight:
+        from onnx import helper
+
+        op, ndim = layer.op, len(tensor.dims)
+        role = f"input_{pos}"
+        layout: Layout | None = None
+        if node.op_type in ("Conv", "ConvTranspose", "Gemm") and pos in (1, 2):
+            role = "weight" if pos == 1 else "bias"
+            if node.op_type == "Gemm" and pos == 1 and ndim == 2:
+                trans = any(a.name == "transB" and a.i for a in node.attribute)
+                layout = Layout("torch", ("out", "in")) if trans else Layout("keras", ("in", "out"))
+        elif node.op_type == "MatMul" and pos == 1 and op == "dense":
+            role, layout = "weight", Layout("keras", ("in", "out"))
+        elif node.op_type == "BatchNormalization" and 1 <= pos <= 4:
+            role = BN_ROLES[pos - 1]
+        elif node.op_type == "Add" and ndim == 1 and self._after_matmul(node):
+            role = "bias"
+        elif node.op_type == "PRelu" and pos == 1:
+            role = "alpha"
+        if layout is None:
+            layout = layout_for("torch", op, role, ndim)
+        dtype = str(helper.tensor_dtype_to_np_dtype(tensor.data_type)) if tensor.data_type else "float32"
+        trainable = role not in ("moving_mean", "moving_variance") and not role.startswith("input_")
+        return Weight(tensor.name, role, tuple(tensor.dims), dtype, layout, trainable, self._reader(tensor))
+
+    def _after_matmul(self, node: Any) -> bool:
+        return any(self.producer.get(i, ("", 0))[0] and _op_of(self.graph, i) == "MatMul" for i in node.input)
+
+    def _reader(self, tensor: Any) -> Callable[[tuple], Any]:
+        path = self.path
+
+        def read(index: tuple) -> Any:
+            import numpy as np
+            from onnx import TensorProto, helper, numpy_helper
+
+            if tensor.data_location == TensorProto.EXTERNAL:
+                info = {e.key: e.value for e in tensor.external_data}
+                where = path.parent / info.get("location", "")
+                if not where.is_file():
+                    raise BrokenFile(f"'{tensor.name}' is stored in '{info.get('location')}', which is not beside the model")
+                dtype = helper.tensor_dtype_to_np_dtype(tensor.data_type)
+                mm = np.memmap(where, dtype=dtype, mode="r", offset=int(info.get("offset", 0)), shape=tuple(tensor.dims))
+                return np.array(mm[index])
+            try:
+                array = numpy_helper.to_array(tensor)
+            except Exception as exc:  # noqa: BLE001 - onnx raises several kinds for bad data
+                raise BrokenFile(f"'{tensor.name}' cannot be read ({str(exc)[:120]})") from None
+            return np.array(array[index]) if index else array
+
+        return read
+
+    # -- values -------------------------------------------------------------------------
+
+    def _known(self, name: str) -> Any:
+        """The value of a small stored tensor, a Constant or a folded node, else None."""
+        if name in self.values:
+            return self.values[name]
+        tensor = self.inits.get(name)
+        if tensor is None or _numel(tensor.dims) > MAX_FOLD or tensor.data_location == 1:
+            return None
+        from onnx import numpy_helper
+
+        try:
+            self.values[name] = numpy_helper.to_array(tensor)
+        except Exception:  # noqa: BLE001
+            return None
+        return self.values[name]
+
+    def _fold_now(self, node: Any, attrs: dict) -> bool:
+        """Fold a node whose inputs are all known values when the file is opened."""
+        if node.op_type not in FOLDABLE or node.op_type == "Shape":
+            return False
+        args = [self._known(i) if i else None for i in node.input]
+        if any(v is None for v, i in zip(args, node.input) if i):
+            return False
+        out = _evaluate(node.op_type, attrs, args, self.opset)
+        if out is None or out.size > MAX_FOLD:
+            return False
+        self.values[node.output[0]] = out
+        return True
+
+    def _hooks(self, call: Call, node: Any, attrs: dict) -> None:
+        """``value`` and ``fold`` for the shape rules of value-carrying operations."""
+        names, values = list(node.input), self.values
+
+        def value(position: int) -> Any:
+            if position >= len(names) or not names[position]:
+                return None
+            known = self._known(names[position])
+            return None if known is None else known.tolist()
+
+        def fold(operands: list) -> None:
+            import numpy as np
+
+            out = node.output[0]
+            if node.op_type == "Shape":
+                shape = operands[0]
+                result = np.array(list(shape), dtype=object if None in shape else np.int64)
+                start, end = attrs.get("start", 0), attrs.get("end")
+                values[out] = result[start:end]
+                return
+            args = [self._known(i) if i else None for i in names]
+            computed = None
+            if all(v is not None for v, i in zip(args, names) if i) and node.op_type in FOLDABLE:
+                computed = _evaluate(node.op_type, attrs, args, self.opset)
+            if computed is None:
+                values.pop(out, None)
+            else:
+                values[out] = computed
+
+        call.kwargs.update(value=value, fold=fold)
+
+
+def _op_of(graph: Any, tensor: str) -> str | None:
+    return next((n.op_type for n in graph.node if tensor in n.output), None)
+
+
+def _numel(dims: Any) -> int:
+    n = 1
+    for d in dims:
+        n *= d
+    return n
+
+
+def _plain(value: Any) -> Any:
+    """An attribute as JSON-friendly data (tensors and graphs by description only)."""
+    if isinstance(value, (int, float, str)):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return type(value).__name__
+
+
+def _declared_shape(value: Any) -> tuple[list | None, dict[int, str]]:
+    t = value.type
+    if not t.HasField("tensor_type") or not t.tensor_type.HasField("shape"):
+        return None, {}
+    shape: list = []
+    symbols: dict[int, str] = {}
+    for i, d in enumerate(t.tensor_type.shape.dim):
+        if d.HasField("dim_value"):
+            shape.append(d.dim_value)
+        else:
+            shape.append(None)
+            if d.dim_param:
+                symbols[i] = d.dim_param
+    return shape, symbols
+
+
+def _padding(attrs: dict, rank: int) -> Any:
+    auto = attrs.get("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else auto
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        return "same"
+    if auto == "VALID":
+        return "valid"
+    pads = list(attrs.get("pads") or [0] * (2 * rank))
+    return [(pads[i], pads[i + rank]) for i in range(rank)]
+
+
+# ---------------------------------------------------------------------------------------
+# Folding small constant tensors with NumPy
+
+FOLDABLE = frozenset(
+    "Constant ConstantOfShape Concat Reshape Slice Transpose Cast Gather Unsqueeze Squeeze Identity Shape "
+    "Add Sub Mul Div".split()
+)
+
+
+def _evaluate(op: str, attrs: dict, args: list, opset: int) -> Any:
+    """The value of one node over known values, or None when it cannot be computed."""
+    import numpy as np
+
+    try:
+        return _compute(op, attrs, args, opset, np)
+    except Exception:  # noqa: BLE001 - a value we cannot fold is just unknown
+        return None
+
+
+def _compute(op: str, attrs: dict, args: list, opset: int, np: Any) -> Any:
+    from onnx import helper, numpy_helper
+
+    x = args[0] if args else None
+    if op == "Constant":
+        if "value" in attrs:
+            return numpy_helper.to_array(attrs["value"])
+        for key in ("value_int", "value_ints", "value_float", "value_floats"):
+            if key in attrs:
+                return np.array(attrs[key], dtype=np.int64 if "int" in key else np.float32)
+        return None
+    if op == "ConstantOfShape":
+        fill = numpy_helper.to_array(attrs["value"]) if "value" in attrs else np.zeros(1, np.float32)
+        return np.full([int(d) for d in x], fill.reshape(-1)[0], dtype=fill.dtype)
+    if op == "Concat":
+        return np.concatenate([np.atleast_1d(a) for a in args if a is not None], axis=attrs.get("axis", 0))
+    if op == "Reshape":
+        target = [int(t) for t in (attrs["shape"] if "shape" in attrs else args[1])]
+        target = [x.shape[i] if t == 0 else t for i, t in enumerate(target)]
+        return x.reshape(target)
+    if op == "Slice":
+        if opset < 10:
+            starts, ends, axes, steps = attrs["starts"], attrs["ends"], attrs.get("axes"), None
+        else:
+            starts, ends = args[1], args[2]
+            axes = args[3] if len(args) > 3 and args[3] is not None else None
+            steps = args[4] if len(args) > 4 and args[4] is not None else None
+        index = [slice(None)] * x.ndim
+        for j, start in enumerate(starts):
+            axis = int(axes[j]) if axes is not None else j
+            index[axis] = slice(int(start), int(ends[j]), int(steps[j]) if steps is not None else 1)
+        return x[tuple(index)]
+    if op == "Transpose":
+        return np.transpose(x, attrs.get("perm"))
+    if op == "Cast":
+        return x.astype(helper.tensor_dtype_to_np_dtype(attrs["to"]))
+    if op == "Gather":
+        return np.asarray(np.take(x, args[1].astype(np.int64), axis=attrs.get("axis", 0)), dtype=x.dtype)
+    if op in ("Unsqueeze", "Squeeze"):
+        axes = attrs.get("axes") if "axes" in attrs else (args[1].tolist() if len(args) > 1 and args[1] is not None else None)
+        if op == "Squeeze":
+            return np.squeeze(x, axis=tuple(axes) if axes is not None else None)
+        out = x
+        for a in sorted(int(a) % (x.ndim + len(axes)) for a in axes):
+            out = np.expand_dims(out, a)
+        return out
+    if op == "Identity":
+        return x
+    if op in ("Add", "Sub", "Mul", "Div"):
+        a, b = args[0], args[1]
+        if a.dtype == object or b.dtype == object:
+            return None
+        if op == "Div" and a.dtype.kind in "iu" and b.dtype.kind in "iu":
+            return (a / b).astype(a.dtype)  # ONNX integer division truncates
+        return {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}[op](a, b)
+    return None

@@ -48,10 +48,10 @@ def tensor_stats(w: Weight, progress: Progress | None = None) -> dict[str, Any]:
     whose every weight is zero), read chunk by chunk."""
     import numpy as np
 
-    try:
+    # bfloat16, float8: no NumPy dtype (or ml_dtypes' non-number one); their readers widen them to float32
+    numeric = "float" in w.dtype
+    if not numeric:
         numeric = np.issubdtype(np.dtype(w.dtype), np.number) or np.dtype(w.dtype) == np.bool_
-    except TypeError:  # bfloat16, float8: no NumPy dtype; their readers widen them to float32
-        numeric = "float" in w.dtype
     if not numeric:
         return {"error": f"{w.dtype} data has no numeric statistics"}
     filters = w.size and "out" in w.axes and w.role in ("kernel", "weight", "pointwise_kernel")

@@ -1,0 +1,193 @@
+"""The ONNX loader and its shape rules against what onnxruntime computed.
+
+``scripts/make_onnx_fixtures.py`` exported small CNNs with ``torch.onnx.export`` (opsets
+9, 13 with a dynamic batch axis, and the newest the exporter takes), wrote an IR 3 file
+by hand with onnx.helper, and recorded onnxruntime's actual shape of every node output
+on a random input. Weight values are checked against ``onnx.numpy_helper``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import FIXTURES, cli, cli_json, load_truth
+from cnninspect.core.infer import infer_shapes
+from cnninspect.core.model import Call
+from cnninspect.core.rules import RULES
+from cnninspect.loaders import open_model
+
+onnx = pytest.importorskip("onnx")
+from onnx import numpy_helper  # noqa: E402
+
+ONNX = FIXTURES / "onnx"
+NAMES = ["cnn_opset9", "cnn_opset13_dynamic", "blocks_latest", "old_ir3"]
+
+
+def _fails(result, status: int, *words: str) -> None:
+    assert result.exit_code == status, result.stdout + result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+def _arrays(name: str) -> dict[str, np.ndarray]:
+    proto = onnx.load(str(ONNX / f"{name}.onnx"))
+    return {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_node_output_shape_matches_onnxruntime(name: str) -> None:
+    truth = load_truth(ONNX / f"{name}.truth.json")
+    (feed,) = truth["feed"].values()
+    with open_model(ONNX / f"{name}.onnx") as model:
+        infer_shapes(model.graph, batch=feed[0])
+        assert len(model.graph.layers) == len(truth["nodes"]) + 1  # and the input layer
+        layers = model.graph.layers[1:]
+        for layer, node in zip(layers, truth["nodes"]):
+            assert layer.type == node["op_type"]
+            assert layer.name == (node["name"] or layer.name)
+            for index, tensor in enumerate(node["outputs"]):
+                if tensor in truth["tensors"]:
+                    assert layer.output_shapes[0][index] == tuple(truth["tensors"][tensor]), (layer.name, layer.unknown_reason)
+        assert [layer.unknown_reason for layer in layers] == [None] * len(layers)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_initializers_are_weights_of_their_consumers(name: str) -> None:
+    truth = load_truth(ONNX / f"{name}.truth.json")["initializers"]
+    with open_model(ONNX / f"{name}.onnx") as model:
+        weights = {w.name: w for w in model.weights()}
+        assert sorted(weights) == sorted(truth)
+        for key, t in truth.items():
+            w = weights[key]
+            assert (list(w.shape), w.dtype) == (t["shape"], t["dtype"])
+            np.testing.assert_array_equal(np.asarray(w.read(()), np.float64).reshape(-1)[:6], t["first"])
+
+
+def test_roles_and_layouts() -> None:
+    with open_model(ONNX / "cnn_opset9.onnx") as model:
+        conv = model.graph.layer("/conv2/Conv")
+        assert [(w.role, w.layout.code) for w in conv.weights] == [("weight", "OIHW"), ("bias", "O")]
+        assert conv.attrs["groups"] == 2 and conv.attrs["padding"] == [(1, 1), (2, 2)]
+        gemm = model.graph.layer("/fc/Gemm")
+        assert [(w.role, w.layout.code) for w in gemm.weights] == [("weight", "OI"), ("bias", "O")]  # transB=1
+    with open_model(ONNX / "blocks_latest.onnx") as model:
+        up = model.graph.layer("/up/ConvTranspose")
+        assert up.op == "conv_transpose" and up.weight("weight").layout.code == "IOHW"
+        matmul = model.graph.layer("/MatMul")
+        assert matmul.op == "dense" and matmul.weight("weight").layout.code == "IO"
+    with open_model(ONNX / "old_ir3.onnx") as model:
+        assert model.graph.layer("Add_5").weights[0].role == "bias"
+        assert model.graph.layer("MatMul_4").weight("weight").axes == ("in", "out")
+        assert [r.layer for r in model.graph.inputs] == ["data"]
+        assert any("also listed as graph inputs" in note for note in model.notes)
+
+
+@pytest.mark.parametrize(
+    "name, layer, weight, out",
+    [
+        ("cnn_opset9", "/conv1/Conv", "onnx::Conv_28", 5),
+        ("cnn_opset13_dynamic", "/conv2/Conv", "conv2.weight", 11),
+        ("blocks_latest", "/stem/Conv", "stem.weight", 7),
+    ],
+)
+def test_filters_slice_conv_weights(name: str, layer: str, weight: str, out: int) -> None:
+    array = _arrays(name)[weight]
+    report = cli_json("filters", ONNX / f"{name}.onnx", "--layer", layer, "--out", str(out))
+    assert report["native_slice"] == f"weight[{out}]"
+    groups = 2 if layer == "/conv2/Conv" else 1
+    first = (out // (array.shape[0] // groups)) * array.shape[1]
+    assert [e["in"] for e in report["inputs"]] == list(range(first, first + array.shape[1]))
+    for k, entry in enumerate(report["inputs"]):
+        np.testing.assert_array_equal(np.array(entry["filter"], dtype=np.float32), array[out, k])
+
+
+def test_filters_of_gemm_and_matmul() -> None:
+    fc = _arrays("cnn_opset9")["fc.weight"]  # (out, in): transB=1
+    report = cli_json("filters", ONNX / "cnn_opset9.onnx", "--layer", "/fc/Gemm", "--out", "4")
+    assert report["native_slice"] == "weight[4]"
+    np.testing.assert_array_equal(np.array([e["filter"] for e in report["inputs"]], np.float32), fc[4])
+    w2 = _arrays("old_ir3")["W2"]  # (in, out)
+    report = cli_json("filters", ONNX / "old_ir3.onnx", "--layer", "MatMul_4", "--out", "3")
+    assert report["native_slice"] == "weight[:, 3]"
+    np.testing.assert_array_equal(np.array([e["filter"] for e in report["inputs"]], np.float32), w2[:, 3])
+
+
+def test_symbolic_batch_stays_symbolic() -> None:
+    report = cli_json("shapes", ONNX / "cnn_opset13_dynamic.onnx")
+    assert report["inputs"] == [{"name": "input", "shape": [None, 3, 32, 32]}]
+    layers = {x["name"]: x for x in report["layers"]}
+    assert "dim 0 is 'batch'" in layers["input"]["notes"][0]
+    assert layers["/Reshape"]["output_shapes"] == [[None, 192]]  # Shape, Gather, Unsqueeze, Concat folded
+    assert report["outputs"][0]["shape"] == [None, 10]
+    with open_model(ONNX / "cnn_opset13_dynamic.onnx") as model:
+        assert model.graph.layer("input").attrs["dim_params"] == {0: "batch"}
+    assert cli_json("shapes", ONNX / "cnn_opset13_dynamic.onnx", "--batch", "5")["outputs"][0]["shape"] == [5, 10]
+
+
+def test_source_and_notes() -> None:
+    report = cli_json("shapes", ONNX / "blocks_latest.onnx")
+    assert report["source"]["format"] == "onnx" and report["source"]["library"] == "pytorch"
+    assert report["notes"][0].startswith("ONNX IR version 11, opsets: ai.onnx ")
+    assert report["architecture"] is True
+
+
+def test_detected_by_content_and_not_claiming_others(tmp_path: Path) -> None:
+    path = tmp_path / "model.bin"
+    path.write_bytes((ONNX / "old_ir3.onnx").read_bytes())
+    assert cli_json("shapes", path)["source"]["format"] == "onnx"
+    other = tmp_path / "random.bin"
+    other.write_bytes(b"\x08\x01\x99" + bytes(100))
+    _fails(cli("shapes", other), 4)
+
+
+def test_truncated_file_is_broken(tmp_path: Path) -> None:
+    path = tmp_path / "truncated.onnx"
+    path.write_bytes((ONNX / "cnn_opset9.onnx").read_bytes()[:3000])
+    _fails(cli("shapes", path), 5, "ONNX")
+
+
+def test_missing_onnx_package_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    _fails(cli("shapes", ONNX / "cnn_opset9.onnx"), 4, "pip install 'cnninspect[onnx]'")
+
+
+# ---------------------------------------------------------------------------------------
+# The rules on cases the fixtures do not reach, worked out by hand from the ONNX spec
+
+
+def _rule(op: str, attrs: dict, *shapes, **kwargs):
+    return RULES[op](attrs, list(shapes), Call(kwargs=kwargs))[0]
+
+
+def test_pool_ceil_mode_never_starts_a_window_in_the_end_padding() -> None:
+    attrs = {"rank": 1, "kernel_size": [2], "strides": [2], "dilation": [1], "padding": [(0, 0)]}
+    assert _rule("pool_ceil", attrs, (1, 3, 5)) == (1, 3, 3)
+    attrs = {"rank": 1, "kernel_size": [3], "strides": [2], "dilation": [1], "padding": [(1, 1)]}
+    assert _rule("pool_ceil", attrs, (1, 3, 6)) == (1, 3, 4)  # the last window starts on the last element
+    attrs = {"rank": 1, "kernel_size": [2], "strides": [2], "dilation": [1], "padding": [(1, 1)]}
+    assert _rule("pool_ceil", attrs, (1, 3, 5)) == (1, 3, 3)  # ceil(5/2)+1 = 4 would start in the end padding
+
+
+def test_reshape_squeeze_pad_and_resize_by_value() -> None:
+    values = {1: [0, -1, 4]}
+    kw = {"value": values.get, "operands": [("tensor", 0), ("const", (3,))]}
+    assert _rule("reshape_to", {}, (2, 3, 8), **kw) == (2, 6, 4)
+    assert _rule("squeeze", {"axes": None}, (2, 1, 5, 1)) == (2, 5)
+    assert _rule("pad_to", {"pads": [0, 0, 1, 2, 0, 0, 3, 4]}, (1, 2, 5, 5)) == (1, 2, 9, 11)
+    assert _rule("resize_to", {"scales": [1, 1, 2.0, 0.5]}, (1, 2, 5, 6)) == (1, 2, 10, 3)
+    assert _rule("unsqueeze", {"axes": [0, -1]}, (3, 4)) == (1, 3, 4, 1)
+    assert _rule("transpose", {"perm": None}, (1, 2, 3)) == (3, 2, 1)
+    assert _rule("flatten_at", {"axis": 2}, (2, 3, 4, 5)) == (6, 20)
+
+
+def test_conv_same_padding_and_transposed_output_shape() -> None:
+    conv = {"rank": 2, "kernel_size": [3, 3], "strides": [2, 2], "dilation": [1, 1], "padding": "same",
+            "filters": 4, "channels_last": False}
+    assert _rule("conv", conv, (1, 3, 7, 8)) == (1, 4, 4, 4)
+    up = {**conv, "padding": [(0, 0), (0, 0)], "output_padding": None, "output_shape": [None, 4, 15, 17]}
+    assert _rule("conv_transpose", up, (1, 3, 7, 8)) == (1, 4, 15, 17)
