@@ -4,7 +4,7 @@ Run with a Python that has TensorFlow (never needed by the tests):
 
     /work/venv-tf/bin/python scripts/make_tflite_fixtures.py
 
-Writes ``tests/fixtures/tflite/{small_float,small_int8,buffer_offsets}.tflite`` and ``truth.json``: every
+Writes ``tests/fixtures/tflite/{small_float,small_int8,buffer_offsets,sparse_dense}.tflite`` and ``truth.json``: every
 tensor as ``tf.lite.Interpreter`` describes it (name, shape, shape_signature, dtype,
 quantization), every operator's input and output tensor indices, and a few kernel slices.
 """
@@ -49,14 +49,29 @@ def build_offsets() -> keras.Model:
     return keras.Model(inp, out, name="offsets")
 
 
+def build_sparse() -> keras.Model:
+    """A dense layer whose kernel is mostly zeros: the converter stores it sparse."""
+    keras.utils.set_random_seed(SEED)
+    inp = keras.Input((32,), name="features")
+    dense = keras.layers.Dense(32, name="dense")
+    model = keras.Model(inp, dense(inp), name="sparse")
+    kernel, bias = dense.get_weights()
+    kernel[:] = 0
+    kernel[::8, ::4] = 1.5
+    dense.set_weights([kernel, bias])
+    return model
+
+
 def representative():
     rng = np.random.default_rng(SEED)
     for _ in range(16):
         yield [rng.standard_normal((1, 16, 16, 3)).astype(np.float32)]
 
 
-def convert(model: keras.Model, quantize: bool, buffer_offsets: bool = False) -> bytes:
+def convert(model: keras.Model, quantize: bool, buffer_offsets: bool = False, sparse: bool = False) -> bytes:
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if sparse:
+        converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
     if buffer_offsets:
         converter._experimental_use_buffer_offset = True
     if quantize:
@@ -132,6 +147,10 @@ def main() -> None:
         print(path, path.stat().st_size, "bytes")
     path = OUT / "buffer_offsets.tflite"
     path.write_bytes(convert(build_offsets(), False, buffer_offsets=True))
+    record["files"][path.name] = truth(path)
+    print(path, path.stat().st_size, "bytes")
+    path = OUT / "sparse_dense.tflite"
+    path.write_bytes(convert(build_sparse(), False, sparse=True))
     record["files"][path.name] = truth(path)
     print(path, path.stat().st_size, "bytes")
     (OUT / "truth.json").write_text(json.dumps(record, indent=1) + "\n")

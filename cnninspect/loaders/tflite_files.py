@@ -36,7 +36,7 @@ MODEL_VERSION, MODEL_OPCODES, MODEL_SUBGRAPHS, MODEL_DESCRIPTION, MODEL_BUFFERS 
 MODEL_METADATA = 6
 OPCODE_DEPRECATED, OPCODE_CUSTOM, OPCODE_BUILTIN = 0, 1, 3
 SUBGRAPH_TENSORS, SUBGRAPH_INPUTS, SUBGRAPH_OUTPUTS, SUBGRAPH_OPERATORS, SUBGRAPH_NAME = 0, 1, 2, 3, 4
-TENSOR_SHAPE, TENSOR_TYPE, TENSOR_BUFFER, TENSOR_NAME, TENSOR_QUANT, TENSOR_SIGNATURE = 0, 1, 2, 3, 4, 7
+TENSOR_SHAPE, TENSOR_TYPE, TENSOR_BUFFER, TENSOR_NAME, TENSOR_QUANT, TENSOR_SPARSITY, TENSOR_SIGNATURE = 0, 1, 2, 3, 4, 6, 7
 QUANT_SCALE, QUANT_ZERO_POINT, QUANT_DIMENSION = 2, 3, 6
 OP_OPCODE, OP_INPUTS, OP_OUTPUTS, OP_OPTIONS_TYPE, OP_OPTIONS = 0, 1, 2, 3, 4
 BUFFER_DATA, BUFFER_OFFSET, BUFFER_SIZE = 0, 1, 2
@@ -185,6 +185,8 @@ class _Tensor:
         if buffer >= max(len(buffers), 1):
             raise BrokenFile(f"damaged TFLite file: tensor {index} '{self.name}' names buffer {buffer} of {len(buffers)}")
         self.data = buffers[buffer] if buffer and buffers[buffer][1] else None  # (offset, size)
+        # A sparse tensor's buffer holds only its non-zero blocks: not an array of its shape.
+        self.sparse = t.table(TENSOR_SPARSITY, what + " sparsity") is not None
         self.quantization: dict[str, Any] | None = None
         q = t.table(TENSOR_QUANT, what + " quantization")
         if q is not None:
@@ -316,10 +318,17 @@ def _reader(path: Path, offset: int, shape: tuple[int, ...], dtype: str) -> Call
     return read
 
 
+def _refusing(name: str, why: str) -> Callable[[tuple], Any]:
+    def read(index: tuple) -> Any:
+        raise BrokenFile(f"tensor '{name}' {why}, which cnninspect cannot read as an array")
+
+    return read
+
+
 def _weight(path: Path, t: _Tensor, op: str, role: str) -> Weight:
     dtype = t.dtype
     reader = None
-    if dtype is not None and t.data is not None:
+    if dtype is not None and t.data is not None and not t.sparse:
         import numpy as np
 
         needed = math.prod(t.shape) * np.dtype(dtype).itemsize
@@ -329,8 +338,10 @@ def _weight(path: Path, t: _Tensor, op: str, role: str) -> Weight:
                 f"but its buffer holds {t.data[1]:,} bytes"
             )
         reader = _reader(path, t.data[0], t.shape, dtype)
+    elif t.data is not None:
+        reader = _refusing(t.name, "is stored sparse (only its non-zero blocks)")
     layout = layout_for("tflite", op, role, len(t.shape))
-    return Weight(t.name, role, tuple(t.shape), dtype or t.type_name, layout, trainable=False, reader=reader)
+    return Weight(t.name, role, tuple(t.shape), str(dtype), layout, trainable=False, reader=reader)
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -393,7 +404,12 @@ def _graph(path: Path, sub: _Table, tensors: list[_Tensor], opcodes: list[str]) 
             call.recorded_shapes.append(tensors[i].signature)
         layer = Layer(name, op_name, kind, attrs=attrs, calls=[call])
         roles = _roles(op_name, consts)
-        layer.weights = [_weight(path, tensors[ins[p]], kind, roles[p]) for p in consts]
+        layer.weights = [_weight(path, tensors[ins[p]], kind, roles[p]) for p in consts if tensors[ins[p]].dtype]
+        for p in consts:
+            if tensors[ins[p]].sparse:
+                layer.notes.append(f"{roles[p]} is stored sparse (TFLite sparsity): its values cannot be shown")
+            if not tensors[ins[p]].dtype:  # int4, bfloat16, strings: no NumPy array to show
+                layer.notes.append(f"constant input {p} '{tensors[ins[p]].name}' is of type {tensors[ins[p]].type_name}: not listed")
         quantization = {roles[p]: tensors[ins[p]].quantization for p in consts if tensors[ins[p]].quantization}
         if outs and tensors[outs[0]].quantization:
             quantization["output"] = tensors[outs[0]].quantization
