@@ -16,7 +16,13 @@ Writes to tests/fixtures/onnx/, for each model ``<name>.onnx`` and ``<name>.trut
   constants, global average pooling and Flatten, at the newest opset the exporter takes;
 - ``old_ir3``: written by hand with onnx.helper the way early exporters wrote files: IR
   version 3, opset 7, every initializer also listed as a graph input, Reshape to a shape
-  initializer, and MatMul + Add where Gemm would stand.
+  initializer, and MatMul + Add where Gemm would stand;
+- ``nhwc_opset11`` (by hand, as tf2onnx writes Keras models): an NHWC input with a
+  symbolic batch, Transposes around the conv, auto_pad SAME_UPPER/SAME_LOWER,
+  ConvTranspose with output_shape, Resize to sizes, Squeeze/Unsqueeze with axes
+  attributes, Pad with a pads input;
+- ``upsample_opset9`` (by hand): Upsample with a scales input, Pad with a pads
+  attribute, GlobalMaxPool, Flatten.
 
 The truth is what onnxruntime computed: a copy of each model with every node output made
 a graph output runs on a random input, and each tensor's actual shape is recorded, with
@@ -137,6 +143,65 @@ def old_ir3() -> onnx.ModelProto:
     return model
 
 
+def nhwc_opset11() -> onnx.ModelProto:
+    """What tf2onnx writes for a Keras model: NHWC input, Transposes around each conv;
+    plus auto_pad SAME_UPPER/SAME_LOWER, ConvTranspose with output_shape, Resize to sizes."""
+    rng = np.random.default_rng(4)
+    inits = {
+        "k1": rng.standard_normal((5, 3, 3, 3)).astype(np.float32),
+        "k2": rng.standard_normal((5, 2, 3, 3)).astype(np.float32),  # ConvTranspose (in, out, kh, kw)
+        "roi": np.array([], dtype=np.float32),
+        "scales": np.array([], dtype=np.float32),
+        "sizes": np.array([2, 2, 9, 10], dtype=np.int64),
+        "axes": np.array([0], dtype=np.int64),
+    }
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t1"], perm=[0, 3, 1, 2], name="to_nchw"),
+        helper.make_node("Conv", ["t1", "k1"], ["c1"], kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER", name="conv"),
+        helper.make_node("Transpose", ["c1"], ["t2"], perm=[0, 2, 3, 1], name="to_nhwc"),
+        helper.make_node("Transpose", ["t2"], ["t3"], perm=[0, 3, 1, 2], name="to_nchw_2"),
+        helper.make_node("MaxPool", ["t3"], ["p1"], kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_LOWER", name="pool"),
+        helper.make_node("ConvTranspose", ["p1", "k2"], ["u1"], kernel_shape=[3, 3], strides=[3, 3], output_shape=[16, 17],
+                         name="up"),
+        helper.make_node("Resize", ["u1", "roi", "scales", "sizes"], ["r1"], mode="nearest", name="resize"),
+        helper.make_node("Unsqueeze", ["r1"], ["q1"], axes=[0], name="unsqueeze"),
+        helper.make_node("Squeeze", ["q1"], ["s1"], axes=[0], name="squeeze"),
+        helper.make_node("Pad", ["s1", "pads"], ["pd"], name="pad"),
+        helper.make_node("Transpose", ["pd"], ["y"], perm=[0, 2, 3, 1], name="to_nhwc_2"),
+    ]
+    inits["pads"] = np.array([0, 0, 1, 0, 0, 0, 2, 3], dtype=np.int64)
+    del inits["axes"]
+    graph = helper.make_graph(
+        nodes, "tf2onnx_like", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 17, 19, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 12, 13, 2])],
+        initializer=[numpy_helper.from_array(v, k) for k, v in inits.items()],
+    )
+    model = helper.make_model(graph, producer_name="handmade-tf2onnx-style", opset_imports=[helper.make_opsetid("", 11)])
+    model.ir_version = 6
+    onnx.checker.check_model(model)
+    return model
+
+
+def upsample_opset9() -> onnx.ModelProto:
+    """Opset 9: Upsample with a scales input, Slice with attributes, Pad with a pads attribute."""
+    scales = numpy_helper.from_array(np.array([1, 1, 2, 3], dtype=np.float32), "scales")
+    nodes = [
+        helper.make_node("Upsample", ["x", "scales"], ["u"], mode="nearest"),
+        helper.make_node("Pad", ["u"], ["p"], pads=[0, 0, 1, 2, 0, 0, 0, 1]),
+        helper.make_node("GlobalMaxPool", ["p"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["f"], axis=1),
+        helper.make_node("Mul", ["f", "f"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "upsample", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4, 5, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])], initializer=[scales],
+    )
+    model = helper.make_model(graph, producer_name="handmade-opset9", opset_imports=[helper.make_opsetid("", 9)])
+    model.ir_version = 4
+    onnx.checker.check_model(model)
+    return model
+
+
 def truth(model: onnx.ModelProto, feed_shape: list[int]) -> dict:
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
@@ -188,6 +253,8 @@ def main() -> None:
     opset = newest_opset(blocks, x)
     save("blocks_latest", export(blocks, x, opset), [2, 3, 20, 20])
     save("old_ir3", old_ir3(), [1, 1, 28, 28])
+    save("nhwc_opset11", nhwc_opset11(), [2, 17, 19, 3])
+    save("upsample_opset9", upsample_opset9(), [2, 4, 5, 6])
 
 
 if __name__ == "__main__":

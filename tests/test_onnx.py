@@ -24,7 +24,7 @@ onnx = pytest.importorskip("onnx")
 from onnx import numpy_helper  # noqa: E402
 
 ONNX = FIXTURES / "onnx"
-NAMES = ["cnn_opset9", "cnn_opset13_dynamic", "blocks_latest", "old_ir3"]
+NAMES = ["cnn_opset9", "cnn_opset13_dynamic", "blocks_latest", "old_ir3", "nhwc_opset11", "upsample_opset9"]
 
 
 def _fails(result, status: int, *words: str) -> None:
@@ -154,6 +154,39 @@ def test_truncated_file_is_broken(tmp_path: Path) -> None:
 def test_missing_onnx_package_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "onnx", None)
     _fails(cli("shapes", ONNX / "cnn_opset9.onnx"), 4, "pip install 'cnninspect[onnx]'")
+
+
+def _save(model, path: Path, **kwargs) -> Path:
+    onnx.save(model, str(path), **kwargs)
+    return path
+
+
+def test_reshape_to_a_runtime_shape_is_unknown_with_a_reason(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["x", "target"], ["y"], name="reshape"), helper.make_node("Relu", ["y"], ["z"], name="relu")],
+        "runtime_shape",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 12]),
+         helper.make_tensor_value_info("target", TensorProto.INT64, [2])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, None)],
+    )  # fmt: skip
+    path = _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), tmp_path / "dyn.onnx")
+    layers = {x["name"]: x for x in cli_json("shapes", path)["layers"]}
+    assert layers["reshape"]["output_shapes"] == [None]
+    assert "computed at run time" in layers["reshape"]["unknown_reason"]
+    assert "depends on 'reshape'" in layers["relu"]["unknown_reason"]
+    assert layers["target"]["output_shapes"] == [[2]]
+
+
+def test_external_data_is_read_from_beside_the_model(tmp_path: Path) -> None:
+    model = onnx.load(str(ONNX / "cnn_opset9.onnx"))
+    path = _save(model, tmp_path / "ext.onnx", save_as_external_data=True, location="ext.data", size_threshold=0)
+    fc = _arrays("cnn_opset9")["fc.weight"]
+    report = cli_json("filters", path, "--layer", "/fc/Gemm", "--out", "2")
+    np.testing.assert_array_equal(np.array([e["filter"] for e in report["inputs"]], np.float32), fc[2])
+    (tmp_path / "ext.data").unlink()
+    _fails(cli("filters", path, "--layer", "/fc/Gemm", "--out", "2"), 5, "ext.data")
 
 
 # ---------------------------------------------------------------------------------------
