@@ -1,0 +1,233 @@
+"""The PyTorch loader against files real PyTorch wrote, and against hostile pickles.
+
+Truth comes from PyTorch itself: ``scripts/make_torch_fixtures.py`` recorded each model's
+state-dict names and shapes, forward-hook output shapes per module path, and kernel
+slices as PyTorch indexes them. Torch is not needed here. The hostile pickles are written
+in this file, opcode by opcode, with nothing but the standard library.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+import struct
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import FIXTURES, cli, cli_json, load_truth
+from cnninspect.errors import BrokenFile, UnrecognisedFile
+from cnninspect.loaders import open_model
+from cnninspect.loaders._unpickle import Opaque, load
+
+TORCH = FIXTURES / "torch"
+# file → (model whose truth it carries, format, holds an architecture)
+FILES = {
+    "small_cnn_state.pt": ("small_cnn", "pytorch-zip", False),
+    "small_cnn_checkpoint.pth": ("small_cnn", "pytorch-zip", False),
+    "small_cnn_module.pt": ("small_cnn", "pytorch-zip", True),
+    "small_cnn_legacy.pt": ("small_cnn", "pytorch-legacy", False),
+    "small_cnn_script.pt": ("small_cnn", "torchscript", True),
+    "small_cnn_renamed.pth": ("small_cnn", "pytorch-zip", False),
+    "mixed_state.pt": ("mixed", "pytorch-zip", False),
+    "mixed_module.pt": ("mixed", "pytorch-zip", True),
+    "mixed_module_legacy.pt": ("mixed", "pytorch-legacy", True),
+    "mixed_script.pt": ("mixed", "torchscript", True),
+}
+MODULES = [f for f, (_, _, arch) in FILES.items() if arch]
+
+
+def _truth(file: str) -> dict:
+    return load_truth(TORCH / f"{FILES[file][0]}.truth.json")
+
+
+@pytest.mark.parametrize("file", FILES)
+def test_every_state_dict_tensor_with_pytorchs_names_shapes_and_values(file: str) -> None:
+    truth = _truth(file)
+    with open_model(TORCH / file) as model:
+        assert model.source.format == FILES[file][1] and model.source.library == "pytorch"
+        assert model.architecture is FILES[file][2]
+        weights = {w.name: w for w in model.weights()}
+        assert list(weights) == list(truth["state_dict"])
+        for name, t in truth["state_dict"].items():
+            w = weights[name]
+            assert (list(w.shape), w.dtype) == (t["shape"], t["dtype"]), name
+            assert w.trainable is (name.rsplit(".", 1)[-1] not in ("running_mean", "running_var", "num_batches_tracked"))
+            if name in truth["first_values"]:
+                np.testing.assert_allclose(w.read(()).reshape(-1)[:4], truth["first_values"][name], rtol=1e-6)
+
+
+@pytest.mark.parametrize("file", MODULES)
+def test_module_tree_shapes_match_forward_hooks(file: str) -> None:
+    truth = _truth(file)
+    report = cli_json("shapes", TORCH / file, "--input-shape", ",".join(map(str, truth["input_shape"])), "--batch", "1")
+    rows = {row["path"]: row for row in report["layers"] if not row["synthetic"]}
+    assert {p: r["type"] for p, r in rows.items()} == truth["modules"]
+    for path, shape in truth["output_shapes"].items():
+        assert rows[path]["output_shapes"] == [shape], path
+    assert any("registration order" in n for n in report["notes"])
+
+
+@pytest.mark.parametrize("file", MODULES)
+def test_without_input_shape_the_shapes_are_unknown_and_say_why(file: str) -> None:
+    report = cli_json("shapes", TORCH / file)
+    assert report["inputs"][0]["shape"] is None
+    assert "--input-shape" in report["layers"][0]["unknown_reason"]
+    assert any("--input-shape" in n for n in report["notes"])
+
+
+@pytest.mark.parametrize("file", MODULES + ["small_cnn_state.pt", "mixed_state.pt", "small_cnn_legacy.pt"])
+def test_filters_give_pytorchs_own_slices(file: str) -> None:
+    truth = _truth(file)
+    architecture = FILES[file][2]
+    rows = {row["path"]: row["index"] for row in cli_json("shapes", TORCH / file)["layers"]}
+    for path, s in truth["slices"].items():
+        # by index: a digit-only name ('0' in an nn.Sequential) reads as an index
+        layer = str(rows[path if architecture else path.replace("/", ".")])
+        if not architecture and s["native_slice"].startswith("weight[:,"):
+            continue  # a state dict cannot tell a ConvTranspose from a Conv
+        report = cli_json("filters", TORCH / file, "--layer", layer, "--out", str(s["out"]))
+        # the report spells trailing axes out (weight[:, 3, :, :] for PyTorch's weight[:, 3])
+        assert re.sub(r"(, :)+\]$", "]", report["native_slice"]) == s["native_slice"], path
+        values = np.array([e["filter"] for e in report["inputs"]])
+        np.testing.assert_allclose(values, np.array(s["values"]), rtol=1e-6)
+        if s["bias"] is not None:
+            assert report["bias"] == pytest.approx(s["bias"], rel=1e-6)
+        if architecture and s["groups"] > 1:
+            assert f"({s['groups']} groups)" in " ".join(report["notes"])
+
+
+def test_module_hyperparameters_become_neutral_attrs() -> None:
+    with open_model(TORCH / "mixed_module.pt") as model:
+        conv, dw, tconv = (model.graph.layer(n) for n in ("0", "3", "4"))
+        assert (conv.op, conv.attrs["strides"], conv.attrs["padding"]) == ("conv", [2, 2], [(1, 1), (1, 1)])
+        assert conv.attrs["channels_last"] is False and conv.weight("bias") is None
+        assert (dw.attrs["groups"], dw.weight("weight").layout.code) == (6, "OIHW")
+        assert (tconv.op, tconv.weight("weight").layout.code) == ("conv_transpose", "IOHW")
+        assert model.graph.layer("1").weight("running_var").trainable is False
+
+
+def test_checkpoint_says_where_the_weights_were() -> None:
+    report = cli_json("shapes", TORCH / "small_cnn_checkpoint.pth")
+    note = next(n for n in report["notes"] if "checkpoint" in n)
+    assert "'model'" in note and "epoch=3" in note and "optimizer" in note
+    assert "momentum_buffer" not in json.dumps(report["layers"])
+
+
+def test_weights_stats_and_sniffing_by_content(tmp_path: Path) -> None:
+    stats = cli_json("weights", TORCH / "small_cnn_legacy.pt", "--stats")
+    assert stats["tensors"] and all("error" not in t["stats"] for t in stats["tensors"])
+    odd = tmp_path / "weights.bin"
+    odd.write_bytes((TORCH / "small_cnn_renamed.pth").read_bytes())
+    with open_model(odd) as model:
+        assert model.source.format == "pytorch-zip" and len(list(model.weights())) == 6
+
+
+def test_renamed_top_folder_and_archive_version() -> None:
+    with zipfile.ZipFile(TORCH / "small_cnn_renamed.pth") as zf:
+        assert zf.namelist()[0].startswith("mnist_cnn/")
+    with open_model(TORCH / "small_cnn_renamed.pth") as model:
+        assert model.source.library_version == "3"
+
+
+# ---------------------------------------------------------------------------------------
+# Hostile pickles: nothing in them may run
+
+
+def _global(module: str, name: str) -> bytes:
+    return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
+
+
+def _str(s: str) -> bytes:
+    raw = s.encode()
+    return b"X" + struct.pack("<I", len(raw)) + raw
+
+
+def _call(module: str, name: str, *args: str) -> bytes:
+    """``module.name(*args)`` as GLOBAL, MARK, args, TUPLE, REDUCE."""
+    return _global(module, name) + b"(" + b"".join(_str(a) for a in args) + b"tR"
+
+
+def _tensor(key: str, numel: int) -> bytes:
+    """A 1-D float tensor on storage ``key``, as PyTorch's zip format pickles it."""
+    pid = b"(" + _str("storage") + _global("torch", "FloatStorage") + _str(key) + _str("cpu") + b"K" + bytes([numel]) + b"tQ"
+    args = pid + b"K\x00" + b"K" + bytes([numel]) + b"\x85" + b"K\x01\x85" + b"\x89" + _global("collections", "OrderedDict") + b")R"
+    return _global("torch._utils", "_rebuild_tensor_v2") + b"(" + args + b"tR"
+
+
+def _evil(marker: Path) -> bytes:
+    """{"epoch": os.system('touch m1'), "opened": builtins.open(m2, 'w'),
+    "hook": builtins.eval(...), "model": {"fc.weight": tensor}}"""
+    body = (
+        _str("epoch") + _call("os", "system", f"touch {marker}.system")
+        + _str("opened") + _call("builtins", "open", f"{marker}.open", "w")
+        + _str("hook") + _call("builtins", "eval", f"open('{marker}.eval', 'w')")
+        + _str("posix") + _call("posix", "system", f"touch {marker}.posix")
+        + _str("model") + b"}(" + _str("fc.weight") + _tensor("0", 4) + b"u"
+    )  # fmt: skip
+    return b"\x80\x02}(" + body + b"u."
+
+
+def _evil_zip(path: Path, marker: Path) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("archive/data.pkl", _evil(marker))
+        zf.writestr("archive/data/0", np.arange(4, dtype="<f4").tobytes())
+        zf.writestr("archive/version", "3\n")
+    return path
+
+
+def _no_marker(marker: Path) -> None:
+    assert not list(marker.parent.glob(marker.name + "*")), "a pickle ran code"
+
+
+def test_the_hostile_pickle_really_runs_code_with_plain_pickle(tmp_path: Path) -> None:
+    """The control: the same bytes do create the marker when Python's pickle loads them."""
+    marker = tmp_path / "control"
+    with pytest.raises(Exception):  # the tensor rebuild needs torch; the calls before it ran
+        pickle.loads(_evil(marker))
+    assert (tmp_path / "control.system").exists() and (tmp_path / "control.open").exists()
+
+
+def test_a_hostile_checkpoint_is_read_without_running_anything(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    path = _evil_zip(tmp_path / "evil.pt", marker)
+    with open_model(path) as model:
+        [weight] = list(model.weights())
+        assert (weight.name, weight.shape) == ("fc.weight", (4,))
+        np.testing.assert_array_equal(weight.read(()), [0, 1, 2, 3])
+    _no_marker(marker)
+    result = cli("shapes", path)
+    assert result.exit_code == 0, result.stderr
+    _no_marker(marker)
+    obj, unpickler = load(_evil(marker))
+    assert isinstance(obj["epoch"], Opaque) and obj["epoch"].qualname() == "os.system"
+    assert obj["opened"].args == (f"{marker}.open", "w")
+    assert "builtins.eval" in unpickler.globals_seen
+    _no_marker(marker)
+
+
+def test_a_pickle_with_no_weights_is_refused_by_name(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("archive/data.pkl", b"\x80\x02" + _call("os", "system", f"touch {marker}.x") + b".")
+    with pytest.raises(UnrecognisedFile, match="os.system"):
+        open_model(path)
+    _no_marker(marker)
+
+
+def test_lying_tensors_and_truncated_storages_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "lying.pt"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("archive/data.pkl", b"\x80\x02}(" + _str("w") + _tensor("0", 64) + b"u.")
+        zf.writestr("archive/data/0", b"\x00" * 16)  # 4 floats where 64 are claimed
+    with pytest.raises(BrokenFile, match="truncated"):
+        open_model(path)
+    legacy = tmp_path / "legacy.pt"
+    legacy.write_bytes((TORCH / "small_cnn_legacy.pt").read_bytes()[:-100])
+    with pytest.raises(BrokenFile):
+        with open_model(legacy) as model:
+            [w.read(()) for w in model.weights()]
