@@ -166,6 +166,10 @@ def test_quantized_weights_raw_with_scale_and_zero_point() -> None:
         seen += 1
     assert seen == 5
     report = cli_json("filters", DIR / "small_int8.tflite", "--layer", "2", "--out", "1")
+    assert report["weight"]["dtype"] == "int8"
+    shapes = cli_json("shapes", DIR / "small_int8.tflite")
+    conv = next(layer for layer in shapes["layers"] if layer["type"] == "CONV_2D")
+    assert any("scale" in note and "zero point" in note for note in conv["notes"])
     filt = np.asarray(report["inputs"][0]["filter"])
     assert filt.shape == (3, 3) and np.array_equal(filt, np.round(filt)) and np.abs(filt).max() <= 127
 

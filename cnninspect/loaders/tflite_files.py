@@ -368,7 +368,7 @@ def _graph(path: Path, sub: _Table, tensors: list[_Tensor], opcodes: list[str]) 
     for i in valid(sub.scalars(SUBGRAPH_INPUTS, "i", "subgraph inputs"), "the subgraph's inputs"):
         t = tensors[i]
         name = _unique(t.name, taken)
-        layers.append(Layer(name, "input", "input", attrs={"shape": t.signature}, calls=[Call()]))
+        layers.append(Layer(name, "Input", "input", attrs={"shape": t.signature}, calls=[Call()]))
         producer[i] = TensorRef(name)
 
     operators = []
