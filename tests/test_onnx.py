@@ -179,6 +179,28 @@ def test_reshape_to_a_runtime_shape_is_unknown_with_a_reason(tmp_path: Path) -> 
     assert layers["target"]["output_shapes"] == [[2]]
 
 
+def test_gemm_without_transb_is_in_out(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper
+
+    w = np.arange(12, dtype=np.float32).reshape(4, 3)  # (in, out): transB=0
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w"], ["y"], name="gemm")],
+        "gemm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3])], initializer=[numpy_helper.from_array(w, "w")],
+    )  # fmt: skip
+    path = _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), tmp_path / "gemm.onnx")
+    report = cli_json("filters", path, "--layer", "gemm", "--out", "1")
+    assert report["weight"]["layout"] == "IO" and report["native_slice"] == "weight[:, 1]"
+    assert [e["filter"] for e in report["inputs"]] == w[:, 1].tolist()
+    assert cli_json("shapes", path)["outputs"][0]["shape"] == [None, 3]
+
+
+def test_other_protobufs_are_not_onnx(tmp_path: Path) -> None:
+    path = tmp_path / "saved_model.pb"
+    path.write_bytes(b"\x08\x01\x12\x04\x0a\x02ab")  # field 1 = 1, then a field 2 that is no ONNX producer name
+    _fails(cli("shapes", path), 4)
+
+
 def test_external_data_is_read_from_beside_the_model(tmp_path: Path) -> None:
     model = onnx.load(str(ONNX / "cnn_opset9.onnx"))
     path = _save(model, tmp_path / "ext.onnx", save_as_external_data=True, location="ext.data", size_threshold=0)

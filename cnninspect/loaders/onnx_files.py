@@ -68,8 +68,8 @@ def open_model(path: Path, options: Any = None) -> Model:
     except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError and friends
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise BrokenFile(f"starts like an ONNX protobuf, but does not parse ({reason}): truncated or damaged?") from None
-    if not proto.HasField("graph"):
-        raise BrokenFile("ONNX model with no graph")
+    if not proto.HasField("graph"):  # another protobuf that starts like one (a TF saved_model.pb)
+        raise UnrecognisedFile("a protobuf that starts like ONNX, but holds no ONNX graph")
     return _Builder(proto, path).model()
 
 
@@ -79,6 +79,7 @@ class _Builder:
         self.inits = {t.name: t for t in self.graph.initializer}
         self.values: dict[str, Any] = {}  # name -> numpy value of small folded tensors
         self.producer: dict[str, tuple[str, int]] = {}
+        self.op_of: dict[str, str] = {}  # tensor name -> op_type of the node producing it
         self.notes: list[str] = []
         self.opset = max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=1)
 
@@ -149,6 +150,7 @@ class _Builder:
         for index, out in enumerate(node.output):
             if out:
                 self.producer[out] = (name, index)
+                self.op_of[out] = node.op_type
         layer = Layer(name, node.op_type, "unknown", config={k: _plain(v) for k, v in attrs.items()})
         layer.calls = [Call(list(refs), kwargs={"operands": operands})]
         folded = self._fold_now(node, attrs)
@@ -265,7 +267,7 @@ class _Builder:
         return Weight(tensor.name, role, tuple(tensor.dims), dtype, layout, trainable, self._reader(tensor))
 
     def _after_matmul(self, node: Any) -> bool:
-        return any(self.producer.get(i, ("", 0))[0] and _op_of(self.graph, i) == "MatMul" for i in node.input)
+        return any(self.op_of.get(i) == "MatMul" for i in node.input)
 
     def _reader(self, tensor: Any) -> Callable[[tuple], Any]:
         path = self.path
@@ -350,10 +352,6 @@ class _Builder:
                 values[out] = computed
 
         call.kwargs.update(value=value, fold=fold)
-
-
-def _op_of(graph: Any, tensor: str) -> str | None:
-    return next((n.op_type for n in graph.node if tensor in n.output), None)
 
 
 def _numel(dims: Any) -> int:
