@@ -75,6 +75,8 @@ def test_roles_and_layouts() -> None:
         assert conv.attrs["groups"] == 2 and conv.attrs["padding"] == [(1, 1), (2, 2)]
         gemm = model.graph.layer("/fc/Gemm")
         assert [(w.role, w.layout.code) for w in gemm.weights] == [("weight", "OI"), ("bias", "O")]  # transB=1
+    with open_model(ONNX / "nhwc_opset11.onnx") as model:
+        assert [w.role for w in model.graph.layer("resize").weights] == ["roi", "scales", "sizes"]
     with open_model(ONNX / "blocks_latest.onnx") as model:
         up = model.graph.layer("/up/ConvTranspose")
         assert up.op == "conv_transpose" and up.weight("weight").layout.code == "IOHW"
@@ -82,6 +84,8 @@ def test_roles_and_layouts() -> None:
         assert matmul.op == "dense" and matmul.weight("weight").layout.code == "IO"
     with open_model(ONNX / "old_ir3.onnx") as model:
         assert model.graph.layer("Add_5").weights[0].role == "bias"
+        (shape,) = model.graph.layer("Reshape_3").weights
+        assert (shape.role, shape.trainable, shape.read(()).tolist()) == ("shape", False, [0, -1])
         assert model.graph.layer("MatMul_4").weight("weight").axes == ("in", "out")
         assert [r.layer for r in model.graph.inputs] == ["data"]
         assert any("also listed as graph inputs" in note for note in model.notes)

@@ -34,6 +34,20 @@ IDENTITY_OPS = frozenset(
 )
 BROADCAST_OPS = frozenset("Add Sub Mul Div Pow Max Min Sum Mean Equal Less Greater Where And Or Xor Mod".split())
 BN_ROLES = ("gamma", "beta", "moving_mean", "moving_variance")
+# Stored operands that are not parameters, by the name the operator schema gives them.
+OPERAND_ROLES = {
+    "Reshape": {1: "shape"},
+    "Pad": {1: "pads", 2: "constant_value", 3: "axes"},
+    "Resize": {1: "roi", 2: "scales", 3: "sizes"},
+    "Upsample": {1: "scales"},
+    "Slice": {1: "starts", 2: "ends", 3: "axes", 4: "steps"},
+    "Squeeze": {1: "axes"},
+    "Unsqueeze": {1: "axes"},
+    "Gather": {1: "indices"},
+    "Clip": {1: "min", 2: "max"},
+    "Expand": {1: "shape"},
+    "Tile": {1: "repeats"},
+}
 
 
 def sniff(head: bytes, path: Path) -> bool:
@@ -245,7 +259,8 @@ class _Builder:
         from onnx import helper
 
         op, ndim = layer.op, len(tensor.dims)
-        role = f"input_{pos}"
+        roles = OPERAND_ROLES["Upsample"] if node.op_type == "Resize" and self.opset < 11 else OPERAND_ROLES.get(node.op_type, {})
+        role = roles.get(pos, f"input_{pos}")
         layout: Layout | None = None
         if node.op_type in ("Conv", "ConvTranspose", "Gemm") and pos in (1, 2):
             role = "weight" if pos == 1 else "bias"
@@ -263,7 +278,8 @@ class _Builder:
         if layout is None:
             layout = layout_for("torch", op, role, ndim)
         dtype = str(helper.tensor_dtype_to_np_dtype(tensor.data_type)) if tensor.data_type else "float32"
-        trainable = role not in ("moving_mean", "moving_variance") and not role.startswith("input_")
+        operand = role.startswith("input_") or role in roles.values()
+        trainable = role not in ("moving_mean", "moving_variance") and not operand
         return Weight(tensor.name, role, tuple(tensor.dims), dtype, layout, trainable, self._reader(tensor))
 
     def _after_matmul(self, node: Any) -> bool:
