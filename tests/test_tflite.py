@@ -265,3 +265,16 @@ def test_bit_flips_never_crash_the_cli(tmp_path: Path, name: str) -> None:
             assert result.exit_code in (0, 5), (k, command, result.stderr, result.exception)
             if result.exit_code == 5:
                 assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_quantization_is_in_the_weight_json() -> None:
+    """Every quantized weight carries the scale and zero point the interpreter reports."""
+    truth = json.loads((FIXTURES / "tflite" / "truth.json").read_text())["files"]["small_int8.tflite"]
+    by_name = {t["name"]: t["quantization"] for t in truth["tensors"]}
+    report = cli_json("weights", FIXTURES / "tflite" / "small_int8.tflite")
+    quantized = [t for t in report["tensors"] if by_name[t["path"]]["scales"]]
+    assert quantized
+    for t in quantized:
+        expected = by_name[t["path"]]
+        assert t["quantization"]["scale"] == pytest.approx(expected["scales"])
+        assert t["quantization"]["zero_point"] == expected["zero_points"]

@@ -60,6 +60,8 @@ class Weight:
     layout: Layout
     trainable: bool = True
     reader: Callable[[tuple], np.ndarray] | None = field(default=None, repr=False)
+    # Quantized integers: {"scale", "zero_point", ...}; real value = scale * (q - zero_point).
+    quantization: dict[str, Any] | None = None
 
     @property
     def axes(self) -> tuple[str, ...]:

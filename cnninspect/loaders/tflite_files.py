@@ -341,7 +341,9 @@ def _weight(path: Path, t: _Tensor, op: str, role: str) -> Weight:
     elif t.data is not None:
         reader = _refusing(t.name, "is stored sparse (only its non-zero blocks)")
     layout = layout_for("tflite", op, role, len(t.shape))
-    return Weight(t.name, role, tuple(t.shape), str(dtype), layout, trainable=False, reader=reader)
+    return Weight(
+        t.name, role, tuple(t.shape), str(dtype), layout, trainable=False, reader=reader, quantization=t.quantization
+    )
 
 
 def _unique(name: str, taken: set[str]) -> str:

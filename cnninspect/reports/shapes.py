@@ -63,6 +63,7 @@ def weight_json(w: Weight) -> dict[str, Any]:
         "flipped": w.layout.flipped,
         "dtype": w.dtype,
         "trainable": w.trainable,
+        **({"quantization": w.quantization} if w.quantization else {}),
     }
 
 
