@@ -231,3 +231,50 @@ def test_lying_tensors_and_truncated_storages_are_refused(tmp_path: Path) -> Non
     with pytest.raises(BrokenFile):
         with open_model(legacy) as model:
             [w.read(()) for w in model.weights()]
+
+
+def _script_v1(path: Path, top: str = "model") -> Path:
+    """A TorchScript 1.0 archive as PyTorch 1.0/1.1 wrote them (``torch.save`` of that era
+    cannot be installed any more): ``model.json`` is a ModelDef in protobuf's JSON form,
+    int64 fields as strings, tensors' bytes in ``tensors/N``. It imitates the format
+    description in torch/csrc/jit/export.cpp and the fields of caffe2's TensorProto."""
+    conv = np.arange(2 * 1 * 3 * 3, dtype="<f4").reshape(2, 1, 3, 3)
+    fc = np.arange(6, dtype="<f4").reshape(3, 2) / 10
+    tensors = [
+        {"dims": ["2", "1", "3", "3"], "offset": "0", "strides": ["9", "9", "3", "1"], "requiresGrad": True,
+         "dataType": "FLOAT", "data": {"key": "tensors/0"}, "device": "cpu"},
+        {"dims": ["3", "2"], "offset": "0", "strides": ["2", "1"], "requiresGrad": True,
+         "dataType": "FLOAT", "data": {"key": "tensors/1"}, "device": "cpu"},
+    ]  # fmt: skip
+    doc = {
+        "protoVersion": "2",
+        "mainModule": {
+            "name": "model",
+            "submodules": [
+                {"name": "conv", "parameters": [{"isBuffer": False, "tensorId": "0", "name": "weight"}]},
+                {"name": "fc", "parameters": [{"isBuffer": False, "tensorId": "1", "name": "weight"}]},
+            ],
+            "torchscriptArena": {"key": "code/model.py"},
+        },
+        "producerName": "pytorch",
+        "producerVersion": "1.0",
+        "tensors": tensors,
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr(f"{top}/version", "1\n")
+        zf.writestr(f"{top}/model.json", json.dumps(doc))
+        zf.writestr(f"{top}/code/model.py", "def forward(self, x):\n  return x\n")
+        zf.writestr(f"{top}/tensors/0", conv.tobytes())
+        zf.writestr(f"{top}/tensors/1", fc.tobytes())
+    return path
+
+
+def test_torchscript_1_0_model_json(tmp_path: Path) -> None:
+    with open_model(_script_v1(tmp_path / "old_script.pt")) as model:
+        assert (model.source.format, model.source.library_version) == ("torchscript", "1.0")
+        assert [w.name for w in model.weights()] == ["conv.weight", "fc.weight"]
+        conv = model.graph.layer("conv").weight("weight")
+        assert conv.layout.code == "OIHW"
+        np.testing.assert_array_equal(conv.read((1,)), np.arange(9, 18, dtype="f4").reshape(1, 3, 3))
+        np.testing.assert_allclose(model.graph.layer("fc").weight("weight").read((2,)), [0.4, 0.5])
+        assert any("model.json" in n for n in model.notes)

@@ -47,11 +47,12 @@ def sniff(head: bytes, path: Path) -> bool:
     return is_zip(head) and _archive_root(member_names(path)) is not None
 
 
-def _archive_root(names: frozenset[str]) -> str | None:
-    """The top folder (with its slash, or '') that holds ``data.pkl``."""
+def _archive_root(names: frozenset[str], wanted: tuple[str, ...] = ("data.pkl", "model.json")) -> str | None:
+    """The top folder (with its slash, or '') that holds ``data.pkl`` (or TorchScript
+    1.0's ``model.json``)."""
     for name in sorted(names):
         folder, _, base = name.rpartition("/")
-        if base == "data.pkl" and "/" not in folder:
+        if base in wanted and "/" not in folder:
             return folder + "/" if folder else ""
     return None
 
@@ -149,9 +150,9 @@ def _open_zip(path: Path) -> _Opened:
     with open_zip(path) as zf:
         guard_members(zf)
         infos = {info.filename: info for info in zf.infolist()}
-        root = _archive_root(frozenset(infos))
+        root = _archive_root(frozenset(infos), ("data.pkl",))
         if root is None:
-            raise UnrecognisedFile("a zip archive without data.pkl: not a PyTorch file")
+            return _open_script_v1(path, zf, infos)
         data_pkl = zf.read(infos[root + "data.pkl"])
         version = _text(zf, infos.get(root + "version"))
         big = (_text(zf, infos.get(root + "byteorder")) or "little") == "big"
@@ -173,6 +174,85 @@ def _open_zip(path: Path) -> _Opened:
     opened = _Opened(obj, located, big, "torchscript" if script else "pytorch-zip", version)
     opened.code = code
     return opened
+
+
+# TorchScript 1.0: caffe2 TensorProto.DataType names (and numbers) → storage types
+SCRIPT_V1_TYPES = {"FLOAT": "FloatStorage", "DOUBLE": "DoubleStorage", "FLOAT16": "HalfStorage", "INT64": "LongStorage",
+                   "INT32": "IntStorage", "INT16": "ShortStorage", "INT8": "CharStorage", "UINT8": "ByteStorage",
+                   "BOOL": "BoolStorage", "1": "FloatStorage", "13": "DoubleStorage", "12": "HalfStorage",
+                   "10": "LongStorage", "2": "IntStorage", "9": "ShortStorage", "7": "CharStorage", "3": "ByteStorage",
+                   "6": "ByteStorage", "5": "BoolStorage"}  # fmt: skip
+MAX_JSON = 64 << 20
+
+
+def _open_script_v1(path: Path, zf: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo]) -> _Opened:
+    """TorchScript 1.0 (PyTorch 1.0 and 1.1): ``model.json`` (a ModelDef in protobuf's JSON
+    form: int64 as strings, camelCase names) lists every tensor (dims, strides, offset,
+    dataType, ``data.key`` = ``tensors/N``) and the module tree whose parameters name
+    tensors by index. Class names are not recorded: the tree becomes a state dict."""
+    import json
+
+    root = _archive_root(frozenset(infos), ("model.json",))
+    if root is None:
+        raise UnrecognisedFile("a zip archive without data.pkl or model.json: not a PyTorch file")
+    info = infos[root + "model.json"]
+    if info.file_size > MAX_JSON:
+        raise BrokenFile(f"model.json of {info.file_size:,} bytes is larger than any real one")
+    try:
+        doc = json.loads(zf.read(info).decode("utf-8"))
+        tensors = [_script_v1_tensor(i, t) for i, t in enumerate(_get(doc, "tensors", []))]
+        state: OrderedDict[str, up.TensorRef] = OrderedDict()
+        _script_v1_params(_get(doc, "mainModule", {}), "", tensors, state, 0)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, TypeError, ValueError, KeyError, IndexError,
+            AttributeError) as exc:  # fmt: skip
+        raise BrokenFile(f"model.json cannot be read as TorchScript 1.0 ({type(exc).__name__}: {str(exc)[:160]})") from None
+    size = path.stat().st_size
+    located: dict[str, _Located] = {}
+    for tensor in tensors:
+        member = infos.get(root + tensor.storage.key)
+        if member is None:
+            continue  # reported when a weight uses it
+        if member.compress_type == zipfile.ZIP_STORED:
+            start = data_offset(path, member)
+            located[tensor.storage.key] = _Located(path, start, min(member.file_size, max(size - start, 0)))
+        else:
+            located[tensor.storage.key] = _Located(path, None, member.file_size, _inflater(path, member.filename))
+    version = _get(doc, "producerVersion")
+    return _Opened(state, located, False, "torchscript", str(version) if version is not None else None)
+
+
+def _get(d: Any, camel: str, default: Any = None) -> Any:
+    """A protobuf JSON field, in its camelCase or its original snake_case name."""
+    if not isinstance(d, dict):
+        raise TypeError(f"expected an object, found {type(d).__name__}")
+    snake = re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), camel)
+    return d.get(camel, d.get(snake, default))
+
+
+def _script_v1_tensor(i: int, t: Any) -> up.TensorRef:
+    dims = tuple(int(d) for d in _get(t, "dims", []))
+    strides = tuple(int(s) for s in _get(t, "strides", []))
+    kind = SCRIPT_V1_TYPES.get(str(_get(t, "dataType", "FLOAT")))
+    if kind is None:
+        raise ValueError(f"tensor {i} has data type {_get(t, 'dataType')!r}")
+    key = _get(_get(t, "data", {}), "key")
+    if not isinstance(key, str):
+        raise ValueError(f"tensor {i} names no data record")
+    offset = int(_get(t, "offset", 0) or 0)
+    # The record holds the whole storage: its element count is what the record's size allows.
+    extent = offset + sum((d - 1) * s for d, s in zip(dims, strides)) + 1 if all(dims) else 0
+    storage = up.Storage(key, up.StorageType(kind), extent)
+    return up.TensorRef(storage, offset, dims, strides, bool(_get(t, "requiresGrad", False)))
+
+
+def _script_v1_params(module: Any, prefix: str, tensors: list[up.TensorRef], out: dict, depth: int) -> None:
+    if depth > 100:
+        raise ValueError("modules nested more than 100 deep")
+    for p in _get(module, "parameters", []) or []:
+        name = f"{prefix}{_get(p, 'name')}"
+        out[name] = tensors[int(_get(p, "tensorId"))]
+    for sub in _get(module, "submodules", []) or []:
+        _script_v1_params(sub, f"{prefix}{_get(sub, 'name')}.", tensors, out, depth + 1)
 
 
 def _text(zf: zipfile.ZipFile, info: zipfile.ZipInfo | None) -> str | None:
@@ -258,6 +338,8 @@ def open_model(path: Path, options: Any = None) -> Model:
     if tensors is None:
         raise UnrecognisedFile(f"a PyTorch file holding {_describe(opened.obj)}, with no weights cnninspect can find")
     layers = _state_dict_layers(opened, tensors, convention, flipped)
+    if opened.format == "torchscript":
+        notes.append("TorchScript 1.0 (model.json): the module tree names parameters but records no classes")
     notes.insert(0, "a state dict, no architecture: layers are rebuilt from the dotted names, their kinds guessed "
                     "from roles and ranks (a ConvTranspose looks like a Conv)")  # fmt: skip
     return Model(name=name, graph=Graph(layers, [], []), source=source, notes=notes, architecture=False)
