@@ -244,6 +244,30 @@ def test_reshape_squeeze_pad_and_resize_by_value() -> None:
     assert _rule("flatten_at", {"axis": 2}, (2, 3, 4, 5)) == (6, 20)
 
 
+def test_slice_by_attributes_and_by_values() -> None:
+    assert _rule("slice_by", {"starts": [1], "ends": [10**9], "axes": [2]}, (1, 3, 8)) == (1, 3, 7)
+    values = {1: [0, -1], 2: [9, 0], 3: [1, 3], 4: [2, -1]}
+    operands = [("tensor", 0)] + [("const", (2,))] * 4
+    assert _rule("slice_by", {}, (1, 5, 4, 6), value=values.get, operands=operands) == (1, 3, 4, 5)
+    with pytest.raises(Exception, match="computed at run time"):
+        _rule("slice_by", {}, (1, 5), value=lambda i: None, operands=operands)
+
+
+def test_huge_initializer_is_listed_and_refused_on_read(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper
+
+    w = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[100000, 100000, 3, 3], raw_data=bytes(64))
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], name="conv")], "liar",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 100000, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=[w],
+    )  # fmt: skip
+    path = _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), tmp_path / "liar.onnx")
+    report = cli_json("shapes", path)
+    assert report["layers"][1]["output_shapes"] == [[1, 100000, 6, 6]]
+    _fails(cli("filters", path, "--layer", "conv", "--out", "1"), 5, "'w' cannot be read")
+
+
 def test_conv_same_padding_and_transposed_output_shape() -> None:
     conv = {"rank": 2, "kernel_size": [3, 3], "strides": [2, 2], "dilation": [1, 1], "padding": "same",
             "filters": 4, "channels_last": False}

@@ -564,3 +564,23 @@ def global_pool_keep_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> 
     if len(shape) < 3:
         raise ShapeError(f"expects a (batch, channels, ...) input, got {format_shape(shape)}")
     return [(shape[0], shape[1], *(1,) * (len(shape) - 2))]
+
+
+@rule("slice_by")
+def slice_by_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """Slice with starts, ends, axes and steps (attributes, or operands 1 to 4)."""
+    operands = _operands(inputs, call)
+    shape = list(operands[0])
+    given = attrs.get("starts") is not None
+    starts, ends = (attrs["starts"], attrs["ends"]) if given else (_value(call, 1), _value(call, 2))
+    axes = attrs.get("axes") if given else _value(call, 3)
+    steps = None if given else _value(call, 4)
+    if starts is None or ends is None or (not given and len(operands) > 3 and operands[3] is not None and axes is None):
+        raise ShapeError("its starts, ends or axes are computed at run time")
+    for j, start in enumerate(starts):
+        axis = int(axes[j]) % len(shape) if axes is not None else j
+        n = shape[axis]
+        step = int(steps[j]) if steps is not None else 1
+        shape[axis] = None if n is None else len(range(*slice(int(start), int(ends[j]), step).indices(n)))
+    _fold(call, operands)
+    return [tuple(shape)]

@@ -224,6 +224,9 @@ class _Builder:
             layer.op = "shape_of"
         elif op == "Gather":
             layer.op, a["axis"] = "gather", attrs.get("axis", 0)
+        elif op == "Slice":
+            layer.op = "slice_by"
+            a.update({k: attrs[k] for k in ("starts", "ends", "axes") if k in attrs})
         elif op == "Pad":
             layer.op, a["pads"] = "pad_to", attrs.get("pads") or attrs.get("paddings")
         elif op in ("Resize", "Upsample"):
