@@ -278,3 +278,24 @@ def test_torchscript_1_0_model_json(tmp_path: Path) -> None:
         np.testing.assert_array_equal(conv.read((1,)), np.arange(9, 18, dtype="f4").reshape(1, 3, 3))
         np.testing.assert_allclose(model.graph.layer("fc").weight("weight").read((2,)), [0.4, 0.5])
         assert any("model.json" in n for n in model.notes)
+
+
+def _pickle_zip(path: Path, body: bytes, storages: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("archive/data.pkl", b"\x80\x02" + body + b".")
+        for key, raw in storages.items():
+            zf.writestr(f"archive/data/{key}", raw)
+    return path
+
+
+def test_gan_checkpoints_and_tensors_nested_anywhere(tmp_path: Path) -> None:
+    data = {"0": np.zeros(4, "<f4").tobytes(), "1": np.ones(4, "<f4").tobytes()}
+    gan = b"}(" + _str("netG") + b"}(" + _str("fc.weight") + _tensor("0", 4) + b"u" \
+        + _str("netD") + b"}(" + _str("fc.weight") + _tensor("1", 4) + b"u" + _str("epoch") + b"K\x07u"  # fmt: skip
+    with open_model(_pickle_zip(tmp_path / "gan.pth", gan, data)) as model:
+        assert [w.name for w in model.weights()] == ["netG.fc.weight", "netD.fc.weight"]
+        assert any("2 state dicts" in n for n in model.notes)
+    nested = b"}(" + _str("ema") + b"(" + _tensor("0", 4) + _tensor("1", 4) + b"lu"
+    with open_model(_pickle_zip(tmp_path / "nested.pth", nested, data)) as model:
+        assert [w.name for w in model.weights()] == ["ema.0", "ema.1"]
+        np.testing.assert_array_equal(list(model.weights())[1].read(()), np.ones(4))

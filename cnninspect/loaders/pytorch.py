@@ -370,21 +370,46 @@ def _state_dict(obj: Any) -> list[tuple[str, up.TensorRef]] | None:
 
 
 def _find_weights(obj: Any, notes: list[str]) -> tuple[Any, str | None]:
-    """The state dict or module in the file, and under which checkpoint key it was."""
+    """The state dict or module in the file, and under which checkpoint key it was.
+    Several state dicts side by side (``netG``, ``netD``) are listed together, each under
+    its key; failing all that, every tensor anywhere in the object, by its path."""
     if _is_module(obj) or _state_dict(obj) is not None:
         return obj, None
     if isinstance(obj, dict):
         keys = [k for k in CHECKPOINT_KEYS if k in obj] + [k for k in obj if k not in CHECKPOINT_KEYS]
-        for key in keys:
-            value = obj[key]
-            if _is_module(value) or _state_dict(value) is not None:
-                others = [f"{k}={v!r}" if isinstance(v, (int, float, str)) else str(k) for k, v in obj.items() if k != key]
-                notes.append(
-                    f"a checkpoint dict: the weights are under '{key}'"
-                    + (f"; it also holds {', '.join(others[:8])}" if others else "")
-                )
-                return value, str(key)
+        found = [k for k in keys if _is_module(obj[k]) or _state_dict(obj[k]) is not None]
+        if found:
+            key = found[0]
+            others = [f"{k}={v!r}" if isinstance(v, (int, float, str)) else str(k) for k, v in obj.items() if k != key]
+            named = [k for k in found if not _is_module(obj[k])]
+            if len(named) > 1 and key not in CHECKPOINT_KEYS:
+                merged = OrderedDict((f"{k}.{name}", t) for k in named for name, t in _state_dict(obj[k]) or [])
+                notes.append(f"a checkpoint dict of {len(named)} state dicts: " + ", ".join(map(str, named))
+                             + " (each layer's name starts with its key)")  # fmt: skip
+                return merged, None
+            notes.append(
+                f"a checkpoint dict: the weights are under '{key}'"
+                + (f"; it also holds {', '.join(others[:8])}" if others else "")
+            )
+            return obj[key], str(key)
+    tensors: OrderedDict[str, up.TensorRef] = OrderedDict()
+    _collect(obj, "", tensors, 0)
+    if tensors:
+        notes.append(f"no state dict or module in the file ({_describe(obj)}): every tensor it holds, by its path")
+        return tensors, None
     return obj, None
+
+
+def _collect(obj: Any, prefix: str, out: dict[str, up.TensorRef], depth: int) -> None:
+    if depth > 50:
+        return
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, (list, tuple)) else ()
+    for k, v in items:
+        name = f"{prefix}{k}"
+        if isinstance(v, up.TensorRef):
+            out[name] = v
+        else:
+            _collect(v, name + ".", out, depth + 1)
 
 
 def _state_dict_layers(opened: _Opened, tensors: list[tuple[str, up.TensorRef]], convention: str, flipped: bool) -> list[Layer]:
