@@ -22,7 +22,9 @@ Writes to tests/fixtures/onnx/, for each model ``<name>.onnx`` and ``<name>.trut
   ConvTranspose with output_shape, Resize to sizes, Squeeze/Unsqueeze with axes
   attributes, Pad with a pads input;
 - ``upsample_opset9`` (by hand): Upsample with a scales input, Pad with a pads
-  attribute, GlobalMaxPool, Flatten.
+  attribute, GlobalMaxPool, Flatten;
+- ``reduce_split_opset13`` (by hand): Split by a split input, ReduceMean and ReduceMax
+  with and without keepdims, a squeeze-and-excitation style gate, Concat.
 
 The truth is what onnxruntime computed: a copy of each model with every node output made
 a graph output runs on a random input, and each tensor's actual shape is recorded, with
@@ -202,6 +204,29 @@ def upsample_opset9() -> onnx.ModelProto:
     return model
 
 
+def reduce_split_opset13() -> onnx.ModelProto:
+    """Opset 13 by hand: Split by a split input, ReduceMean/ReduceMax with and without
+    keepdims, a squeeze-and-excitation style Mul, Concat of the parts."""
+    inits = {"split": np.array([2, 4], dtype=np.int64)}
+    nodes = [
+        helper.make_node("Split", ["x", "split"], ["a", "b"], axis=1, name="split"),
+        helper.make_node("ReduceMean", ["b"], ["m"], axes=[2, 3], keepdims=1, name="mean"),
+        helper.make_node("Sigmoid", ["m"], ["g"], name="gate"),
+        helper.make_node("Mul", ["b", "g"], ["e"], name="excite"),
+        helper.make_node("Concat", ["a", "e"], ["c"], axis=1, name="concat"),
+        helper.make_node("ReduceMax", ["c"], ["y"], axes=[1], keepdims=0, name="max"),
+    ]
+    graph = helper.make_graph(
+        nodes, "reduce_split", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 6, 5, 7])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5, 7])],
+        initializer=[numpy_helper.from_array(v, k) for k, v in inits.items()],
+    )
+    model = helper.make_model(graph, producer_name="handmade-opset13", opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 7
+    onnx.checker.check_model(model)
+    return model
+
+
 def truth(model: onnx.ModelProto, feed_shape: list[int]) -> dict:
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
@@ -255,6 +280,7 @@ def main() -> None:
     save("old_ir3", old_ir3(), [1, 1, 28, 28])
     save("nhwc_opset11", nhwc_opset11(), [2, 17, 19, 3])
     save("upsample_opset9", upsample_opset9(), [2, 4, 5, 6])
+    save("reduce_split_opset13", reduce_split_opset13(), [2, 6, 5, 7])
 
 
 if __name__ == "__main__":

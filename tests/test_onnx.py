@@ -24,7 +24,8 @@ onnx = pytest.importorskip("onnx")
 from onnx import numpy_helper  # noqa: E402
 
 ONNX = FIXTURES / "onnx"
-NAMES = ["cnn_opset9", "cnn_opset13_dynamic", "blocks_latest", "old_ir3", "nhwc_opset11", "upsample_opset9"]
+NAMES = ["cnn_opset9", "cnn_opset13_dynamic", "blocks_latest", "old_ir3", "nhwc_opset11", "upsample_opset9",
+         "reduce_split_opset13"]
 
 
 def _fails(result, status: int, *words: str) -> None:
@@ -274,3 +275,10 @@ def test_conv_same_padding_and_transposed_output_shape() -> None:
     assert _rule("conv", conv, (1, 3, 7, 8)) == (1, 4, 4, 4)
     up = {**conv, "padding": [(0, 0), (0, 0)], "output_padding": None, "output_shape": [None, 4, 15, 17]}
     assert _rule("conv_transpose", up, (1, 3, 7, 8)) == (1, 4, 15, 17)
+
+
+def test_split_into_equal_parts_and_reduce_over_every_axis() -> None:
+    attrs = {"axis": 1, "split": None, "outputs": 3}
+    assert RULES["split"](attrs, [(2, 7, 4)], Call()) == [(2, 3, 4), (2, 3, 4), (2, 1, 4)]
+    assert _rule("reduce", {"axes": None, "keepdims": 0}, (2, 3, 4)) == ()
+    assert _rule("reduce", {"axes": None, "keepdims": 1, "noop_with_empty_axes": 1}, (2, 3)) == (2, 3)

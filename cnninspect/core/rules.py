@@ -584,3 +584,37 @@ def slice_by_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Sha
         shape[axis] = None if n is None else len(range(*slice(int(start), int(ends[j]), step).indices(n)))
     _fold(call, operands)
     return [tuple(shape)]
+
+
+@rule("reduce")
+def reduce_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """ReduceMean, ReduceMax, ...: over ``axes`` (attribute or operand 1), every axis when
+    none are given; ``keepdims`` keeps them as 1s."""
+    shape = _operands(inputs, call)[0]
+    axes = attrs.get("axes") if attrs.get("axes") is not None else _value(call, 1)
+    if axes is None and len(call.kwargs.get("operands", [])) > 1 and call.kwargs["operands"][1][0] == "tensor":
+        raise ShapeError("its axes are computed at run time")
+    if not axes and attrs.get("noop_with_empty_axes"):
+        return [tuple(shape)]
+    chosen = {int(a) % len(shape) for a in axes} if axes else set(range(len(shape)))
+    if attrs.get("keepdims", 1):
+        return [tuple(1 if i in chosen else d for i, d in enumerate(shape))]
+    return [tuple(d for i, d in enumerate(shape) if i not in chosen)]
+
+
+@rule("split")
+def split_rule(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """Split along ``axis`` into the ``split`` sizes (attribute or operand 1), else into
+    ``outputs`` equal parts (the last one smaller when it does not divide)."""
+    shape = list(_operands(inputs, call)[0])
+    axis = attrs.get("axis", 0) % len(shape)
+    sizes = attrs.get("split") if attrs.get("split") is not None else _value(call, 1)
+    n = shape[axis]
+    if sizes is None:
+        parts = attrs["outputs"]
+        if n is None:
+            sizes = [None] * parts
+        else:
+            each = -(-n // parts)
+            sizes = [min(each, max(n - i * each, 0)) for i in range(parts)]
+    return [tuple(shape[:axis] + [s] + shape[axis + 1 :]) for s in sizes]

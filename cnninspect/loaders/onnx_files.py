@@ -224,6 +224,12 @@ class _Builder:
             layer.op = "shape_of"
         elif op == "Gather":
             layer.op, a["axis"] = "gather", attrs.get("axis", 0)
+        elif op.startswith("Reduce"):
+            layer.op = "reduce"
+            a.update(axes=attrs.get("axes"), keepdims=attrs.get("keepdims", 1), noop_with_empty_axes=attrs.get("noop_with_empty_axes", 0))
+        elif op == "Split":
+            layer.op = "split"
+            a.update(axis=attrs.get("axis", 0), split=attrs.get("split"), outputs=attrs.get("num_outputs") or len(node.output))
         elif op == "Slice":
             layer.op = "slice_by"
             a.update({k: attrs[k] for k in ("starts", "ends", "axes") if k in attrs})
