@@ -84,7 +84,23 @@ def open_model(path: Path, options: Any = None) -> Model:
         raise BrokenFile(f"starts like an ONNX protobuf, but does not parse ({reason}): truncated or damaged?") from None
     if not proto.HasField("graph"):  # another protobuf that starts like one (a TF saved_model.pb)
         raise UnrecognisedFile("a protobuf that starts like ONNX, but holds no ONNX graph")
+    _check_text(proto)
     return _Builder(proto, path).model()
+
+
+def _check_text(proto: Any) -> None:
+    """Protobuf strings must be UTF-8; a damaged one comes back as bytes: refuse the file."""
+    graph = proto.graph
+    texts = [proto.producer_name, proto.producer_version, graph.name]
+    for node in graph.node:
+        texts += [node.name, node.op_type, node.domain, *node.input, *node.output]
+    texts += [t.name for t in graph.initializer]
+    for value in list(graph.input) + list(graph.output):
+        texts.append(value.name)
+        if value.type.HasField("tensor_type"):
+            texts += [d.dim_param for d in value.type.tensor_type.shape.dim]
+    if any(not isinstance(t, str) for t in texts):
+        raise BrokenFile("ONNX file with a name that is not valid UTF-8: damaged?")
 
 
 class _Builder:
