@@ -299,3 +299,18 @@ def test_gan_checkpoints_and_tensors_nested_anywhere(tmp_path: Path) -> None:
     with open_model(_pickle_zip(tmp_path / "nested.pth", nested, data)) as model:
         assert [w.name for w in model.weights()] == ["ema.0", "ema.1"]
         np.testing.assert_array_equal(list(model.weights())[1].read(()), np.ones(4))
+
+
+def test_a_hostile_legacy_stream_runs_nothing(tmp_path: Path) -> None:
+    """The pre-1.6 stream: magic number, protocol, sys_info, then the hostile object."""
+    marker = tmp_path / "pwned"
+    magic = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little") + b"."
+    header = magic + b"\x80\x02M\xe9\x03." + b"\x80\x02}(" + _str("little_endian") + b"\x88u."
+    keys = b"\x80\x02(" + _str("0") + b"l."
+    path = tmp_path / "legacy_evil.pt"
+    path.write_bytes(header + _evil(marker) + keys + struct.pack("<q", 4) + np.arange(4, dtype="<f4").tobytes())
+    with open_model(path) as model:
+        [weight] = list(model.weights())
+        assert model.source.format == "pytorch-legacy"
+        np.testing.assert_array_equal(weight.read((slice(1, 3),)), [1, 2])
+    _no_marker(marker)
