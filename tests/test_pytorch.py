@@ -314,3 +314,12 @@ def test_a_hostile_legacy_stream_runs_nothing(tmp_path: Path) -> None:
         assert model.source.format == "pytorch-legacy"
         np.testing.assert_array_equal(weight.read((slice(1, 3),)), [1, 2])
     _no_marker(marker)
+
+
+def test_a_huge_memo_index_is_no_denial_of_service(tmp_path: Path) -> None:
+    """``LONG_BINPUT 2**31-1``: the C unpickler would grow its memo array to that size."""
+    body = b"}(" + _str("w") + _tensor("0", 4) + b"r\xff\xff\xff\x7fu"
+    start = __import__("time").monotonic()
+    with open_model(_pickle_zip(tmp_path / "memo.pt", body, {"0": bytes(16)})) as model:
+        assert [w.name for w in model.weights()] == ["w"]
+    assert __import__("time").monotonic() - start < 5

@@ -250,8 +250,11 @@ for _dtype, _storage in DTYPES.items():
 ALLOWED[("torch", "UntypedStorage")] = StorageType("ByteStorage")
 
 
-class RestrictedUnpickler(pickle.Unpickler):
+class RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
     """Unpickles PyTorch data without importing or running anything from the file.
+
+    It builds on the pure-Python unpickler: its memo is a dict, whereas the C one grows an
+    array to the largest index a ``LONG_BINPUT`` names (a flipped byte asks for billions).
 
     ``storage_for(key, type, numel, location, view)`` turns a persistent id into a
     ``Storage`` (the loader knows where storages live); ``module_sources`` collects the
