@@ -184,7 +184,10 @@ class _Builder:
         layer = Layer(name, node.op_type, "unknown", config={k: _plain(v) for k, v in attrs.items()})
         layer.calls = [Call(list(refs), kwargs={"operands": operands})]
         folded = self._fold_now(node, attrs)
-        self._describe(layer, node, attrs, consts, folded)
+        try:
+            self._describe(layer, node, attrs, consts, folded)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:  # damaged or foreign attributes
+            layer.op, layer.attrs = "unknown", {"reason": f"its attributes cannot be used ({type(exc).__name__}: {exc})"}
         self._hooks(layer.calls[0], node, attrs)
         layer.weights = [self._weight(layer, node, pos, t) for pos, t in consts.items()]
         return layer
@@ -302,7 +305,12 @@ class _Builder:
             role = "alpha"
         if layout is None:
             layout = layout_for("torch", op, role, ndim)
-        dtype = str(helper.tensor_dtype_to_np_dtype(tensor.data_type)) if tensor.data_type else "float32"
+        try:
+            dtype = str(helper.tensor_dtype_to_np_dtype(tensor.data_type))
+        except (KeyError, ValueError, TypeError):
+            raise BrokenFile(f"ONNX tensor '{tensor.name}' has unknown data type {tensor.data_type}") from None
+        if any(d < 0 for d in tensor.dims):
+            raise BrokenFile(f"ONNX tensor '{tensor.name}' has a negative dimension in {list(tensor.dims)}")
         operand = role.startswith("input_") or role in roles.values()
         trainable = role not in ("moving_mean", "moving_variance") and not operand
         return Weight(tensor.name, role, tuple(tensor.dims), dtype, layout, trainable, self._reader(tensor))
