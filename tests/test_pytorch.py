@@ -323,3 +323,16 @@ def test_a_huge_memo_index_is_no_denial_of_service(tmp_path: Path) -> None:
     with open_model(_pickle_zip(tmp_path / "memo.pt", body, {"0": bytes(16)})) as model:
         assert [w.name for w in model.weights()] == ["w"]
     assert __import__("time").monotonic() - start < 5
+
+
+def test_old_parameters_and_builds_on_tensors(tmp_path: Path) -> None:
+    """``Parameter(tensor, True)`` by REDUCE and by NEWOBJ, and a BUILD that tries to
+    overwrite a rebuilt tensor's shape: the tensor stays as its storage describes it."""
+    reduce = _global("torch.nn.parameter", "Parameter") + b"(" + _tensor("0", 4) + b"\x88tR"
+    newobj = _global("torch.nn.parameter", "Parameter") + b"(" + _tensor("0", 4) + b"\x88t\x81"
+    build = _tensor("0", 4) + b"}(" + _str("shape") + _str("huge") + b"ub"
+    body = b"}(" + _str("a.weight") + reduce + _str("b.weight") + newobj + _str("c.weight") + build + b"u"
+    with open_model(_pickle_zip(tmp_path / "old.pt", body, {"0": np.arange(4, dtype="<f4").tobytes()})) as model:
+        weights = list(model.weights())
+        assert [(w.name, w.shape) for w in weights] == [("a.weight", (4,)), ("b.weight", (4,)), ("c.weight", (4,))]
+        np.testing.assert_array_equal(weights[2].read(()), np.arange(4))

@@ -91,6 +91,9 @@ class TensorRef:
     def dtype(self) -> str:
         return self.storage.type.dtype
 
+    def __setstate__(self, state: Any) -> None:
+        """A BUILD on a rebuilt tensor (hooks, or a hostile file) changes nothing."""
+
     @property
     def numel(self) -> int:
         n = 1
@@ -195,6 +198,16 @@ def _rebuild_from_type(func: Any, new_type: Any, args: Any, state: Any = None) -
     return opaque_class("torch._tensor", "_rebuild_from_type_v2")(func, new_type, args, state)
 
 
+class _Parameter:
+    """``torch.nn.parameter.Parameter(data, requires_grad)`` as old files pickle it, by
+    REDUCE or NEWOBJ: it stands for its tensor."""
+
+    def __new__(cls, data: Any = None, requires_grad: Any = True, *rest: Any) -> Any:
+        if isinstance(data, TensorRef):
+            return _rebuild_parameter(data, requires_grad)
+        return opaque_class("torch.nn.parameter", "Parameter")(data, requires_grad, *rest)
+
+
 def _codecs_encode(text: Any, encoding: str = "utf-8", *rest: Any) -> Any:
     """Protocol-2 pickles write bytes as ``_codecs.encode(str, 'latin1')``."""
     if isinstance(text, str) and encoding in ("latin1", "latin-1", "utf-8", "utf8", "ascii"):
@@ -227,6 +240,7 @@ ALLOWED: dict[tuple[str, str], Any] = {
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
     ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type,
     ("torch", "Size"): _size,
+    ("torch.nn.parameter", "Parameter"): _Parameter,
     ("collections", "OrderedDict"): OrderedDict,
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,

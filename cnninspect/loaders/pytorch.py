@@ -422,6 +422,8 @@ def _state_dict_layers(opened: _Opened, tensors: list[tuple[str, up.TensorRef]],
         classify(group)
         layer = _layer(group, convention, flipped)
         layer.attrs.pop("guessed", None)
+        if layer.op == "conv":
+            layer.notes.append("groups are not recorded in a state dict: read as 1 (a grouped conv shows in/groups inputs)")
         layers.append(layer)
     return layers
 
