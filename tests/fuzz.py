@@ -8,8 +8,9 @@ hang the run) or as a real subprocess (``python -m cnninspect``, with its watchd
 A case passes when the command exits 0 or with a documented failure code and, on
 failure, prints exactly one line ``cnninspect: ...`` on stderr and nothing on stdout. An
 internal error (exit 1), a traceback or a second line is a failure. An in-process worker
-that does not finish (libhdf5 can loop forever on damaged metadata) is run again as a
-user runs it: the watchdog must stop it with exit code 7 and one line.
+that does not finish (libhdf5 can loop forever on damaged metadata) or dies (libhdf5 can
+crash on it) is run again as a user runs it: the watchdog must end it with exit code 7
+(a hang) or 5 (a crash) and one line.
 
     python tests/fuzz.py --cases 5000 --seed 7          # many more cases than CI runs
     python tests/fuzz.py --cases 200 --mode subprocess  # as a user runs it
@@ -34,6 +35,7 @@ SUFFIXES = {".h5", ".keras", ".npz", ".npy", ".pt", ".pth", ".safetensors", ".on
 MAX_FIXTURE_BYTES = 400_000  # small files: more cases per second
 ALLOWED_FAILURES = {3, 4, 5, 6, 7}
 CASE_SECONDS = 10
+WORKER_DIED = -1  # the forked worker was killed by a signal: a C library crashed
 
 
 def fixtures() -> list[Path]:
@@ -111,7 +113,7 @@ def run_in_process(argv: list[str]) -> Outcome:
     finally:
         signal.alarm(0)
     if not data:
-        return Outcome(-1, "", "the worker died")
+        return Outcome(WORKER_DIED, "", "the worker died")
     result = json.loads(data)
     return Outcome(result["code"], result["stdout"], result["stderr"])
 
@@ -166,10 +168,11 @@ def fuzz(cases: int, seed: int, mode: str = "in-process", workdir: Path | None =
         argv = rng.choice(commands(target))
         outcome = runner(argv)
         counts["cases"] += 1
-        if outcome.code is None and mode == "in-process":
-            # A C library looping forever: as a user runs it, the watchdog must stop it.
+        if outcome.code in (None, WORKER_DIED) and mode == "in-process":
+            # A C library looping forever or crashing: as a user runs it, the watchdog must
+            # stop it (exit 7) or report the crash (exit 5), in one line either way.
             outcome = run_subprocess(argv)
-            if outcome.code == 7 and problem(outcome) is None:
+            if outcome.code in (5, 7) and problem(outcome) is None:
                 counts["stopped_by_watchdog"] += 1
                 continue
         issue = problem(outcome)
