@@ -55,6 +55,11 @@ def mixed() -> nn.Module:
     )
 
 
+def grouped_transpose() -> nn.Module:
+    """A grouped transposed conv with padding and output_padding, for 4x5x5 inputs."""
+    return nn.Sequential(nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2), nn.ReLU())
+
+
 def hook_shapes(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, list[int]]:
     shapes: dict[str, list[int]] = {}
     handles = []
@@ -81,12 +86,20 @@ def slices(model: nn.Module) -> dict[str, dict]:
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             w = module.weight.detach()
             transposed = isinstance(module, nn.ConvTranspose2d)
-            n_out = w.shape[1] if transposed else w.shape[0]
-            n = min(5, n_out - 1)
-            value = w[:, n] if transposed else w[n]
+            groups = getattr(module, "groups", 1)
+            if transposed:  # weight (in, out/groups, kh, kw): the last map of the last group
+                per_out, per_in = w.shape[1], w.shape[0] // groups
+                n = groups * per_out - 1
+                g, k = divmod(n, per_out)
+                rows = slice(g * per_in, (g + 1) * per_in)
+                value = w[rows, k]
+                native = f"weight[{rows.start}:{rows.stop}, {k}]" if groups > 1 else f"weight[:, {k}]"
+            else:
+                n = min(5, w.shape[0] - 1)
+                value, native = w[n], f"weight[{n}]"
             out[name.replace(".", "/")] = {
                 "out": n,
-                "native_slice": f"weight[:, {n}]" if transposed else f"weight[{n}]",
+                "native_slice": native,
                 "values": value.tolist(),
                 "bias": None if module.bias is None else float(module.bias[n]),
                 "groups": getattr(module, "groups", 1),
@@ -143,6 +156,10 @@ def main() -> None:
     torch.save(mix, OUT / "mixed_module_legacy.pt", _use_new_zipfile_serialization=False)
     torch.jit.save(torch.jit.script(mix), OUT / "mixed_script.pt")
     (OUT / "mixed.truth.json").write_text(json.dumps(truth(mix, (3, 8, 8)), indent=1) + "\n")
+
+    grouped = grouped_transpose().eval()
+    torch.save(grouped, OUT / "grouped_transpose_module.pt")
+    (OUT / "grouped_transpose.truth.json").write_text(json.dumps(truth(grouped, (4, 5, 5)), indent=1) + "\n")
     print(f"wrote {len(list(OUT.iterdir()))} files to {OUT} with torch {torch.__version__}", file=sys.stderr)
 
 

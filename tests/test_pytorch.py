@@ -36,6 +36,7 @@ FILES = {
     "mixed_module.pt": ("mixed", "pytorch-zip", True),
     "mixed_module_legacy.pt": ("mixed", "pytorch-legacy", True),
     "mixed_script.pt": ("mixed", "torchscript", True),
+    "grouped_transpose_module.pt": ("grouped_transpose", "pytorch-zip", True),
 }
 MODULES = [f for f, (_, _, arch) in FILES.items() if arch]
 

@@ -53,21 +53,26 @@ def _with_filters(rows: list[Row]) -> str:
     return f"layers with filters: {shown}"
 
 
-def native_slice(weight: Weight, fixed: dict[str, int]) -> str:
+def native_slice(weight: Weight, fixed: dict[str, int | slice]) -> str:
     """The expression that selects ``fixed`` axes in the file's own layout:
-    ``kernel[:, :, :, 5]``, ``kernel[:, :, 5, :]``, and ``weight[5]`` when the fixed
-    axes lead (NumPy's short form, as PyTorch users write it)."""
-    parts = [str(fixed[a]) if a in fixed else ":" for a in weight.axes]
+    ``kernel[:, :, :, 5]``, ``kernel[:, :, 5, :]``, ``weight[2:4, 5]`` for a range, and
+    ``weight[5]`` when the fixed axes lead (NumPy's short form, as PyTorch users write it)."""
+    parts = [_index_text(fixed[a]) if a in fixed else ":" for a in weight.axes]
     leading = len(fixed)
     if all(p != ":" for p in parts[:leading]):
         parts = parts[:leading]
     return f"{weight.role}[{', '.join(parts)}]" if parts else weight.role
 
 
-def _read(weight: Weight, fixed: dict[str, int]) -> tuple[Any, tuple[str, ...]]:
-    """Read only ``weight[fixed]``; returns the array and the names of its axes."""
-    index = tuple(fixed[a] if a in fixed else slice(None) for a in weight.axes)
-    return weight.read(index), tuple(a for a in weight.axes if a not in fixed)
+def _index_text(index: int | slice) -> str:
+    return f"{index.start}:{index.stop}" if isinstance(index, slice) else str(index)
+
+
+def _read(weight: Weight, fixed: dict[str, int | slice]) -> tuple[Any, tuple[str, ...]]:
+    """Read only ``weight[fixed]``; returns the array and the names of its axes (an axis
+    fixed to a range stays)."""
+    index = tuple(fixed.get(a, slice(None)) for a in weight.axes)
+    return weight.read(index), tuple(a for a in weight.axes if not isinstance(fixed.get(a), int))
 
 
 def _take(array: Any, axes: tuple[str, ...], name: str, i: int) -> tuple[Any, tuple[str, ...]]:
@@ -168,10 +173,17 @@ def _conv(layer: Layer, weight: Weight, out: int) -> tuple[list, dict, str, list
     groups = int(layer.attrs.get("groups") or 1)
     n_out = weight.shape[weight.axis("out")]
     per_group_in = weight.shape[weight.axis("in")]
-    group = out // (n_out // groups)
-    fixed = {"out": out}
+    fixed: dict[str, int | slice]
+    if layer.op == "conv_transpose":  # (in, out/groups, ...): the out axis counts within a group
+        per_group_in //= groups
+        group, within = divmod(out, n_out)
+        first = group * per_group_in
+        fixed = {"out": within, "in": slice(first, first + per_group_in)} if groups > 1 else {"out": within}
+    else:  # (out, in/groups, ...): the in axis counts within a group
+        group = out // (n_out // groups)
+        first = group * per_group_in
+        fixed = {"out": out}
     slab, axes = _read(weight, fixed)
-    first = group * per_group_in
     inputs = [_entry(first + k, _take(slab, axes, "in", k)[0]) for k in range(per_group_in)]
     notes = []
     if groups > 1:
