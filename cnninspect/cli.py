@@ -35,6 +35,10 @@ LayoutOpt = typer.Option(
     None, "--layout", help="Layout of files that do not record one: keras, torch, theano (also tensorflow, pytorch, onnx, lasagne)."
 )
 
+DequantizeOpt = typer.Option(
+    False, "--dequantize", help="Show quantized (int8/uint8) weights as real values, scale * (q - zero_point)."
+)
+
 
 def _version(value: bool) -> None:
     if value:
@@ -175,6 +179,7 @@ def filters(
     as_correlation: bool = typer.Option(
         False, "--as-correlation", help="Show Theano-era (true convolution) kernels flipped, as cross-correlation kernels."
     ),
+    dequantize: bool = DequantizeOpt,
     as_json: bool = JsonOpt,
     config: Optional[Path] = ConfigOpt,
     layout: Optional[str] = LayoutOpt,
@@ -191,7 +196,7 @@ def filters(
         from .reports.filters import filters_report, select_layer
 
         with _open(file, config, layout) as model:
-            report = filters_report(model, select_layer(model, layer), out, as_correlation)
+            report = filters_report(model, select_layer(model, layer), out, as_correlation, dequantize)
         if as_json:
             _emit_json(report)
         else:
@@ -205,6 +210,7 @@ def weights(
     file: Path = FileArg,
     stats: bool = typer.Option(False, "--stats", help="Add min, max, mean, std, zeros, NaN/Inf and dead filters (streams the data)."),
     layer: Optional[str] = typer.Option(None, "--layer", "-l", help="Only this layer (index, name or path) and what it contains."),
+    dequantize: bool = DequantizeOpt,
     as_json: bool = JsonOpt,
     config: Optional[Path] = ConfigOpt,
     layout: Optional[str] = LayoutOpt,
@@ -224,7 +230,7 @@ def weights(
                 chosen = find_row(model, layer)
                 rows = [r for r in rows if r.path == chosen.path or r.path.startswith(chosen.path + "/")]
             with _progress(sum(w.nbytes for r in rows for w in r.layer.weights) if stats else 0) as advance:
-                report = weights_report(model, rows, stats, advance)
+                report = weights_report(model, rows, stats, advance, dequantize)
         if as_json:
             _emit_json(report)
         else:

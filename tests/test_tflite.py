@@ -278,3 +278,102 @@ def test_quantization_is_in_the_weight_json() -> None:
         expected = by_name[t["path"]]
         assert t["quantization"]["scale"] == pytest.approx(expected["scales"])
         assert t["quantization"]["zero_point"] == expected["zero_points"]
+
+
+# ---------------------------------------------------------------------------------------
+# Dequantization: real = scale * (q - zero_point), with the interpreter's parameters
+
+
+def _fixed_axis(op_name: str) -> int:
+    """The axis the script's truth slice fixes: ``W[0, :, :, N]`` for depthwise, else ``W[N]``."""
+    return 3 if op_name == "DEPTHWISE_CONV_2D" else 0
+
+
+def _real(values: np.ndarray, quant: dict, op_name: str, n: int) -> np.ndarray:
+    """The truth slice dequantized by hand: the scale of channel ``n`` when the quantized
+    dimension is the fixed axis, else one scale along the slice's matching axis."""
+    scales, zeros = np.asarray(quant["scales"]), np.asarray(quant["zero_points"])
+    if len(scales) == 1:
+        return (values - zeros[0]) * scales[0]
+    assert quant["quantized_dimension"] == _fixed_axis(op_name)
+    return (values - zeros[n]) * scales[n]
+
+
+def _int8_slices() -> list:
+    truth = TRUTH["files"]["small_int8.tflite"]
+    return [pytest.param(s, id=f"op{s['op']}:out{s['out']}") for s in truth["kernel_slices"]]
+
+
+@pytest.mark.parametrize("piece", _int8_slices())
+def test_dequantize_gives_real_values_close_to_the_float_model(piece: dict) -> None:
+    truth, float_truth = TRUTH["files"]["small_int8.tflite"], TRUTH["files"]["small_float.tflite"]
+    op = truth["ops"][piece["op"]]["op_name"]
+    quant = truth["tensors"][piece["tensor"]]["quantization"]
+    expected = _real(np.asarray(piece["values"], dtype=np.float64), quant, op, piece["out"])
+    report = cli_json("filters", DIR / "small_int8.tflite", "--layer", str(len(truth["inputs"]) + piece["op"]),
+                      "--out", str(piece["out"]), "--dequantize")  # fmt: skip
+    assert report["weight"]["dtype"] == "float32" and report["weight"]["quantization"]["dequantized"] is True
+    assert any("--dequantize" in note for note in report["notes"])
+    if op == "CONV_2D":
+        shown = np.stack([e["filter"] for e in report["inputs"]], axis=-1)  # (kh, kw, in) as stored
+    else:
+        shown = np.asarray(report["inputs"][0]["filter"] if op == "DEPTHWISE_CONV_2D" else
+                           [e["filter"] for e in report["inputs"]])  # fmt: skip
+    np.testing.assert_allclose(shown, expected, rtol=1e-6, atol=1e-7)
+    # the same layer of the float model (same Keras weights): within half a quantization step
+    k = [s for s in truth["kernel_slices"] if truth["ops"][s["op"]]["op_name"] == op].index(piece)
+    floats = [s for s in float_truth["kernel_slices"] if float_truth["ops"][s["op"]]["op_name"] == op][k]
+    step = max(quant["scales"])
+    np.testing.assert_allclose(shown, np.asarray(floats["values"]), atol=step / 2 + 1e-6)
+
+
+def test_dequantized_reads_of_any_slice_use_the_right_channel_scales() -> None:
+    from cnninspect.core.quantize import dequantized
+
+    truth = TRUTH["files"]["small_int8.tflite"]
+    model = _opened("small_int8.tflite")
+    checked = 0
+    for layer in model.graph.layers:
+        for w in layer.weights:
+            quant = next(t["quantization"] for t in truth["tensors"] if t["name"] == w.name)
+            if len(quant["scales"]) < 2:
+                continue
+            raw = w.read(()).astype(np.float64)
+            along = [1] * raw.ndim
+            along[quant["quantized_dimension"]] = -1
+            scales = np.asarray(quant["scales"]).reshape(along)
+            zeros = np.asarray(quant["zero_points"]).reshape(along)
+            real = dequantized(w)
+            np.testing.assert_allclose(real.read(()), (raw - zeros) * scales, rtol=1e-6)
+            np.testing.assert_allclose(real.read((slice(1, 3),)), ((raw - zeros) * scales)[1:3], rtol=1e-6)
+            checked += 1
+    assert checked >= 3
+
+
+def test_weights_stats_on_dequantized_values() -> None:
+    """Streamed statistics of the real values equal NumPy's over the whole tensor
+    dequantized by hand with the interpreter's (per-channel) scales."""
+    real = cli_json("weights", DIR / "small_int8.tflite", "--stats", "--dequantize")
+    truth = {t["name"]: t["quantization"] for t in TRUTH["files"]["small_int8.tflite"]["tensors"]}
+    stored = {w.name: w for layer in _opened("small_int8.tflite").graph.layers for w in layer.weights}
+    checked = 0
+    for t in real["tensors"]:
+        quant = truth[t["path"]]
+        if not quant["scales"]:
+            continue
+        raw = stored[t["path"]].read(()).astype(np.float64)
+        along = [1] * raw.ndim
+        along[quant["quantized_dimension"]] = -1
+        expected = (raw - np.asarray(quant["zero_points"]).reshape(along)) * np.asarray(quant["scales"]).reshape(along)
+        assert t["dtype"] == "float32"
+        for key, value in (("min", expected.min()), ("max", expected.max()), ("mean", expected.mean()),
+                           ("std", expected.std())):  # fmt: skip
+            assert t["stats"][key] == pytest.approx(value, rel=1e-5, abs=1e-9), (t["path"], key)
+        checked += 1
+    assert checked >= 5
+    assert any("--dequantize" in note for note in real["notes"])
+
+
+def test_dequantize_on_a_float_model_says_nothing_changed() -> None:
+    report = cli_json("filters", DIR / "small_float.tflite", "--layer", "1", "--out", "0", "--dequantize")
+    assert any("not quantized" in note for note in report["notes"])

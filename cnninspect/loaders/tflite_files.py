@@ -432,11 +432,11 @@ def _graph(path: Path, sub: _Table, tensors: list[_Tensor], opcodes: list[str]) 
 def _quant_note(role: str, q: dict[str, Any]) -> str:
     scales, zeros = q["scale"], q["zero_point"]
     if len(scales) == 1:
-        return f"{role} is quantized: real = {scales[0]:.6g} * (q - {zeros[0] if zeros else 0}); values shown raw"
+        return f"{role} is quantized: real = {scales[0]:.6g} * (q - {zeros[0] if zeros else 0}); shown raw (--dequantize for real values)"
     return (
         f"{role} is quantized per channel (axis {q['quantized_dimension']}, {len(scales)} scales "
         f"{min(scales):.6g}..{max(scales):.6g}, zero points {sorted(set(zeros))[:4]}): "
-        f"real = scale[c] * (q - zero_point[c]); values shown raw"
+        f"real = scale[c] * (q - zero_point[c]); shown raw (--dequantize for real values)"
     )
 
 
@@ -477,7 +477,10 @@ def _read(path: Path, f: _File) -> Model:
     if len(subgraphs) > 1:
         notes.append(f"this file has {len(subgraphs)} subgraphs; only subgraph 0 (the main graph) is shown")
     if any(t.quantization and t.dtype in ("int8", "uint8", "int16") for t in tensors):
-        notes.append("quantized tensors: stored integers are shown raw; each layer's notes give scale and zero point")
+        notes.append(
+            "quantized tensors: stored integers are shown raw (--dequantize shows real values); "
+            "each layer's notes give scale and zero point"
+        )
     model = Model(
         name=sub.string(SUBGRAPH_NAME, "subgraph name") or path.stem,
         graph=graph,

@@ -13,6 +13,7 @@ from typing import Any
 from ..core.connections import filter_weight, out_maps
 from ..core.layouts import SPATIAL_AXES
 from ..core.model import Layer, Model, Row, Weight
+from ..core.quantize import DEQUANTIZED_NOTE, dequantize_layer
 from ..errors import SelectionError
 from .shapes import source_json, weight_json
 
@@ -96,8 +97,11 @@ def _entry(i: int, values: Any, strength: Any = None, **extra: Any) -> dict[str,
     }
 
 
-def filters_report(model: Model, row: Row, out: int, as_correlation: bool = False) -> dict[str, Any]:
+def filters_report(
+    model: Model, row: Row, out: int, as_correlation: bool = False, dequantize: bool = False
+) -> dict[str, Any]:
     layer = row.layer
+    dequantized = dequantize and dequantize_layer(layer)
     weight = filter_weight(layer)
     assert weight is not None
     n_out = out_maps(layer)
@@ -119,6 +123,10 @@ def filters_report(model: Model, row: Row, out: int, as_correlation: bool = Fals
     flipped = weight.layout.flipped or (layer.weight("depthwise_kernel") or weight).layout.flipped
     if not model.architecture:
         notes.append("weights only: the activation 'act' is not recorded in this file")
+    if dequantized:
+        notes.append(DEQUANTIZED_NOTE)
+    elif dequantize:
+        notes.append("--dequantize: this layer's weights are not quantized; shown as stored")
     shown_flipped = flipped and as_correlation
     if shown_flipped:
         _flip_filters(inputs)

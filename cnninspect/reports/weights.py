@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..core.model import Model, Row, Weight
+from ..core.quantize import DEQUANTIZED_NOTE, dequantize_layer
 from ..errors import CnnInspectError
 from .shapes import source_json, weight_json
 
@@ -15,8 +16,15 @@ CHUNK_BYTES = 16 * 1024 * 1024  # the most of one tensor held in memory at once
 Progress = Callable[[int], None]  # called with the number of bytes just read
 
 
-def weights_report(model: Model, rows: list[Row], stats: bool, progress: Progress | None = None) -> dict[str, Any]:
+def weights_report(
+    model: Model, rows: list[Row], stats: bool, progress: Progress | None = None, dequantize: bool = False
+) -> dict[str, Any]:
+    """Every tensor of ``rows``; ``dequantize`` reads quantized ones as real values (for
+    ``stats``; ``dtype`` then says float32 and ``quantization.dequantized`` is true)."""
     tensors = []
+    notes = list(model.notes)
+    if dequantize and any([dequantize_layer(row.layer) for row in rows]):
+        notes.append(DEQUANTIZED_NOTE)
     for row in rows:
         for w in row.layer.weights:
             entry = {"path": w.name, "layer": row.path, **weight_json(w), "bytes": w.nbytes}
@@ -30,7 +38,7 @@ def weights_report(model: Model, rows: list[Row], stats: bool, progress: Progres
         "model": model.name,
         "tensors": tensors,
         "totals": {"tensors": len(tensors), "bytes": sum(t["bytes"] for t in tensors)},
-        "notes": list(model.notes),
+        "notes": notes,
     }
 
 
