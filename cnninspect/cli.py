@@ -236,7 +236,8 @@ def weights(
         else:
             from .render.tables import weights_view
 
-            _print(_console(), weights_view(report))
+            console = _console()
+            _print(console, weights_view(report, console))
 
 
 PROGRESS_FROM_BYTES = 50 * 1024 * 1024

@@ -158,3 +158,15 @@ def test_contiguous_dataset_shorter_than_its_header(tmp_path: Path) -> None:
     assert result.returncode in (0, 5) and "Traceback" not in result.stderr, result.stderr
     result = run_cli("filters", path, "--layer", "dense_1", "--out", "0")
     assert result.returncode == 5 and len(result.stderr.splitlines()) == 1, result.stderr
+
+
+@pytest.mark.parametrize("columns", ["80", "100", "120"])
+def test_stats_table_never_cuts_a_number(columns: str) -> None:
+    """Too narrow for one table, the statistics get their own: no cell is cut short."""
+    path = FIXTURES / "torch" / "mixed_module.pt"
+    report = cli_json("weights", path, "--stats")
+    text = cli("weights", path, "--stats", env={"COLUMNS": columns}).stdout
+    assert "…" not in text
+    for t in report["tensors"]:
+        assert t["role"] in text and f"{t['stats']['std']:.3g}" in text
+    assert max(len(line) for line in text.splitlines()) <= int(columns)

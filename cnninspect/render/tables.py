@@ -193,25 +193,48 @@ def _dense_weights(report: dict[str, Any], n: int) -> Iterator[RenderableType]:
     yield table
 
 
-def weights_view(report: dict[str, Any]) -> Iterator[RenderableType]:
+MIN_LAYER = 24  # a Layer column folded narrower than this is hard to read: split the table instead
+STATS_HEADERS = ["Min", "Max", "Mean", "Std", "Zeros", "NaN/Inf", "Dead"]
+
+
+def _weights_table(console: Console, headers: list[str], rows: list[list[str]]) -> tuple[Table, bool]:
+    """A table whose Layer column (if any) folds into the room the other columns leave;
+    and whether every other cell fits whole in the console's width."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for header in headers:
+        left = header in ("Layer", "Role", "Layout", "Dtype")
+        table.add_column(header, justify="left" if left else "right", no_wrap=header != "Layer", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    unbounded = console.options.update_width(1 << 20)
+    natural = Measurement.get(console, unbounded, table).maximum
+    if "Layer" not in headers:
+        return table, natural <= console.width
+    layer = table.columns[headers.index("Layer")]
+    longest = max(Measurement.get(console, unbounded, c).maximum for c in [layer.header, *layer.cells])
+    room = console.width - (natural - longest)
+    layer.width = max(min(longest, room), len("Layer"))
+    return table, room >= min(longest, MIN_LAYER)
+
+
+def weights_view(report: dict[str, Any], console: Console) -> Iterator[RenderableType]:
     tensors = report["tensors"]
     with_stats = any("stats" in t for t in tensors)
     dtypes = sorted({t["dtype"] for t in tensors})
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    columns = ["Layer", "Role", "Shape", "Layout"] + (["Dtype"] if len(dtypes) > 1 else []) + ["Bytes"]
-    for header in columns:
-        table.add_column(header, justify="right" if header in ("Shape", "Bytes") else "left", no_wrap=True)
-    if with_stats:
-        for header in ("Min", "Max", "Mean", "Std", "Zeros", "NaN/Inf", "Dead"):
-            table.add_column(header, justify="right", no_wrap=True)
+    headers = ["Layer", "Role", "Shape", "Layout"] + (["Dtype"] if len(dtypes) > 1 else []) + ["Bytes"]
+    rows = []
     for t in tensors:
         shape = "×".join(map(str, t["shape"])) or "scalar"
-        row = [t["layer"], t["role"], shape, t["layout"] + (" flipped" if t["flipped"] else ""), *([t["dtype"]] if len(dtypes) > 1 else []), human_bytes(t["bytes"])]
-        if with_stats:
-            row += _stats_cells(t["stats"])
-        table.add_row(*row)
+        layout = t["layout"] + (" flipped" if t["flipped"] else "")
+        rows.append([t["layer"], t["role"], shape, layout, *([t["dtype"]] if len(dtypes) > 1 else []), human_bytes(t["bytes"])])
     yield _source_line(report)
-    yield table
+    stats = [_stats_cells(t["stats"]) for t in tensors] if with_stats else []
+    table, fits = _weights_table(console, headers + STATS_HEADERS * with_stats, [r + c for r, c in zip(rows, stats)] or rows)
+    if fits or not with_stats:
+        yield table
+    else:  # too wide for one table: the statistics get their own, rows matched by number
+        yield _weights_table(console, ["#", *headers], [[str(i), *r] for i, r in enumerate(rows)])[0]
+        yield _weights_table(console, ["#", *STATS_HEADERS], [[str(i), *c] for i, c in enumerate(stats)])[0]
     uniform = f", all {dtypes[0]}" if len(dtypes) == 1 else ""
     yield Text(f"{report['totals']['tensors']} tensors, {human_bytes(report['totals']['bytes'])}{uniform}")
     yield Text("Layout letters: D/H/W spatial, I in, O out, M depth multiplier, C channels (--json names every axis)", style="dim")
