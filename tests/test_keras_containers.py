@@ -134,3 +134,33 @@ def test_zip_bomb_by_ratio_is_refused(tmp_path: Path) -> None:
     assert bomb.stat().st_size < 2 * 1024 * 1024
     result = run("shapes", bomb, timeout=30)
     assert result.returncode == ExitStatus.BROKEN and "zip bomb" in result.stderr
+
+
+def test_keras_3_tuple_objects_in_a_config_read_as_lists(tmp_path: Path) -> None:
+    """Keras 3.0-3.2 wrote tuples as {"class_name": "__tuple__", "items": [...]}; today's
+    Keras writes lists. The same model with its lists turned into such tuples must give
+    the shapes Keras reported for it."""
+    import h5py
+
+    source = FIXTURES / "keras3" / "convs.h5"
+    truth = load_truth(FIXTURES / "keras3" / "convs.truth.json")
+    copy = tmp_path / "tuples.h5"
+    copy.write_bytes(source.read_bytes())
+
+    def tuples(node):
+        if isinstance(node, dict):
+            return {k: tuples(v) for k, v in node.items()}
+        if isinstance(node, list) and node and all(x is None or isinstance(x, int) for x in node):
+            return {"class_name": "__tuple__", "items": node}
+        return [tuples(x) for x in node] if isinstance(node, list) else node
+
+    with h5py.File(copy, "r+") as f:
+        config = json.loads(f.attrs["model_config"])
+        rewritten = json.dumps(tuples(config))
+        assert rewritten.count("__tuple__") > 10
+        f.attrs["model_config"] = rewritten
+    report = cli_json("shapes", copy)
+    by_path = {layer["path"]: layer for layer in report["layers"]}
+    for layer in truth["layers"]:
+        expected = [s for node in layer["nodes"] for s in node["output_shapes"]]
+        assert by_path[layer["path"]]["output_shapes"] == expected, layer["path"]
