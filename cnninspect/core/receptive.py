@@ -104,6 +104,8 @@ def union(fields: Sequence[Field]) -> Field:
 def _merge(values: Sequence[Value]) -> Value:
     if not values or any(v is None for v in values):
         return None
+    if len(values) == 1:
+        return values[0]
     fields = [v for v in values if isinstance(v, Field)]
     if not fields:
         return PIXEL
