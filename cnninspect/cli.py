@@ -145,7 +145,7 @@ def shapes(
         None, "--columns", help="Table columns: shape,params,macs,flops,memory,rf or all [default: shape,params,macs]."
     ),
     units: str = typer.Option("si", "--units", help="Bytes in si (kB, MB) or binary (KiB, MiB) units."),
-    depth: Optional[int] = typer.Option(None, "--depth", min=0, help="Fold nested models deeper than N (0: top level only)."),
+    depth: Optional[int] = typer.Option(None, "--depth", help="Fold nested models deeper than N (0: top level only)."),
     types: List[str] = typer.Option([], "--type", help="Only layers of this type (case-insensitive); repeatable."),
     match: Optional[str] = typer.Option(None, "--match", help="Only layers whose path matches this regular expression."),
     config: Optional[Path] = ConfigOpt,

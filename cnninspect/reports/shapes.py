@@ -175,6 +175,8 @@ class RowFilter:
     ``types`` match the type column case-insensitively, ``match`` searches the path."""
 
     def __init__(self, depth: int | None = None, types: Sequence[str] = (), match: str | None = None) -> None:
+        if depth is not None and depth < 0:
+            raise UsageError(f"--depth {depth}: give 0 (top level only) or more")
         self.depth = depth
         self.types = {t.lower() for t in types}
         try:
