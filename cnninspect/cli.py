@@ -144,30 +144,42 @@ def shapes(
     input_shape: List[str] = typer.Option(
         [], "--input-shape", help="Input shape without the batch dim, e.g. 224,224,3; repeat once per model input."
     ),
-    batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Fill the batch dimension with N."),
+    batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Fill the batch dimension with N (counts are then for N samples)."),
+    columns: Optional[str] = typer.Option(
+        None, "--columns", help="Table columns: shape,params,macs,flops,memory,rf or all [default: shape,params,macs]."
+    ),
+    units: str = typer.Option("si", "--units", help="Bytes in si (kB, MB) or binary (KiB, MiB) units."),
+    depth: Optional[int] = typer.Option(None, "--depth", help="Fold nested models deeper than N (0: top level only)."),
+    types: List[str] = typer.Option([], "--type", help="Only layers of this type (case-insensitive); repeatable."),
+    match: Optional[str] = typer.Option(None, "--match", help="Only layers whose path matches this regular expression."),
     config: Optional[Path] = ConfigOpt,
     layout: Optional[str] = LayoutOpt,
     debug: bool = DebugOpt,
 ) -> None:
-    """Every layer's output (activation) shape, params and weights.
+    """Every layer's output (activation) shape, params, MACs/FLOPs, activation memory and
+    receptive field.
 
-    Reads metadata only: no weight data is loaded.
+    Reads metadata only: no weight data is loaded. --depth, --type and --match select
+    rows (in the JSON too); totals always describe the whole model.
 
-    Example: cnninspect shapes sample_models/mnist_cnn.h5 --json | jq '.layers[] | {name, output_shapes}'
+    Example: cnninspect shapes sample_models/mnist_cnn.h5 --columns shape,macs,flops,rf --type conv2d
     """
     with _failures(file, debug):
         overrides = [parse_input_shape(s) for s in input_shape] or None
-        from .reports.shapes import shapes_report
+        from .render.columns import check_units, parse_columns
+        from .reports.shapes import RowFilter, shapes_report
 
+        chosen, select = parse_columns(columns), RowFilter(depth, types, match)
+        check_units(units)
         with _open(file, config, layout) as model:
-            report = shapes_report(model, overrides, batch)
+            report = shapes_report(model, overrides, batch, select)
         if as_json:
             _emit_json(report)
         else:
             from .render.tables import shapes_view
 
             console = _console()
-            _print(console, shapes_view(report, console))
+            _print(console, shapes_view(report, console, chosen, units))
 
 
 @app.command()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from rich import box
 from rich.columns import Columns
@@ -12,6 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from .columns import COLUMNS, DEFAULT_COLUMNS, format_bytes, format_count, format_field
 from .heatmap import heatmap, magnitude, number_format
 
 MAX_HEATMAPS = 64  # beyond this many inputs, show the strongest ones
@@ -65,8 +66,7 @@ def _shapes_table(
     table.add_column("Layer", no_wrap=True)
     table.add_column("Type", style="cyan", no_wrap=True)
     for header in middle:
-        table.add_column(header, no_wrap=True)
-    table.add_column("Params", justify="right", no_wrap=True)
+        table.add_column(header, no_wrap=True, justify="left" if header in LEFT else "right")
     if inbound is not None:
         table.add_column("Inbound", style="dim", width=inbound_width, overflow="fold")
     for i, row in enumerate(rows):
@@ -74,7 +74,12 @@ def _shapes_table(
     return table
 
 
-def shapes_view(report: dict[str, Any], console: Console) -> Iterator[RenderableType]:
+LEFT = {"Output shape", "Channels in → out", "Kernel", "RF"}
+
+
+def shapes_view(
+    report: dict[str, Any], console: Console, columns: Sequence[str] = DEFAULT_COLUMNS, units: str = "si"
+) -> Iterator[RenderableType]:
     layers = report["layers"]
     footnotes: list[str] = []
     dynamic = False
@@ -86,9 +91,17 @@ def shapes_view(report: dict[str, Any], console: Console) -> Iterator[Renderable
             footnotes.append(f"{layer['name']}: {layer['unknown_reason']}")
             shapes = f"{shapes} [{len(footnotes)}]"
         name = Text("  " * layer["depth"] + layer["name"], style="italic" if layer["synthetic"] else "")
-        middle = [shapes] if report["architecture"] else _weights_only_cells(layer)
-        rows.append([str(layer["index"]), name, layer["type"], *middle, f"{layer['params']:,}"])
-    headers = ["Output shape"] if report["architecture"] else ["Channels in → out", "Kernel"]
+        cells = {
+            "shape": [shapes] if report["architecture"] else _weights_only_cells(layer),
+            "params": [f"{layer['params']:,}"],
+            "macs": [format_count(layer["macs"])],
+            "flops": [format_count(layer["flops"])],
+            "memory": [format_bytes(layer["activation_bytes"], units)],
+            "rf": [format_field(layer["receptive_field"])],
+        }
+        rows.append([str(layer["index"]), name, layer["type"], *(c for column in columns for c in cells[column])])
+    shape_headers = ["Output shape"] if report["architecture"] else ["Channels in → out", "Kernel"]
+    headers = [h for column in columns for h in (shape_headers if column == "shape" else [COLUMNS[column]])]
     table = _shapes_table(headers, rows, None)
     inbound_hidden = False
     if not _is_chain(layers):
@@ -105,14 +118,35 @@ def shapes_view(report: dict[str, Any], console: Console) -> Iterator[Renderable
     yield Text(f"Total params: {totals['params']:,} ({human_bytes(totals['bytes'])})")
     yield Text(f"Trainable params: {totals['trainable_params']:,} ({human_bytes(totals['trainable_bytes'])})")
     yield Text(f"Non-trainable params: {totals['non_trainable_params']:,} ({human_bytes(totals['non_trainable_bytes'])})")
+    if report["architecture"]:
+        yield from _cost_totals(report, units)
     for i, note in enumerate(footnotes, 1):
         yield Text(f"[{i}] {note}", style="yellow")
     if dynamic:
         yield Text("? = a dimension the file leaves open; give --input-shape to fix it", style="dim")
     if inbound_hidden:
         yield Text("(the Inbound column needs a wider terminal; --json lists every layer's inbound)", style="dim")
+    if "rf" in columns:
+        yield Text("RF = receptive field in input pixels (per spatial axis), j = jump (effective stride); --json adds its start", style="dim")
     for note in report.get("notes", []):
         yield Text(f"note: {note}", style="dim")
+
+
+MAX_UNCOUNTED = 8  # uncounted layers named in the table's footer; --json lists them all
+
+
+def _cost_totals(report: dict[str, Any], units: str) -> Iterator[RenderableType]:
+    totals = report["totals"]
+    batch = report["inputs"][0]["shape"][0] if report["inputs"] and report["inputs"][0]["shape"] else None
+    per = "per sample" if batch is None else f"batch {batch}"
+    peak = format_bytes(totals["peak_activation_bytes"], units)
+    yield Text(f"MACs: {format_count(totals['macs'])}   FLOPs: {format_count(totals['flops'])}   "
+               f"Peak activation memory: {peak}   ({per})")  # fmt: skip
+    uncounted = totals["uncounted_layers"]
+    if uncounted:
+        more = f" and {len(uncounted) - MAX_UNCOUNTED} more" if len(uncounted) > MAX_UNCOUNTED else ""
+        yield Text(f"Not counted ({len(uncounted)} layers, excluded from the totals): "
+                   f"{', '.join(uncounted[:MAX_UNCOUNTED])}{more}", style="yellow")  # fmt: skip
 
 
 def _weights_only_cells(layer: dict[str, Any]) -> list[str]:

@@ -6,17 +6,28 @@ drawn from, so both always say the same.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Sequence
 
 from ..core.connections import in_maps, kernel_size, out_maps
+from ..core.cost import Costs, graph_costs
 from ..core.infer import infer_shapes
+from ..core.memory import Activations
+from ..core.receptive import Field, Fields, graph_fields
 from ..errors import UsageError
 from ..core.model import Layer, Model, Row, Shape, TensorRef, Weight
 
 SCHEMA = "cnninspect.shapes/1"
 
 
-def shapes_report(model: Model, input_shapes: Sequence[Shape] | None = None, batch: int | None = None) -> dict[str, Any]:
+def shapes_report(
+    model: Model,
+    input_shapes: Sequence[Shape] | None = None,
+    batch: int | None = None,
+    select: RowFilter | None = None,
+) -> dict[str, Any]:
+    """``select`` keeps some rows in ``layers`` (each keeps its index); totals describe
+    the whole model."""
     if input_shapes and len(input_shapes) != len(model.graph.inputs):
         raise UsageError(
             f"--input-shape given {len(input_shapes)} time(s), but the model has {len(model.graph.inputs)} input(s): "
@@ -25,6 +36,8 @@ def shapes_report(model: Model, input_shapes: Sequence[Shape] | None = None, bat
     output_shapes = infer_shapes(model.graph, input_shapes, batch)
     rows = model.rows()
     weights = [w for row in rows for w in row.layer.weights]
+    costs, fields, memory = graph_costs(model.graph), graph_fields(model.graph), Activations(weights)
+    metrics = _Metrics(costs, fields, memory)
     return {
         "schema": SCHEMA,
         "source": source_json(model),
@@ -35,8 +48,8 @@ def shapes_report(model: Model, input_shapes: Sequence[Shape] | None = None, bat
             for ref, shape in zip(model.graph.outputs, output_shapes)
         ],
         "architecture": model.architecture,
-        "layers": [_layer_json(row) for row in rows],
-        "totals": _totals(weights),
+        "layers": [{**_layer_json(row), **metrics.layer(row.layer)} for row in rows if select is None or select(row)],
+        "totals": {**_totals(weights), **metrics.totals(model, rows)},
         "notes": list(model.notes),
     }
 
@@ -128,3 +141,52 @@ def _totals(weights: list[Weight]) -> dict[str, int]:
         "trainable_bytes": sum(w.nbytes for w in trainable),
         "non_trainable_bytes": sum(w.nbytes for w in frozen),
     }
+
+
+class _Metrics:
+    """Per-layer MACs, FLOPs, activation bytes and receptive field, and their totals."""
+
+    def __init__(self, costs: Costs, fields: Fields, memory: Activations) -> None:
+        self.costs, self.fields, self.memory = costs, fields, memory
+
+    def layer(self, layer: Layer) -> dict[str, Any]:
+        cost = self.costs.get(id(layer))
+        field = self.fields.get(id(layer))
+        return {
+            "macs": None if cost is None else cost[0],
+            "flops": None if cost is None else cost[1],
+            "activation_bytes": self.memory.layer_bytes(layer),
+            "receptive_field": field.json() if isinstance(field, Field) else None,
+        }
+
+    def totals(self, model: Model, rows: list[Row]) -> dict[str, Any]:
+        top = [self.costs.get(id(layer)) for layer in model.graph.layers]
+        counted = [c for c in top if c is not None]
+        return {
+            "macs": sum(c[0] for c in counted),
+            "flops": sum(c[1] for c in counted),
+            "peak_activation_bytes": self.memory.peak(model.graph),
+            "uncounted_layers": [r.path for r in rows if r.layer.graph is None and self.costs.get(id(r.layer)) is None],
+        }
+
+
+class RowFilter:
+    """Which rows ``layers`` lists: ``depth`` folds nested containers deeper than N,
+    ``types`` match the type column case-insensitively, ``match`` searches the path."""
+
+    def __init__(self, depth: int | None = None, types: Sequence[str] = (), match: str | None = None) -> None:
+        if depth is not None and depth < 0:
+            raise UsageError(f"--depth {depth}: give 0 (top level only) or more")
+        self.depth = depth
+        self.types = {t.lower() for t in types}
+        try:
+            self.pattern = re.compile(match) if match is not None else None
+        except re.error as exc:
+            raise UsageError(f"--match {match!r} is not a valid regular expression ({exc}); e.g. 'conv|dense'") from None
+
+    def __call__(self, row: Row) -> bool:
+        return (
+            (self.depth is None or row.depth <= self.depth)
+            and (not self.types or row.layer.type.lower() in self.types)
+            and (self.pattern is None or self.pattern.search(row.path) is not None)
+        )
