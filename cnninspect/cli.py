@@ -273,11 +273,11 @@ def _write_png(image: Any, png: Path) -> None:
 
 def _layer_picture(model: Any, spec: str) -> Any:
     """All filters of one layer as an image; a layer too big to draw is refused unread."""
-    from .render.picture import check_weights_size, weights_picture
+    from .render.picture import check_drawable, weights_picture
     from .reports.filters import layer_filters_report, layer_summary, select_layer
 
     row = select_layer(model, spec)
-    check_weights_size(layer_summary(row))
+    check_drawable(layer_summary(row))
     return weights_picture(layer_filters_report(row))
 
 

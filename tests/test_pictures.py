@@ -354,3 +354,8 @@ def test_auto_view_keeps_numbers_for_small_kernels() -> None:
     assert result.returncode == 0 and "shades by" not in result.stdout
     blocks = run("filters", KERAS3 / "mnist_cnn.h5", "--layer", "1", "--out", "0", "--view", "blocks", env={"NO_COLOR": "1"})
     assert "shades by" in blocks.stdout
+
+
+def test_a_layer_with_nothing_to_draw(tmp_path: Path) -> None:
+    path = FIXTURES / "safetensors" / "numpy_arrays.safetensors"  # 'empty': a (0, 3) weight
+    _one_line(cli("weights", path, "--layer", "empty", "--png", tmp_path / "x.png"), ExitStatus.SELECTION, "no filters to draw")

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple
 
-from ..errors import NotWritable, UsageError
+from ..errors import NotWritable, SelectionError, UsageError
 from .heatmap import filter_rows, magnitude, rgb
 
 MAX_SIDE = 8192  # the largest image side drawn; a bigger layer is refused
@@ -65,9 +65,11 @@ def save(image: Any, path: Path) -> None:
 def filters_picture(report: dict[str, Any], entries: Sequence[dict[str, Any]]) -> Any:
     """``filters --png``: one tile per input map feeding output map N (``entries``, from
     the report's ``inputs``), near-square arrangement, row-major in input order. A dense
-    layer is one tile of its input units, row-major, ``ceil(sqrt(n))`` units wide. A
+    layer is one tile of all its input units, row-major, ``ceil(sqrt(n))`` units wide. A
     separable layer's tiles are the effective filters P[j,N]·D[j]."""
     layer = report["layer"]
+    if layer["op"] == "dense":  # one tile of every unit: --top does not apply
+        entries = report["inputs"]
     values = [e.get("effective_filter", e["filter"]) for e in entries]
     vmax = magnitude(values)
     title = f"{layer['path']} ({layer['type']}): filters feeding output map {report['out']} of {report['out_maps']}"
@@ -122,8 +124,12 @@ def weights_picture(report: dict[str, Any]) -> Any:
     return _render(sections, preferred, "weights")
 
 
-def check_weights_size(summary: dict[str, Any]) -> None:
-    """Refuse a layer too big to draw at one pixel per weight, before reading it."""
+def check_drawable(summary: dict[str, Any]) -> None:
+    """Refuse, before reading it, a layer with nothing to draw or too big to draw at one
+    pixel per weight."""
+    if not summary["out_maps"] or not summary["columns"]:
+        path = summary["layer"]["path"]
+        raise SelectionError(f"layer '{path}' has no filters to draw: {summary['out_maps']} output maps, {summary['columns']} inputs")
     size = summary["kernel_size"] or [1]
     kernel = (size[-2] if len(size) > 1 else 1, size[-1] * (size[0] if len(size) > 2 else 1) + max(len(size) - 2, 0))
     framed = summary["layer"]["op"] != "dense"
