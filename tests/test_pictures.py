@@ -359,3 +359,22 @@ def test_auto_view_keeps_numbers_for_small_kernels() -> None:
 def test_a_layer_with_nothing_to_draw(tmp_path: Path) -> None:
     path = FIXTURES / "safetensors" / "numpy_arrays.safetensors"  # 'empty': a (0, 3) weight
     _one_line(cli("weights", path, "--layer", "empty", "--png", tmp_path / "x.png"), ExitStatus.SELECTION, "no filters to draw")
+
+
+def test_weights_png_depthwise_draws_each_output_maps_own_input(tmp_path: Path) -> None:
+    out = tmp_path / "dw.png"
+    assert cli("weights", KERAS3 / "depthwise_separable.h5", "--layer", "depthwise_conv2d", "--png", out).exit_code == 0
+    kernel = keras_arrays("depthwise_separable", "depthwise_conv2d")[0]  # Keras (kh, kw, in, mult)
+    n_in, m = kernel.shape[2], kernel.shape[3]
+    vmax = float(np.abs(kernel).max())
+    image = Image.open(out)
+    boxes = frames(image)
+    assert len(boxes) == n_in * m  # one tile per output map: its own input only
+    xs = sorted({b[0] for b in boxes})
+    assert len(xs) == n_in
+    s = (boxes[0][2] - 2) // 3
+    for o, box in enumerate(boxes):  # top to bottom: output maps in order
+        assert xs.index(box[0]) == o // m
+        for r in range(3):
+            for c in range(3):
+                assert close(cell(image, box, r, c, s), scale_colour(float(kernel[r, c, o // m, o % m]), vmax))

@@ -130,8 +130,9 @@ def check_drawable(summary: dict[str, Any]) -> None:
     if not summary["out_maps"] or not summary["columns"]:
         path = summary["layer"]["path"]
         raise SelectionError(f"layer '{path}' has no filters to draw: {summary['out_maps']} output maps, {summary['columns']} inputs")
-    size = summary["kernel_size"] or [1]
-    kernel = (size[-2] if len(size) > 1 else 1, size[-1] * (size[0] if len(size) > 2 else 1) + max(len(size) - 2, 0))
+    size = summary["kernel_size"] or [1]  # depth, height, width; a 3-D kernel's depth slices side by side
+    depth = size[0] if len(size) > 2 else 1
+    kernel = (size[-2] if len(size) > 1 else 1, size[-1] * depth + depth - 1)
     framed = summary["layer"]["op"] != "dense"
     pitch = [k + (2 + GAP if framed else 0) for k in kernel]
     side = (summary["out_maps"] * pitch[0], summary["columns"] * pitch[1])
