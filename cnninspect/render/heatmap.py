@@ -37,13 +37,25 @@ def number_format(vmax: float) -> str:
 
 
 def rgb(value: float, vmax: float) -> tuple[int, int, int]:
-    """The diverging scale: white at 0, pure red at +vmax, pure blue at -vmax (linear in
-    between, clipped beyond). NaN, Inf and an all-zero scale are white."""
-    if vmax <= 0 or not math.isfinite(value):
-        return (255, 255, 255)
-    t = min(abs(value) / vmax, 1.0)
-    fade = int(round(255 * (1 - t)))
-    return (255, fade, fade) if value >= 0 else (fade, fade, 255)
+    """One value's colour on the diverging scale (``diverging``)."""
+    import numpy as np
+
+    r, g, b = diverging(np.asarray(value, dtype=np.float64), vmax)
+    return (int(r), int(g), int(b))
+
+
+def diverging(values: Any, vmax: float) -> Any:
+    """The diverging scale, for an array of values: white at 0, pure red at +vmax, pure
+    blue at -vmax, linear in between (the two other channels ``round(255 * (1 - |w|/vmax))``),
+    clipped beyond. NaN, Inf and an all-zero scale are white. Returns uint8 ``(..., 3)``."""
+    import numpy as np
+
+    finite = np.isfinite(values)
+    t = np.clip(np.abs(np.where(finite, values, 0.0)) / vmax, 0.0, 1.0) if vmax > 0 else np.zeros(np.shape(values))
+    fade = np.rint(255 * (1 - t))
+    negative = finite & (values < 0)
+    full = np.full(np.shape(values), 255.0)
+    return np.stack([np.where(negative, fade, full), fade, np.where(negative, full, fade)], axis=-1).astype(np.uint8)
 
 
 def colour(value: float, vmax: float) -> str:
@@ -52,26 +64,19 @@ def colour(value: float, vmax: float) -> str:
     return "black on rgb({},{},{})".format(*rgb(value, vmax))
 
 
-def filter_rows(values: Any) -> list[list[float]]:
-    """A filter as rows of numbers: a 1-D filter is one row; a 2-D filter is its rows; a
-    3-D one, its depth slices side by side separated by a NaN gap; a number (a dense
-    weight) is one cell."""
-    if not isinstance(values, list):
-        return [[float(values)]]
-    if not values or not isinstance(values[0], list):
-        return [[float(v) for v in values]]
-    if not isinstance(values[0][0], list):
-        return [[float(v) for v in row] for row in values]
-    depth = values  # (kd, kh, kw): slices side by side, separated by a gap
-    rows = []
-    for h in range(len(depth[0])):
-        row: list[float] = []
-        for d, plane in enumerate(depth):
-            if d:
-                row.append(math.nan)
-            row.extend(float(v) for v in plane[h])
-        rows.append(row)
-    return rows
+def filter_rows(values: Any) -> Any:
+    """A filter as a 2-D float array of rows: a 1-D filter is one row; a 2-D filter is its
+    rows; a 3-D one, its depth slices side by side separated by a NaN column; a number (a
+    dense weight) is one cell."""
+    import numpy as np
+
+    a = np.asarray(values, dtype=np.float64)
+    if a.ndim < 2:
+        return a.reshape(1, -1)
+    if a.ndim == 2:
+        return a
+    gap = np.full((a.shape[1], 1), np.nan)  # (kd, kh, kw): slices side by side, separated by a gap
+    return np.hstack([part for d in range(a.shape[0]) for part in ([gap, a[d]] if d else [a[d]])])
 
 
 def heatmap(values: Any, vmax: float, fmt: str) -> Table:
@@ -193,11 +198,13 @@ class Legend:
 
 
 def magnitude(filters: Sequence[Any]) -> float:
-    """The largest absolute value over all filters: one colour scale for all."""
+    """The largest finite absolute value over all filters: one colour scale for all."""
+    import numpy as np
 
-    def walk(x: Any) -> float:
-        if isinstance(x, list):
-            return max((walk(v) for v in x), default=0.0)
-        return abs(float(x)) if math.isfinite(float(x)) else 0.0
-
-    return max((walk(f) for f in filters), default=0.0)
+    best = 0.0
+    for f in filters:
+        a = np.abs(np.asarray(f, dtype=np.float64))
+        a = a[np.isfinite(a)]
+        if a.size:
+            best = max(best, float(a.max()))
+    return best
