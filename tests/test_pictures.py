@@ -273,13 +273,14 @@ def test_bad_view_is_a_usage_error() -> None:
     _one_line(cli("filters", KERAS3 / "mnist_cnn.h5", "--layer", "1", "--out", "0", "--view", "pixels"), ExitStatus.USAGE, "--view")
 
 
-def test_pil_is_imported_only_for_png(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [["filters", "--out", "0"], ["weights"]])
+def test_pil_is_imported_only_for_png(command: list[str], tmp_path: Path) -> None:
     code = (
         "import sys; from cnninspect.cli import app\n"
         "try:\n    app(sys.argv[1:])\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
         "print('PIL' in sys.modules)"
     )
-    base = [sys.executable, "-c", code, "filters", str(KERAS3 / "mnist_cnn.h5"), "--layer", "1", "--out", "0", "--json"]
+    base = [sys.executable, "-c", code, *command, str(KERAS3 / "mnist_cnn.h5"), "--layer", "1"]
 
     def imports_pil(*extra: str) -> bool:
         result = subprocess.run([*base, *extra], capture_output=True, text=True, cwd=ROOT, timeout=60)
