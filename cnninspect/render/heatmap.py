@@ -65,18 +65,26 @@ def colour(value: float, vmax: float) -> str:
 
 
 def filter_rows(values: Any) -> Any:
-    """A filter as a 2-D float array of rows: a 1-D filter is one row; a 2-D filter is its
-    rows; a 3-D one, its depth slices side by side separated by a NaN column; a number (a
-    dense weight) is one cell."""
+    """A filter as a 2-D float array of rows (``stacked_rows`` of one filter)."""
     import numpy as np
 
-    a = np.asarray(values, dtype=np.float64)
-    if a.ndim < 2:
-        return a.reshape(1, -1)
-    if a.ndim == 2:
+    return stacked_rows(np.asarray(values, dtype=np.float64)[None])[0]
+
+
+def stacked_rows(filters: Any) -> Any:
+    """Filters stacked on a leading axis, each as a 2-D array of rows: a number (a dense
+    weight) is one cell; a 1-D filter is one row; a 2-D filter is its rows; a 3-D one,
+    its depth slices side by side separated by a NaN column. Returns (n, rows, columns)."""
+    import numpy as np
+
+    a = np.asarray(filters, dtype=np.float64)
+    n = a.shape[0]
+    if a.ndim < 3:
+        return a.reshape(n, 1, -1)
+    if a.ndim == 3:
         return a
-    gap = np.full((a.shape[1], 1), np.nan)  # (kd, kh, kw): slices side by side, separated by a gap
-    return np.hstack([part for d in range(a.shape[0]) for part in ([gap, a[d]] if d else [a[d]])])
+    gap = np.full((n, a.shape[2], 1), np.nan)  # (n, kd, kh, kw): slices side by side, separated by a gap
+    return np.concatenate([part for d in range(a.shape[1]) for part in ([gap, a[:, d]] if d else [a[:, d]])], axis=2)
 
 
 def heatmap(values: Any, vmax: float, fmt: str) -> Table:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
 
 from ..errors import NotWritable, SelectionError, UsageError
-from .heatmap import diverging, filter_rows, rgb
+from .heatmap import diverging, rgb, stacked_rows
 
 MAX_SIDE = 8192  # the largest image side drawn; a bigger layer is refused
 TILE_PX = 72  # preferred tile side: each weight is about TILE_PX / kernel size pixels
@@ -87,11 +87,11 @@ def filters_picture(report: dict[str, Any], entries: Sequence[dict[str, Any]]) -
         width = max(1, math.ceil(math.sqrt(flat.size)))
         grid = np.full(width * math.ceil(flat.size / width), np.nan)
         grid[: flat.size] = flat
-        arrays = [grid.reshape(-1, width)]
+        arrays = grid.reshape(1, -1, width)
         labels = [f"input units 0-{flat.size - 1}, row-major, {width} per row"]
         preferred = max(1, min(MAX_CELL, DENSE_PX // width))
     else:
-        arrays = [filter_rows(e.get("effective_filter", e["filter"])) for e in entries]
+        arrays = stacked_rows([e.get("effective_filter", e["filter"]) for e in entries])
         labels = [f"in {e['in']} D[{e['via']}]" if "via" in e else f"in {e['in']}" for e in entries]
         preferred = _preferred_cell(arrays)
         if any("via" in e for e in entries):
@@ -114,11 +114,9 @@ def weights_picture(report: dict[str, Any]) -> Any:
     layer is a plain matrix, one square per weight. A conv on exactly 3 input maps adds
     the RGB view (``rgb_channel``)."""
     layer = report["layer"]
-    arrays, cells = [], []
-    for f in report["filters"]:
-        for e in f["inputs"]:
-            arrays.append(filter_rows(e.get("effective_filter", e["filter"])))
-            cells.append((f["out"], e["via"] if "via" in e else e["in"]))
+    entries = [(f["out"], e) for f in report["filters"] for e in f["inputs"]]
+    arrays = stacked_rows([e.get("effective_filter", e["filter"]) for _, e in entries])
+    cells = [(out, e["via"] if "via" in e else e["in"]) for out, e in entries]
     values = _grid(arrays, cells, (report["out_maps"], report["columns"]))
     vmax = _scale(values)
     tiles = _colour_tiles(values, vmax)
@@ -169,18 +167,17 @@ def rgb_channel(values: Any, vmax: float) -> Any:
 # --- building blocks -------------------------------------------------------------------
 
 
-def _grid(arrays: Sequence[Any], cells: Sequence[tuple[int, int]], shape: tuple[int, int]) -> Any:
-    """The filters (2-D row arrays) at their (row, column) cells of one float array
-    (rows, cols, h, w); NaN where there is no weight."""
+def _grid(arrays: Any, cells: Sequence[tuple[int, int]], shape: tuple[int, int]) -> tuple[Any, Any]:
+    """The filters (``stacked_rows``: n, h, w) at their (row, column) cells of one float
+    array (rows, cols, h, w), NaN where there is no weight; and which cells hold one."""
     import numpy as np
 
-    h = max((a.shape[0] for a in arrays), default=1)
-    w = max((a.shape[1] for a in arrays), default=1)
-    grid = np.full((*shape, h, w), np.nan)
+    grid = np.full((*shape, *arrays.shape[1:]), np.nan)
     present = np.zeros(shape, dtype=bool)
-    for (r, c), a in zip(cells, arrays):
-        grid[r, c, : a.shape[0], : a.shape[1]] = a
-        present[r, c] = True
+    if len(cells):
+        rows, cols = np.asarray(cells).T
+        grid[rows, cols] = arrays
+        present[rows, cols] = True
     return grid, present
 
 
@@ -265,8 +262,8 @@ def _text(text: str) -> Section:
     return Section(width, height + 2, lambda image, draw, x, y: draw.text((x, y), text, fill=INK, font=_font()))
 
 
-def _preferred_cell(arrays: Sequence[Any]) -> int:
-    longest = max((max(a.shape) for a in arrays), default=1)
+def _preferred_cell(arrays: Any) -> int:
+    longest = max(arrays.shape[1:])
     return max(1, min(MAX_CELL, TILE_PX // longest))
 
 

@@ -86,14 +86,20 @@ def _entry(i: int, values: Any, strength: Any = None, **extra: Any) -> dict[str,
     """One input's filter, with L1/L2 norms of ``strength`` (default: the filter)."""
     import numpy as np
 
-    arr = np.asarray(values if strength is None else strength, dtype=np.float64)
-    return {
-        "in": i,
-        "filter": values.tolist() if hasattr(values, "tolist") else values,
-        "l1": float(np.abs(arr).sum()),
-        "l2": float(np.sqrt((arr * arr).sum())),
-        **extra,
-    }
+    stack = np.asarray(values)[None]
+    return {**_entries(range(i, i + 1), stack, None if strength is None else np.asarray(strength)[None])[0], **extra}
+
+
+def _entries(ins: Any, values: Any, strength: Any = None) -> list[dict[str, Any]]:
+    """One entry per input map: ``values[k]`` is the filter from input ``ins[k]``, with the
+    L1/L2 norms of ``strength[k]`` (default: the filter), all computed at once."""
+    import numpy as np
+
+    flat = np.asarray(values if strength is None else strength, dtype=np.float64).reshape(len(values), -1)
+    l1 = np.abs(flat).sum(axis=1).tolist()
+    l2 = np.sqrt((flat * flat).sum(axis=1)).tolist()
+    filters = values.tolist()
+    return [{"in": i, "filter": f, "l1": a, "l2": b} for i, f, a, b in zip(ins, filters, l1, l2)]
 
 
 def filters_report(model: Model, row: Row, out: int, as_correlation: bool = False) -> dict[str, Any]:
@@ -220,7 +226,9 @@ def _conv(layer: Layer, weight: Weight, out: int) -> tuple[list, dict, str, list
         first = group * per_group_in
         fixed = {"out": out}
     slab, axes = _read(weight, fixed)
-    inputs = [_entry(first + k, _take(slab, axes, "in", k)[0]) for k in range(per_group_in)]
+    import numpy as np
+
+    inputs = _entries(range(first, first + per_group_in), np.moveaxis(slab, axes.index("in"), 0))
     notes = []
     if groups > 1:
         notes.append(
