@@ -31,6 +31,7 @@ DebugOpt = typer.Option(False, "--debug", help="On failure, show the Python trac
 ConfigOpt = typer.Option(
     None, "--config", help="Architecture file (model.to_json() JSON or to_yaml() YAML) for a weights-only file."
 )
+PngOpt = typer.Option(None, "--png", help="Also draw the filters to this PNG image (the path written goes to stderr).")
 LayoutOpt = typer.Option(
     None, "--layout", help="Layout of files that do not record one: keras, torch, theano (also tensorflow, pytorch, onnx, lasagne)."
 )
@@ -192,6 +193,10 @@ def filters(
         False, "--as-correlation", help="Show Theano-era (true convolution) kernels flipped, as cross-correlation kernels."
     ),
     dequantize: bool = DequantizeOpt,
+    view: str = typer.Option(
+        "auto", "--view", help="Terminal drawing: numbers, blocks (a compact picture), or auto (numbers up to 5x5 kernels)."
+    ),
+    png: Optional[Path] = PngOpt,
     as_json: bool = JsonOpt,
     config: Optional[Path] = ConfigOpt,
     layout: Optional[str] = LayoutOpt,
@@ -202,19 +207,28 @@ def filters(
     Shows the bias, the activation, the equation, the slice in the file's own layout and
     the strongest inputs. Reads only that slice of the weights.
 
-    Example: cnninspect filters sample_models/mnist_cnn.h5 --layer 2 --out 5
+    Example: cnninspect filters sample_models/mnist_cnn.h5 --layer 2 --out 5 --png filters.png
     """
     with _failures(file, debug):
-        from .reports.filters import filters_report, select_layer
+        from .render.heatmap import VIEWS
+        from .reports.filters import filters_report, select_layer, strongest_inputs
 
+        if view not in VIEWS:
+            raise UsageError(f"--view {view!r} is not one of: {', '.join(VIEWS)}")
+        _check_png(png)
         with _open(file, config, layout) as model:
             report = filters_report(model, select_layer(model, layer), out, as_correlation, dequantize)
+        if png is not None:
+            from .render.picture import filters_picture
+
+            shown = strongest_inputs(report, top) if top is not None else report["inputs"]
+            _write_png(filters_picture(report, shown), png)
         if as_json:
             _emit_json(report)
         else:
             from .render.tables import filters_view
 
-            _print(_console(), filters_view(report, top))
+            _print(_console(), filters_view(report, top, view))
 
 
 @app.command()
@@ -223,6 +237,9 @@ def weights(
     stats: bool = typer.Option(False, "--stats", help="Add min, max, mean, std, zeros, NaN/Inf and dead filters (streams the data)."),
     layer: Optional[str] = typer.Option(None, "--layer", "-l", help="Only this layer (index, name or path) and what it contains."),
     dequantize: bool = DequantizeOpt,
+    png: Optional[Path] = typer.Option(
+        None, "--png", help="Draw all filters of the --layer to this PNG image: a row per output map, a column per input map."
+    ),
     as_json: bool = JsonOpt,
     config: Optional[Path] = ConfigOpt,
     layout: Optional[str] = LayoutOpt,
@@ -231,16 +248,23 @@ def weights(
     """Every stored tensor: path, layer, role, shape, named axes, layout, dtype, bytes.
 
     Example: cnninspect weights sample_models/mnist_cnn.h5 --stats
+
+    Example: cnninspect weights sample_models/mnist_cnn.h5 --layer conv2d --png conv2d.png
     """
     with _failures(file, debug):
         from .reports.filters import find_row
         from .reports.weights import weights_report
 
+        if png is not None and layer is None:
+            raise UsageError("--png draws one layer's filters: give --layer L too")
+        _check_png(png)
         with _open(file, config, layout) as model:
             rows = model.rows()
             if layer is not None:
                 chosen = find_row(model, layer)
                 rows = [r for r in rows if r.path == chosen.path or r.path.startswith(chosen.path + "/")]
+            if png is not None:
+                _write_png(_layer_picture(model, layer, dequantize), png)
             with _progress(sum(w.nbytes for r in rows for w in r.layer.weights) if stats else 0) as advance:
                 report = weights_report(model, rows, stats, advance, dequantize)
         if as_json:
@@ -250,6 +274,33 @@ def weights(
 
             console = _console()
             _print(console, weights_view(report, console))
+
+
+def _check_png(png: Optional[Path]) -> None:
+    if png is not None:
+        from .render.picture import check_output
+
+        check_output(png)
+
+
+def _write_png(image: Any, png: Path) -> None:
+    from .render.picture import save
+
+    save(image, png)
+    _stderr(f"wrote {png} ({image.width}x{image.height} px)")
+
+
+def _layer_picture(model: Any, spec: str, dequantize: bool) -> Any:
+    """All filters of one layer as an image; a layer too big to draw is refused unread."""
+    from .core.quantize import dequantize_layer
+    from .render.picture import check_drawable, weights_picture
+    from .reports.filters import layer_filters_report, layer_summary, select_layer
+
+    row = select_layer(model, spec)
+    check_drawable(layer_summary(row))
+    if dequantize:
+        dequantize_layer(row.layer)
+    return weights_picture(layer_filters_report(row))
 
 
 PROGRESS_FROM_BYTES = 50 * 1024 * 1024

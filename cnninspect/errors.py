@@ -9,7 +9,7 @@ class ExitStatus(IntEnum):
     OK = 0
     INTERNAL = 1  # a bug in cnninspect: please report it (run with --debug)
     USAGE = 2  # bad command-line arguments
-    NOT_FOUND = 3  # the path is missing, a directory, or unreadable
+    NOT_FOUND = 3  # the path is missing, a directory, or unreadable (or a --png path cannot be written)
     UNRECOGNISED = 4  # the file is not a model format cnninspect reads
     BROKEN = 5  # the format is recognised, but the content is damaged or inconsistent
     SELECTION = 6  # --layer / --out name something the model does not have
@@ -31,6 +31,12 @@ class UsageError(CnnInspectError):
 
 
 class FileNotReadable(CnnInspectError):
+    status = ExitStatus.NOT_FOUND
+
+
+class NotWritable(CnnInspectError):
+    """An output file (``--png``) that cannot be written: same code as an unreadable input."""
+
     status = ExitStatus.NOT_FOUND
 
 

@@ -19,7 +19,7 @@ DEQUANTIZED_NOTE = "--dequantize: quantized weights are shown as real values, sc
 def dequantized(weight: Weight) -> Weight:
     """``weight`` reading real values (float32), or ``weight`` itself when not quantized."""
     q = weight.quantization
-    if not q or not q.get("scale"):
+    if not q or not q.get("scale") or q.get("dequantized"):
         return weight
     import numpy as np
 

@@ -12,8 +12,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ..reports.filters import strongest_inputs
 from .columns import COLUMNS, DEFAULT_COLUMNS, format_bytes, format_count, format_field
-from .heatmap import heatmap, magnitude, number_format
+from .heatmap import Blocks, Legend, choose_view, heatmap, magnitude, number_format
 
 MAX_HEATMAPS = 64  # beyond this many inputs, show the strongest ones
 
@@ -158,7 +159,7 @@ def _weights_only_cells(layer: dict[str, Any]) -> list[str]:
     return [through, kernel]
 
 
-def filters_view(report: dict[str, Any], top: int | None) -> Iterator[RenderableType]:
+def filters_view(report: dict[str, Any], top: int | None, view: str = "auto") -> Iterator[RenderableType]:
     layer, weight = report["layer"], report["weight"]
     yield Text.assemble(
         (f"Layer {layer['index']} {layer['path']}", "bold"),
@@ -179,20 +180,23 @@ def filters_view(report: dict[str, Any], top: int | None) -> Iterator[Renderable
     if layer["op"] == "dense":
         yield from _dense_weights(report, top or 20)
         return
-    limit = top if top is not None else (len(inputs) if len(inputs) <= MAX_HEATMAPS else 16)
-    strongest = {e["in"] if "via" not in e else e["via"] for e in report["ranking"][:limit]}
-    shown = [e for e in inputs if (e["in"] if "via" not in e else e["via"]) in strongest]
+    shown = strongest_inputs(report, top if top is not None else (len(inputs) if len(inputs) <= MAX_HEATMAPS else 16))
     vmax = magnitude([e["filter"] for e in shown])
     fmt = number_format(vmax)
-    panels = [
-        Panel(heatmap(e["filter"], vmax, fmt), title=_input_title(e), box=box.ROUNDED, expand=False)
-        for e in shown
-    ]
+    mode = choose_view(view, [e["filter"] for e in shown])
+
+    def draw(values: Any) -> RenderableType:
+        return heatmap(values, vmax, fmt) if mode == "numbers" else Blocks(values, vmax)
+
+    panels = [Panel(draw(e["filter"]), title=_input_title(e), box=box.ROUNDED, expand=False) for e in shown]
     if len(shown) < len(inputs):
         yield Text(f"showing the {len(shown)} strongest of {len(inputs)} input filters (by L1; --top N for more)", style="dim")
     yield Text(f"filters ({', '.join(report['spatial_axes'])}), shared scale ±{vmax:.3g}:", style="dim")
     yield Columns(panels)
+    if mode == "blocks":
+        yield Legend(vmax)
     yield from _ranking(report, 10)
+
 
 
 def _input_title(entry: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.connections import filter_weight, out_maps
+from ..core.connections import filter_weight, in_maps, kernel_size, out_maps
 from ..core.layouts import SPATIAL_AXES
 from ..core.model import Layer, Model, Row, Weight
 from ..core.quantize import DEQUANTIZED_NOTE, dequantize_layer
@@ -87,14 +87,20 @@ def _entry(i: int, values: Any, strength: Any = None, **extra: Any) -> dict[str,
     """One input's filter, with L1/L2 norms of ``strength`` (default: the filter)."""
     import numpy as np
 
-    arr = np.asarray(values if strength is None else strength, dtype=np.float64)
-    return {
-        "in": i,
-        "filter": values.tolist() if hasattr(values, "tolist") else values,
-        "l1": float(np.abs(arr).sum()),
-        "l2": float(np.sqrt((arr * arr).sum())),
-        **extra,
-    }
+    stack = np.asarray(values)[None]
+    return {**_entries(range(i, i + 1), stack, None if strength is None else np.asarray(strength)[None])[0], **extra}
+
+
+def _entries(ins: Any, values: Any, strength: Any = None) -> list[dict[str, Any]]:
+    """One entry per input map: ``values[k]`` is the filter from input ``ins[k]``, with the
+    L1/L2 norms of ``strength[k]`` (default: the filter), all computed at once."""
+    import numpy as np
+
+    flat = np.asarray(values if strength is None else strength, dtype=np.float64).reshape(len(values), -1)
+    l1 = np.abs(flat).sum(axis=1).tolist()
+    l2 = np.sqrt((flat * flat).sum(axis=1)).tolist()
+    filters = values.tolist()
+    return [{"in": i, "filter": f, "l1": a, "l2": b} for i, f, a, b in zip(ins, filters, l1, l2)]
 
 
 def filters_report(
@@ -108,14 +114,7 @@ def filters_report(
     assert n_out is not None
     if not 0 <= out < n_out:
         raise SelectionError(f"output map {out} does not exist: '{row.path}' has {n_out} output maps (0-{n_out - 1})")
-    builder = {
-        "conv": _conv,
-        "conv_transpose": _conv,
-        "dense": _conv,
-        "depthwise_conv": _depthwise,
-        "separable_conv": _separable,
-    }[layer.op]
-    inputs, fixed, equation_terms, notes = builder(layer, weight, out)
+    inputs, fixed, equation_terms, notes = _BUILDERS[layer.op](layer, weight, out)
     bias = layer.weight("bias")
     bias_value = float(bias.read((out,))) if bias is not None else None
     # Without an architecture the activation is not recorded anywhere: say so.
@@ -149,7 +148,7 @@ def filters_report(
     return {
         "schema": SCHEMA,
         "source": source_json(model),
-        "layer": {"index": row.index, "name": layer.name, "path": row.path, "type": layer.type, "op": layer.op},
+        "layer": _layer_json(row),
         "out": out,
         "out_maps": n_out,
         "weight": weight_json(weight),
@@ -164,6 +163,49 @@ def filters_report(
         "ranking": [{"in": e["in"], "l1": e["l1"], "l2": e["l2"], **({"via": e["via"]} if "via" in e else {})} for e in ranking],
         "notes": notes,
     }
+
+
+def _layer_json(row: Row) -> dict[str, Any]:
+    layer = row.layer
+    return {"index": row.index, "name": layer.name, "path": row.path, "type": layer.type, "op": layer.op}
+
+
+def layer_summary(row: Row) -> dict[str, Any]:
+    """What a whole layer's filter grid will hold, from the weights' shapes alone (nothing
+    read): output maps (rows), input maps or, for a separable layer, intermediate maps
+    (columns), and the kernel size in depth-height-width order (None for dense)."""
+    layer = row.layer
+    weight = filter_weight(layer)
+    assert weight is not None
+    n_out = out_maps(layer)
+    if layer.op == "separable_conv":
+        depthwise = layer.weight("depthwise_kernel")
+        columns = in_maps(layer) * depthwise.shape[depthwise.axis("mult")] if depthwise is not None else n_out
+    elif layer.op == "depthwise_conv":
+        columns = in_maps(layer) or n_out // int(layer.attrs.get("depth_multiplier") or 1)
+    else:
+        columns = in_maps(layer)
+    return {
+        "layer": _layer_json(row),
+        "weight": weight_json(weight),
+        "out_maps": n_out,
+        "columns": columns,
+        "kernel_size": kernel_size(layer),
+        "groups": int(layer.attrs.get("groups") or 1),
+        "spatial_axes": [a for a in weight.axes if a in SPATIAL_AXES],
+    }
+
+
+def layer_filters_report(row: Row) -> dict[str, Any]:
+    """Every output map's filters, as ``filters_report`` lists them for one map (the same
+    builders decide which input feeds which output): ``layer_summary`` plus ``filters``,
+    one ``{"out": N, "inputs": [...]}`` per output map. Reads the layer's kernels only."""
+    layer = row.layer
+    weight = filter_weight(layer)
+    summary = layer_summary(row)
+    build = _BUILDERS[layer.op]
+    summary["filters"] = [{"out": n, "inputs": build(layer, weight, n)[0]} for n in range(summary["out_maps"])]
+    return summary
 
 
 def _flip_filters(inputs: list[dict[str, Any]]) -> None:
@@ -192,7 +234,9 @@ def _conv(layer: Layer, weight: Weight, out: int) -> tuple[list, dict, str, list
         first = group * per_group_in
         fixed = {"out": out}
     slab, axes = _read(weight, fixed)
-    inputs = [_entry(first + k, _take(slab, axes, "in", k)[0]) for k in range(per_group_in)]
+    import numpy as np
+
+    inputs = _entries(range(first, first + per_group_in), np.moveaxis(slab, axes.index("in"), 0))
     notes = []
     if groups > 1:
         notes.append(
@@ -250,3 +294,23 @@ def _separable(layer: Layer, weight: Weight, out: int) -> tuple[list, dict, str,
         f"'filter' is the depthwise filter D[j] of intermediate map j = i*{m}+k, 'pointwise' is P[j,{out}]"
     ]
     return inputs, fixed, f"Σ_j P[j,{out}] · (in[j // {m}] ⋆ D[j])", notes
+
+
+_BUILDERS = {
+    "conv": _conv,
+    "conv_transpose": _conv,
+    "dense": _conv,
+    "depthwise_conv": _depthwise,
+    "separable_conv": _separable,
+}
+
+
+def strongest_inputs(report: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    """The report's inputs with the ``n`` largest L1 norms, in input order (a separable
+    layer's entries are told apart by their intermediate map ``via``)."""
+
+    def key(entry: dict[str, Any]) -> int:
+        return entry["via"] if "via" in entry else entry["in"]
+
+    chosen = {key(e) for e in report["ranking"][:n]}
+    return [e for e in report["inputs"] if key(e) in chosen]
