@@ -170,8 +170,11 @@ def shapes(
 def filters(
     file: Path = FileArg,
     layer: str = typer.Option(..., "--layer", "-l", help="Layer index (as shown by 'shapes'), name, or path outer/inner."),
-    out: int = typer.Option(..., "--out", "-o", help="Output map (channel) number, from 0."),
-    top: Optional[int] = typer.Option(None, "--top", min=1, help="Draw only the N strongest input filters."),
+    out: Optional[int] = typer.Option(None, "--out", "-o", help="Output map (channel) number, from 0: the filters feeding it."),
+    in_map: Optional[int] = typer.Option(
+        None, "--in", "-i", help="Input map number, from 0: the output maps it feeds (instead of --out)."
+    ),
+    top: Optional[int] = typer.Option(None, "--top", min=1, help="Draw only the N strongest filters."),
     as_correlation: bool = typer.Option(
         False, "--as-correlation", help="Show Theano-era (true convolution) kernels flipped, as cross-correlation kernels."
     ),
@@ -180,24 +183,31 @@ def filters(
     layout: Optional[str] = LayoutOpt,
     debug: bool = DebugOpt,
 ) -> None:
-    """The filters that feed one output map of one layer, one per input map.
+    """The filters that feed one output map of one layer, one per input map; with --in,
+    the output maps one input map feeds, one filter each.
 
     Shows the bias, the activation, the equation, the slice in the file's own layout and
-    the strongest inputs. Reads only that slice of the weights.
+    the strongest connections. Reads only that slice of the weights.
 
-    Example: cnninspect filters sample_models/mnist_cnn.h5 --layer 2 --out 5
+    Example: cnninspect filters sample_models/mnist_cnn.h5 --layer 2 --out 5   (or --in 3)
     """
     with _failures(file, debug):
-        from .reports.filters import filters_report, select_layer
+        if (out is None) == (in_map is None):
+            raise UsageError("give exactly one of --out N (what feeds output map N) and --in I (what input map I feeds)")
+        from .reports.filters import feeds_report, filters_report, select_layer
 
         with _open(file, config, layout) as model:
-            report = filters_report(model, select_layer(model, layer), out, as_correlation)
+            row = select_layer(model, layer)
+            if out is not None:
+                report = filters_report(model, row, out, as_correlation)
+            else:
+                report = feeds_report(model, row, in_map, as_correlation)
         if as_json:
             _emit_json(report)
         else:
-            from .render.tables import filters_view
+            from .render.tables import feeds_view, filters_view
 
-            _print(_console(), filters_view(report, top))
+            _print(_console(), (filters_view if out is not None else feeds_view)(report, top))
 
 
 @app.command()
