@@ -243,6 +243,40 @@ def weights(
             _print(_console(), weights_view(report))
 
 
+@app.command()
+def explore(
+    file: Path = FileArg,
+    input_shape: List[str] = typer.Option(
+        [], "--input-shape", help="Input shape without the batch dim, e.g. 224,224,3; repeat once per model input."
+    ),
+    batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Fill the batch dimension with N."),
+    config: Optional[Path] = ConfigOpt,
+    layout: Optional[str] = LayoutOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """Browse the layers, their weights and filters interactively (a terminal is needed).
+
+    A tree of layers on the left; the selected layer, its weights and its filters on the
+    right. Press ? in the app for the keys.
+
+    Example: cnninspect explore sample_models/mnist_cnn.h5
+    """
+    with _failures(file, debug):
+        overrides = [parse_input_shape(s) for s in input_shape] or None
+        from .reports.shapes import shapes_report
+
+        with _open(file, config, layout) as model:
+            report = shapes_report(model, overrides, batch)
+            if not sys.stdout.isatty():
+                raise UsageError(
+                    "explore needs a terminal (stdout is not one); in a pipe use "
+                    "'cnninspect shapes', 'cnninspect filters' or 'cnninspect weights' (with --json)"
+                )
+            from .explore.app import ExploreApp
+
+            ExploreApp(model, report).run()
+
+
 PROGRESS_FROM_BYTES = 50 * 1024 * 1024
 
 
