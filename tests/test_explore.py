@@ -59,7 +59,7 @@ async def go_to(app: ExploreApp, pilot: Any, path: str) -> None:
 def text(app: Any, widget: str) -> str:
     """What a pane shows, as plain text."""
     console = Console(file=io.StringIO(), width=200, no_color=True, highlight=False)
-    console.print(app.query_one(f"#{widget}").content)
+    console.print(app.query_one(f"#{widget}").shown)
     return console.file.getvalue()
 
 

@@ -27,7 +27,7 @@ from ..render.tables import connections_body, feeds_header, filters_header, weig
 from ..reports.filters import feeds_report, filters_report
 from ..reports.weights import weights_report
 from .keys import KEYS
-from .widgets import HelpScreen, LayerTree, layer_facts, totals_line
+from .widgets import HelpScreen, LayerTree, Pane, layer_facts, totals_line
 
 READING = "reading…"
 
@@ -61,10 +61,10 @@ class ExploreApp(App):
         with Horizontal():
             yield LayerTree(self.shapes.get("model") or "model", id="layers")
             with VerticalScroll(id="detail"):
-                yield Static(id="facts", classes="section")
-                yield Static(id="stats", classes="section")
-                yield Static(id="connection", classes="section")
-                yield Static(id="filters", classes="section")
+                yield Pane(id="facts", classes="section")
+                yield Pane(id="stats", classes="section")
+                yield Pane(id="connection", classes="section")
+                yield Pane(id="filters", classes="section")
         yield Input(placeholder="layer name (Enter: next match, Esc: close)", id="search")
         yield Footer()
 
@@ -73,7 +73,7 @@ class ExploreApp(App):
         self.nodes = tree.fill(self.shapes)
         tree.focus()
         notes = self.shapes.get("notes") or []
-        self.query_one("#facts", Static).update(
+        self.query_one("#facts", Pane).show(
             Group(Text("Select a layer on the left; ? lists the keys."), *(Text(f"note: {n}", style="dim") for n in notes))
         )
 
@@ -89,22 +89,22 @@ class ExploreApp(App):
         self.row = self.rows[index]
         self.reverse, self.map = False, 0
         layer = self.layers[index]
-        self.query_one("#facts", Static).update(Group(*layer_facts(layer, self.row.layer.config)))
+        self.query_one("#facts", Pane).show(Group(*layer_facts(layer, self.row.layer.config)))
         hint = "s: statistics of these weights" if layer["weights"] else ""
-        self.query_one("#stats", Static).update(Text(hint, style="dim"))
+        self.query_one("#stats", Pane).show(Text(hint, style="dim"))
         self.document = weights_report(self.model, [self.row], False)
         if layer["channels"] is not None:
             self.load_connections()
         else:
-            self.query_one("#connection", Static).update("")
-            self.query_one("#filters", Static).update("")
+            self.query_one("#connection", Pane).show("")
+            self.query_one("#filters", Pane).show("")
 
     @property
     def has_filters(self) -> bool:
         return self.row is not None and self.layers[self.row.index]["channels"] is not None
 
     def load_connections(self) -> None:
-        self.query_one("#connection", Static).update(Text(READING, style="dim"))
+        self.query_one("#connection", Pane).show(Text(READING, style="dim"))
         self.read_connections(self.row, self.reverse, self.map)
 
     @work(thread=True, exclusive=True, group="connections", exit_on_error=False)
@@ -120,14 +120,14 @@ class ExploreApp(App):
         if self.row is not row:
             return  # a stale answer for a layer no longer shown
         if "error" in report:
-            self.query_one("#connection", Static).update(Text(report["error"], style="red"))
-            self.query_one("#filters", Static).update("")
+            self.query_one("#connection", Pane).show(Text(report["error"], style="red"))
+            self.query_one("#filters", Pane).show("")
             return
         self.document = report
         header = feeds_header(report) if "outputs" in report else filters_header(report)
         keys = "←/→ step the input map, r: back to output maps" if "outputs" in report else "←/→ step the output map, r: what an input map feeds"
-        self.query_one("#connection", Static).update(Group(*header, Text(keys, style="dim")))
-        self.query_one("#filters", Static).update(Group(*connections_body(report, None)))
+        self.query_one("#connection", Pane).show(Group(*header, Text(keys, style="dim")))
+        self.query_one("#filters", Pane).show(Group(*connections_body(report, None)))
 
     # -- actions -----------------------------------------------------------------------
 
@@ -151,7 +151,7 @@ class ExploreApp(App):
     def action_stats(self) -> None:
         if self.row is None or not self.row.layer.weights:
             return
-        self.query_one("#stats", Static).update(Text(READING, style="dim"))
+        self.query_one("#stats", Pane).show(Text(READING, style="dim"))
         self.read_stats(self.row)
 
     @work(thread=True, exclusive=True, group="stats", exit_on_error=False)
@@ -165,7 +165,7 @@ class ExploreApp(App):
             return
         if not self.has_filters:
             self.document = report
-        self.query_one("#stats", Static).update(Group(*weights_view(report)))
+        self.query_one("#stats", Pane).show(Group(*weights_view(report)))
 
     def action_export(self) -> None:
         name = export_name(self.document, self.row.path if self.row is not None else None)

@@ -42,6 +42,18 @@ def totals_line(report: dict[str, Any]) -> Text:
     )
 
 
+class Pane(Static):
+    """A Static that remembers what it shows (``shown``), whatever Textual's version."""
+
+    def __init__(self, renderable: RenderableType = "", **kwargs: Any) -> None:
+        super().__init__(renderable, **kwargs)
+        self.shown = renderable
+
+    def show(self, renderable: RenderableType) -> None:
+        self.shown = renderable
+        self.update(renderable)
+
+
 class LayerTree(Tree):
     """The layers in file order; a container's layers are its children (they fold)."""
 
@@ -112,4 +124,4 @@ class HelpScreen(ModalScreen):
         table.add_column("what it does")
         for key in KEYS:
             table.add_row(key.label, key.description)
-        yield Static(Group(Text("cnninspect explore: keys", style="bold"), table, Text("Esc closes this panel", style="dim")), id="help")
+        yield Pane(Group(Text("cnninspect explore: keys", style="bold"), table, Text("Esc closes this panel", style="dim")), id="help")
