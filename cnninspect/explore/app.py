@@ -69,11 +69,14 @@ class ExploreApp(App):
         yield Footer()
 
     def on_mount(self) -> None:
-        tree = self.query_one(LayerTree)
-        self.nodes = tree.fill(self.shapes)
-        tree.focus()
+        # Kept, not queried: a query sees only the screen on top (the help panel, say)
+        self.panes = {pane.id: pane for pane in self.query(Pane)}
+        self.search_box = self.query_one("#search", Input)
+        self.layer_tree = self.query_one(LayerTree)
+        self.nodes = self.layer_tree.fill(self.shapes)
+        self.layer_tree.focus()
         notes = self.shapes.get("notes") or []
-        self.query_one("#facts", Pane).show(
+        self.panes["facts"].show(
             Group(Text("Select a layer on the left; ? lists the keys."), *(Text(f"note: {n}", style="dim") for n in notes))
         )
 
@@ -89,22 +92,22 @@ class ExploreApp(App):
         self.row = self.rows[index]
         self.reverse, self.map = False, 0
         layer = self.layers[index]
-        self.query_one("#facts", Pane).show(Group(*layer_facts(layer, self.row.layer.config)))
+        self.panes["facts"].show(Group(*layer_facts(layer, self.row.layer.config)))
         hint = "s: statistics of these weights" if layer["weights"] else ""
-        self.query_one("#stats", Pane).show(Text(hint, style="dim"))
+        self.panes["stats"].show(Text(hint, style="dim"))
         self.document = weights_report(self.model, [self.row], False)
         if layer["channels"] is not None:
             self.load_connections()
         else:
-            self.query_one("#connection", Pane).show("")
-            self.query_one("#filters", Pane).show("")
+            self.panes["connection"].show("")
+            self.panes["filters"].show("")
 
     @property
     def has_filters(self) -> bool:
         return self.row is not None and self.layers[self.row.index]["channels"] is not None
 
     def load_connections(self) -> None:
-        self.query_one("#connection", Pane).show(Text(READING, style="dim"))
+        self.panes["connection"].show(Text(READING, style="dim"))
         self.read_connections(self.row, self.reverse, self.map)
 
     @work(thread=True, exclusive=True, group="connections", exit_on_error=False)
@@ -120,14 +123,14 @@ class ExploreApp(App):
         if self.row is not row:
             return  # a stale answer for a layer no longer shown
         if "error" in report:
-            self.query_one("#connection", Pane).show(Text(report["error"], style="red"))
-            self.query_one("#filters", Pane).show("")
+            self.panes["connection"].show(Text(report["error"], style="red"))
+            self.panes["filters"].show("")
             return
         self.document = report
         header = feeds_header(report) if "outputs" in report else filters_header(report)
         keys = "←/→ step the input map, r: back to output maps" if "outputs" in report else "←/→ step the output map, r: what an input map feeds"
-        self.query_one("#connection", Pane).show(Group(*header, Text(keys, style="dim")))
-        self.query_one("#filters", Pane).show(Group(*connections_body(report, None)))
+        self.panes["connection"].show(Group(*header, Text(keys, style="dim")))
+        self.panes["filters"].show(Group(*connections_body(report, None)))
 
     # -- actions -----------------------------------------------------------------------
 
@@ -151,7 +154,7 @@ class ExploreApp(App):
     def action_stats(self) -> None:
         if self.row is None or not self.row.layer.weights:
             return
-        self.query_one("#stats", Pane).show(Text(READING, style="dim"))
+        self.panes["stats"].show(Text(READING, style="dim"))
         self.read_stats(self.row)
 
     @work(thread=True, exclusive=True, group="stats", exit_on_error=False)
@@ -165,7 +168,7 @@ class ExploreApp(App):
             return
         if not self.has_filters:
             self.document = report
-        self.query_one("#stats", Pane).show(Group(*weights_view(report)))
+        self.panes["stats"].show(Group(*weights_view(report)))
 
     def action_export(self) -> None:
         name = export_name(self.document, self.row.path if self.row is not None else None)
@@ -188,7 +191,7 @@ class ExploreApp(App):
     # -- search ------------------------------------------------------------------------
 
     def action_search(self) -> None:
-        box = self.query_one("#search", Input)
+        box = self.search_box
         box.add_class("open")
         box.focus()
 
@@ -199,10 +202,10 @@ class ExploreApp(App):
         self._jump(event.value, after=self.row.index if self.row is not None else None)
 
     def on_key(self, event: Any) -> None:
-        box = self.query_one("#search", Input)
+        box = self.search_box
         if event.key == "escape" and box.has_class("open"):
             box.remove_class("open")
-            self.query_one(LayerTree).focus()
+            self.layer_tree.focus()
             event.stop()
 
     def _jump(self, text: str, after: int | None) -> None:
@@ -223,8 +226,7 @@ class ExploreApp(App):
         while parent is not None:
             parent.expand()
             parent = parent.parent
-        tree = self.query_one(LayerTree)
-        tree.move_cursor(node)
+        self.layer_tree.move_cursor(node)
         self.show_layer(found)
 
 
