@@ -22,7 +22,7 @@ from textual.widgets import Footer, Input, Static, Tree
 from textual.worker import get_current_worker
 
 from ..core.model import Model, Row
-from ..errors import CnnInspectError
+from ..errors import CnnInspectError, damaged_file
 from ..render.tables import connections_body, feeds_header, filters_header, weights_view
 from ..reports.filters import feeds_report, filters_report
 from ..reports.weights import weights_report
@@ -114,8 +114,8 @@ class ExploreApp(App):
     def read_connections(self, row: Row, reverse: bool, n: int) -> None:
         try:
             report = (feeds_report if reverse else filters_report)(self.model, row, n)
-        except CnnInspectError as exc:
-            report = {"error": exc.message}
+        except Exception as exc:  # shown in the pane: the app goes on with other layers
+            report = {"error": failure_text(exc)}
         if not get_current_worker().is_cancelled:
             self.call_from_thread(self.show_connections, row, report)
 
@@ -159,12 +159,18 @@ class ExploreApp(App):
 
     @work(thread=True, exclusive=True, group="stats", exit_on_error=False)
     def read_stats(self, row: Row) -> None:
-        report = weights_report(self.model, [row], True)
+        try:
+            report = weights_report(self.model, [row], True)
+        except Exception as exc:
+            report = {"error": failure_text(exc)}
         if not get_current_worker().is_cancelled:
             self.call_from_thread(self.show_stats, row, report)
 
     def show_stats(self, row: Row, report: dict[str, Any]) -> None:
         if self.row is not row:
+            return
+        if "error" in report:
+            self.panes["stats"].show(Text(report["error"], style="red"))
             return
         if not self.has_filters:
             self.document = report
@@ -228,6 +234,16 @@ class ExploreApp(App):
             parent = parent.parent
         self.layer_tree.move_cursor(node)
         self.show_layer(found)
+
+
+def failure_text(exc: Exception) -> str:
+    """What the command line would say of a failure, in one line."""
+    if isinstance(exc, CnnInspectError):
+        return exc.message
+    damaged = damaged_file(exc)
+    if damaged is not None:
+        return damaged.message
+    return f"internal error: {type(exc).__name__}: {exc}"
 
 
 def export_name(document: dict[str, Any], layer: str | None) -> str:
