@@ -225,3 +225,22 @@ def test_explore_file_errors_are_the_usual_one_line() -> None:
     result = run("explore", "no/such/model.h5")
     assert result.returncode == 3
     assert result.stderr.strip() == "cnninspect: no/such/model.h5: no such file"
+
+
+def test_a_failed_read_shows_one_line_in_the_pane(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cnninspect.explore.app as explore_app
+    from cnninspect.errors import BrokenFile
+
+    def broken(*_: Any) -> Any:
+        raise BrokenFile("kernel: truncated data")
+
+    monkeypatch.setattr(explore_app, "filters_report", broken)
+
+    async def script(app: ExploreApp, pilot: Any) -> None:
+        await go_to(app, pilot, "conv2d_1")
+        assert text(app, "connection").strip() == "kernel: truncated data"
+        await pilot.press("down")
+        await settle(app, pilot)
+        assert app.row.path != "conv2d_1" and app.is_running
+
+    explore(MNIST, script)
