@@ -73,6 +73,10 @@ def test_arrows_step_the_output_map_of_a_conv_layer() -> None:
     async def script(app: ExploreApp, pilot: Any) -> None:
         await go_to(app, pilot, "conv2d_1")
         same_document(app.document, expected[0])
+        facts, config = text(app, "facts"), text(app, "config")
+        kernel = expected[0]["weight"]
+        assert kernel["layout"] in facts and f"kernel[{', '.join(kernel['axes'])}]" in facts
+        assert '"kernel_size"' in config and '"filters": 32' in config
         await pilot.press("right", "right", "right", "left")
         await settle(app, pilot)
         report = expected[2]

@@ -27,7 +27,7 @@ from ..render.tables import connections_body, feeds_header, filters_header, weig
 from ..reports.filters import feeds_report, filters_report
 from ..reports.weights import weights_report
 from .keys import KEYS
-from .widgets import HelpScreen, LayerTree, Pane, layer_facts, totals_line
+from .widgets import HelpScreen, LayerTree, Pane, config_view, layer_facts, totals_line
 
 READING = "reading…"
 
@@ -62,9 +62,10 @@ class ExploreApp(App):
             yield LayerTree(self.shapes.get("model") or "model", id="layers")
             with VerticalScroll(id="detail"):
                 yield Pane(id="facts", classes="section")
-                yield Pane(id="stats", classes="section")
                 yield Pane(id="connection", classes="section")
                 yield Pane(id="filters", classes="section")
+                yield Pane(id="stats", classes="section")
+                yield Pane(id="config", classes="section")
         yield Input(placeholder="layer name (Enter: next match, Esc: close)", id="search")
         yield Footer()
 
@@ -92,7 +93,8 @@ class ExploreApp(App):
         self.row = self.rows[index]
         self.reverse, self.map = False, 0
         layer = self.layers[index]
-        self.panes["facts"].show(Group(*layer_facts(layer, self.row.layer.config)))
+        self.panes["facts"].show(Group(*layer_facts(layer)))
+        self.panes["config"].show(Group(*config_view(self.row.layer.config)))
         hint = "s: statistics of these weights" if layer["weights"] else ""
         self.panes["stats"].show(Text(hint, style="dim"))
         self.document = weights_report(self.model, [self.row], False)

@@ -74,8 +74,8 @@ class LayerTree(Tree):
         return nodes
 
 
-def layer_facts(layer: dict[str, Any], config: dict[str, Any]) -> Iterator[RenderableType]:
-    """The layer's own facts: type, shapes, inbound, weights with named axes, config."""
+def layer_facts(layer: dict[str, Any]) -> Iterator[RenderableType]:
+    """The layer's own facts: type, shapes, inbound, weights with named axes."""
     yield Text.assemble((f"Layer {layer['index']} {layer['path']}", "bold"), f"  {layer['type']} (op {layer['op']})")
     shapes = ", ".join(format_shape(s) for s in layer["output_shapes"]) or "?"
     yield Text(f"output: {shapes}    params: {layer['params']:,} (trainable {layer['trainable_params']:,})")
@@ -90,24 +90,26 @@ def layer_facts(layer: dict[str, Any], config: dict[str, Any]) -> Iterator[Rende
         yield Text(f"note: {note}", style="dim")
     if layer["weights"]:
         yield weights_table(layer["weights"])
+
+
+def config_view(config: dict[str, Any]) -> Iterator[RenderableType]:
+    """The layer's config as the file records it, as pretty JSON."""
     if config:
         yield Text("config:", style="bold")
         yield JSON.from_data(config, indent=2, default=str)
 
 
 def weights_table(weights: list[dict[str, Any]]) -> Table:
+    """One row per stored weight; its axes as the file's own indexing, ``kernel[kh, kw, in, out]``."""
     table = Table(title="weights", title_justify="left", show_edge=False, pad_edge=False)
-    for header in ("role", "shape", "axes", "layout", "dtype", "native indexing"):
-        table.add_column(header, no_wrap=header != "axes")
+    for header in ("axes (native indexing)", "shape", "layout", "dtype"):
+        table.add_column(header, no_wrap=True)
     for w in weights:
-        axes = ", ".join(w["axes"])
         table.add_row(
-            w["role"],
+            Text(f"{w['role']}[{', '.join(w['axes'])}]"),  # Text: brackets are not markup
             "×".join(map(str, w["shape"])) or "scalar",
-            axes,
             f"{w['layout']} ({w['convention']}){' flipped' if w['flipped'] else ''}",
             w["dtype"],
-            f"{w['role']}[{axes}]",
         )
     return table
 
