@@ -187,8 +187,11 @@ def shapes(
 def filters(
     file: Path = FileArg,
     layer: str = typer.Option(..., "--layer", "-l", help="Layer index (as shown by 'shapes'), name, or path outer/inner."),
-    out: int = typer.Option(..., "--out", "-o", help="Output map (channel) number, from 0."),
-    top: Optional[int] = typer.Option(None, "--top", min=1, help="Draw only the N strongest input filters."),
+    out: Optional[int] = typer.Option(None, "--out", "-o", help="Output map (channel) number, from 0: the filters feeding it."),
+    in_map: Optional[int] = typer.Option(
+        None, "--in", "-i", help="Input map number, from 0: the output maps it feeds (instead of --out)."
+    ),
+    top: Optional[int] = typer.Option(None, "--top", min=1, help="Draw only the N strongest filters."),
     as_correlation: bool = typer.Option(
         False, "--as-correlation", help="Show Theano-era (true convolution) kernels flipped, as cross-correlation kernels."
     ),
@@ -202,33 +205,42 @@ def filters(
     layout: Optional[str] = LayoutOpt,
     debug: bool = DebugOpt,
 ) -> None:
-    """The filters that feed one output map of one layer, one per input map.
+    """The filters that feed one output map of one layer, one per input map; with --in,
+    the output maps one input map feeds, one filter each.
 
     Shows the bias, the activation, the equation, the slice in the file's own layout and
-    the strongest inputs. Reads only that slice of the weights.
+    the strongest connections. Reads only that slice of the weights.
 
-    Example: cnninspect filters sample_models/mnist_cnn.h5 --layer 2 --out 5 --png filters.png
+    Example: cnninspect filters sample_models/mnist_cnn.h5 --layer 2 --out 5 --png filters.png   (or --in 3)
     """
     with _failures(file, debug):
+        if (out is None) == (in_map is None):
+            raise UsageError("give exactly one of --out N (what feeds output map N) and --in I (what input map I feeds)")
+        if png is not None and out is None:
+            raise UsageError("--png draws the filters feeding one output map: use it with --out N")
         from .render.heatmap import VIEWS
-        from .reports.filters import filters_report, select_layer, strongest_inputs
+        from .reports.filters import feeds_report, filters_report, select_layer, strongest
 
         if view not in VIEWS:
             raise UsageError(f"--view {view!r} is not one of: {', '.join(VIEWS)}")
         _check_png(png)
         with _open(file, config, layout) as model:
-            report = filters_report(model, select_layer(model, layer), out, as_correlation, dequantize)
+            row = select_layer(model, layer)
+            if out is not None:
+                report = filters_report(model, row, out, as_correlation, dequantize)
+            else:
+                report = feeds_report(model, row, in_map, as_correlation, dequantize)
         if png is not None:
             from .render.picture import filters_picture
 
-            shown = strongest_inputs(report, top) if top is not None else report["inputs"]
+            shown = strongest(report, top) if top is not None else report["inputs"]
             _write_png(filters_picture(report, shown), png)
         if as_json:
             _emit_json(report)
         else:
-            from .render.tables import filters_view
+            from .render.tables import feeds_view, filters_view
 
-            _print(_console(), filters_view(report, top, view))
+            _print(_console(), (filters_view if out is not None else feeds_view)(report, top, view))
 
 
 @app.command()
@@ -301,6 +313,40 @@ def _layer_picture(model: Any, spec: str, dequantize: bool) -> Any:
     if dequantize:
         dequantize_layer(row.layer)
     return weights_picture(layer_filters_report(row))
+
+
+@app.command()
+def explore(
+    file: Path = FileArg,
+    input_shape: List[str] = typer.Option(
+        [], "--input-shape", help="Input shape without the batch dim, e.g. 224,224,3; repeat once per model input."
+    ),
+    batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Fill the batch dimension with N."),
+    config: Optional[Path] = ConfigOpt,
+    layout: Optional[str] = LayoutOpt,
+    debug: bool = DebugOpt,
+) -> None:
+    """Browse the layers, their weights and filters interactively (a terminal is needed).
+
+    A tree of layers on the left; the selected layer, its weights and its filters on the
+    right. Press ? in the app for the keys.
+
+    Example: cnninspect explore sample_models/mnist_cnn.h5
+    """
+    with _failures(file, debug):
+        overrides = [parse_input_shape(s) for s in input_shape] or None
+        from .reports.shapes import shapes_report
+
+        with _open(file, config, layout) as model:
+            report = shapes_report(model, overrides, batch)
+            if not sys.stdout.isatty():
+                raise UsageError(
+                    "explore needs a terminal (stdout is not one); in a pipe use "
+                    "'cnninspect shapes', 'cnninspect filters' or 'cnninspect weights' (with --json)"
+                )
+            from .explore.app import ExploreApp
+
+            ExploreApp(model, report).run()
 
 
 PROGRESS_FROM_BYTES = 50 * 1024 * 1024

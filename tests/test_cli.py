@@ -263,14 +263,25 @@ def test_a_crash_in_a_reading_library_becomes_one_line() -> None:
     assert result.stderr.strip() == f"cnninspect: {MNIST}: a file-reading library crashed on this file (SIGSEGV): damaged or hostile"
 
 
-@pytest.mark.parametrize("args", [["--version"], ["--help"], ["shapes", "--help"]])
-def test_help_and_version_import_neither_numpy_nor_h5py(args: list[str]) -> None:
+def _imported(args: list[str]) -> set[str]:
+    """The modules ``cnninspect ARGS`` imports (``python -X importtime``)."""
     import subprocess
     import sys
 
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "cnninspect", *args], capture_output=True, text=True, timeout=60
     )
-    assert result.returncode == 0
-    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
-    assert not imported & {"numpy", "h5py"}
+    assert result.returncode == 0, result.stderr[-500:]
+    return {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["shapes", "--help"], ["explore", "--help"]])
+def test_help_and_version_import_neither_numpy_nor_h5py(args: list[str]) -> None:
+    assert not _imported(args) & {"numpy", "h5py", "textual"}
+
+
+@pytest.mark.parametrize("command", [["shapes"], ["filters", "--layer", "2", "--out", "1"], ["weights", "--stats"]])
+def test_commands_that_do_not_explore_never_import_textual(command: list[str]) -> None:
+    imported = _imported([command[0], str(MNIST), *command[1:]])
+    assert "numpy" in imported  # the check sees imports at all
+    assert "textual" not in imported

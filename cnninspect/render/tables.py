@@ -12,7 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..reports.filters import strongest_inputs
+from ..reports.filters import strongest
 from .columns import COLUMNS, DEFAULT_COLUMNS, format_bytes, format_count, format_field
 from .heatmap import Blocks, Legend, choose_view, heatmap, magnitude, number_format
 
@@ -160,27 +160,74 @@ def _weights_only_cells(layer: dict[str, Any]) -> list[str]:
 
 
 def filters_view(report: dict[str, Any], top: int | None, view: str = "auto") -> Iterator[RenderableType]:
-    layer, weight = report["layer"], report["weight"]
+    yield from filters_header(report)
+    yield from connections_body(report, top, view)
+
+
+def filters_header(report: dict[str, Any]) -> Iterator[RenderableType]:
+    """What the forward view says before the filters: layer, weight, slice, bias, equation."""
+    layer = report["layer"]
     yield Text.assemble(
         (f"Layer {layer['index']} {layer['path']}", "bold"),
         f" ({layer['type']}): output map {report['out']} of {report['out_maps']}",
     )
+    yield from _weight_lines(report)
+    bias = "none (use_bias=False)" if report["bias"] is None else f"b[{report['out']}] = {report['bias']:+.6g}"
+    yield Text(f"bias: {bias}    activation: {report['activation']}")
+    yield from _equation_notes(report)
+
+
+def feeds_view(report: dict[str, Any], top: int | None, view: str = "auto") -> Iterator[RenderableType]:
+    yield from feeds_header(report)
+    yield from connections_body(report, top, view)
+
+
+def feeds_header(report: dict[str, Any]) -> Iterator[RenderableType]:
+    """What the reverse view says before the filters: layer, weight, slice, equation."""
+    layer = report["layer"]
+    yield Text.assemble(
+        (f"Layer {layer['index']} {layer['path']}", "bold"),
+        f" ({layer['type']}): input map {report['in']} of {report['in_maps']}, "
+        f"feeding {len({e['out'] for e in report['outputs']})} of {report['out_maps']} output maps",
+    )
+    yield from _weight_lines(report)
+    yield from _equation_notes(report)
+
+
+def _weight_lines(report: dict[str, Any]) -> Iterator[RenderableType]:
+    weight = report["weight"]
     axes = ", ".join(weight["axes"])
     yield Text(
         f"weight {weight['name']}: shape {tuple(weight['shape'])}, axes ({axes}), "
         f"layout {weight['layout']} ({weight['convention']})"
     )
     yield Text.assemble("native slice: ", (report["native_slice"], "bold green"))
-    bias = "none (use_bias=False)" if report["bias"] is None else f"b[{report['out']}] = {report['bias']:+.6g}"
-    yield Text(f"bias: {bias}    activation: {report['activation']}")
+
+
+def _equation_notes(report: dict[str, Any]) -> Iterator[RenderableType]:
     yield Text.assemble("equation: ", (report["equation"], "bold"))
     for note in report["notes"]:
         yield Text(f"note: {note}", style="yellow")
-    inputs = report["inputs"]
-    if layer["op"] == "dense":
-        yield from _dense_weights(report, top or 20)
+
+
+def connections_body(report: dict[str, Any], top: int | None, view: str = "auto") -> Iterator[RenderableType]:
+    """The connecting filters of a forward (``inputs``) or reverse (``outputs``) report,
+    and their ranking; a dense layer's are single weights, listed."""
+    key = "in" if "inputs" in report else "out"
+    entries = report["inputs"] if key == "in" else report["outputs"]
+    if report["layer"]["op"] == "dense":
+        yield from _dense_weights(report, entries, key, top or 20)
         return
-    shown = strongest_inputs(report, top if top is not None else (len(inputs) if len(inputs) <= MAX_HEATMAPS else 16))
+    yield from _filter_grid(report, entries, top, key, view)
+    yield from _ranking(report, 10, key)
+
+
+def _filter_grid(report: dict[str, Any], entries: list[dict[str, Any]], top: int | None, key: str, view: str) -> Iterator[RenderableType]:
+    """The connecting filters on one shared scale, as numbers or pictures (``view``);
+    beyond MAX_HEATMAPS, only the strongest (``key`` is ``in`` or ``out``: which end of
+    the layer the entries name)."""
+    side = "input" if key == "in" else "output"
+    shown = strongest(report, top if top is not None else (len(entries) if len(entries) <= MAX_HEATMAPS else 16))
     vmax = magnitude([e["filter"] for e in shown])
     fmt = number_format(vmax)
     mode = choose_view(view, [e["filter"] for e in shown])
@@ -188,46 +235,45 @@ def filters_view(report: dict[str, Any], top: int | None, view: str = "auto") ->
     def draw(values: Any) -> RenderableType:
         return heatmap(values, vmax, fmt) if mode == "numbers" else Blocks(values, vmax)
 
-    panels = [Panel(draw(e["filter"]), title=_input_title(e), box=box.ROUNDED, expand=False) for e in shown]
-    if len(shown) < len(inputs):
-        yield Text(f"showing the {len(shown)} strongest of {len(inputs)} input filters (by L1; --top N for more)", style="dim")
+    panels = [Panel(draw(e["filter"]), title=filter_title(e, key), box=box.ROUNDED, expand=False) for e in shown]
+    if len(shown) < len(entries):
+        yield Text(f"showing the {len(shown)} strongest of {len(entries)} {side} filters (by L1; --top N for more)", style="dim")
     yield Text(f"filters ({', '.join(report['spatial_axes'])}), shared scale ±{vmax:.3g}:", style="dim")
     yield Columns(panels)
     if mode == "blocks":
         yield Legend(vmax)
-    yield from _ranking(report, 10)
 
 
-
-def _input_title(entry: dict[str, Any]) -> str:
+def filter_title(entry: dict[str, Any], key: str = "in") -> str:
     if "via" in entry:
-        return f"in[{entry['in']}] D[{entry['via']}] ×{entry['pointwise']:+.3g}"
-    return f"in[{entry['in']}]"
+        return f"{key}[{entry[key]}] D[{entry['via']}] ×{entry['pointwise']:+.3g}"
+    return f"{key}[{entry[key]}]"
 
 
-def _ranking(report: dict[str, Any], n: int) -> Iterator[RenderableType]:
-    yield Text("strongest input maps:")
+def _ranking(report: dict[str, Any], n: int, key: str) -> Iterator[RenderableType]:
+    yield Text(f"strongest {'input' if key == 'in' else 'output'} maps:")
     table = Table(box=box.SIMPLE_HEAD)
     table.add_column("rank", justify="right")
-    table.add_column("in", justify="right")
+    table.add_column(key, justify="right")
     table.add_column("L1", justify="right")
     table.add_column("L2", justify="right")
     for i, e in enumerate(report["ranking"][:n], 1):
-        name = f"{e['in']} (D[{e['via']}])" if "via" in e else str(e["in"])
+        name = f"{e[key]} (D[{e['via']}])" if "via" in e else str(e[key])
         table.add_row(str(i), name, f"{e['l1']:.4g}", f"{e['l2']:.4g}")
     yield table
 
 
-def _dense_weights(report: dict[str, Any], n: int) -> Iterator[RenderableType]:
+def _dense_weights(report: dict[str, Any], entries: list[dict[str, Any]], key: str, n: int) -> Iterator[RenderableType]:
     ranking = report["ranking"]
-    yield Text(f"strongest {min(n, len(ranking))} of {len(ranking)} input units (--top N for more):")
+    side = "input" if key == "in" else "output"
+    yield Text(f"strongest {min(n, len(ranking))} of {len(ranking)} {side} units (--top N for more):")
     table = Table(box=box.SIMPLE_HEAD)
     table.add_column("rank", justify="right")
-    table.add_column("in", justify="right")
+    table.add_column(key, justify="right")
     table.add_column("weight", justify="right")
-    weights = {e["in"]: e["filter"] for e in report["inputs"]}
+    weights = {e[key]: e["filter"] for e in entries}
     for i, e in enumerate(ranking[:n], 1):
-        table.add_row(str(i), str(e["in"]), f"{weights[e['in']]:+.6g}")
+        table.add_row(str(i), str(e[key]), f"{weights[e[key]]:+.6g}")
     yield table
 
 

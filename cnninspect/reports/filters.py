@@ -18,6 +18,7 @@ from ..errors import SelectionError
 from .shapes import source_json, weight_json
 
 SCHEMA = "cnninspect.filters/1"
+FEEDS_SCHEMA = "cnninspect.feeds/1"
 
 def find_row(model: Model, spec: str) -> Row:
     """``spec`` is the index shown by ``shapes``, a path (``outer/inner``) or a name."""
@@ -83,31 +84,35 @@ def _take(array: Any, axes: tuple[str, ...], name: str, i: int) -> tuple[Any, tu
     return np.take(array, i, axis=k), axes[:k] + axes[k + 1 :]
 
 
-def _entry(i: int, values: Any, strength: Any = None, **extra: Any) -> dict[str, Any]:
-    """One input's filter, with L1/L2 norms of ``strength`` (default: the filter)."""
+def _entry(i: int, values: Any, strength: Any = None, key: str = "in", **extra: Any) -> dict[str, Any]:
+    """One connecting filter (``key`` names the map at its other end: ``in`` for the
+    forward view, ``out`` for the reverse one), with L1/L2 norms of ``strength`` (default:
+    the filter)."""
     import numpy as np
 
     stack = np.asarray(values)[None]
-    return {**_entries(range(i, i + 1), stack, None if strength is None else np.asarray(strength)[None])[0], **extra}
+    strengths = None if strength is None else np.asarray(strength)[None]
+    return {**_entries(range(i, i + 1), stack, strengths, key)[0], **extra}
 
 
-def _entries(ins: Any, values: Any, strength: Any = None) -> list[dict[str, Any]]:
-    """One entry per input map: ``values[k]`` is the filter from input ``ins[k]``, with the
-    L1/L2 norms of ``strength[k]`` (default: the filter), all computed at once."""
+def _entries(ins: Any, values: Any, strength: Any = None, key: str = "in") -> list[dict[str, Any]]:
+    """One entry per connected map: ``values[k]`` is the filter from (or, ``key="out"``,
+    to) map ``ins[k]``, with the L1/L2 norms of ``strength[k]`` (default: the filter), all
+    computed at once."""
     import numpy as np
 
     flat = np.asarray(values if strength is None else strength, dtype=np.float64).reshape(len(values), -1)
     l1 = np.abs(flat).sum(axis=1).tolist()
     l2 = np.sqrt((flat * flat).sum(axis=1)).tolist()
     filters = values.tolist()
-    return [{"in": i, "filter": f, "l1": a, "l2": b} for i, f, a, b in zip(ins, filters, l1, l2)]
+    return [{key: i, "filter": f, "l1": a, "l2": b} for i, f, a, b in zip(ins, filters, l1, l2)]
 
 
 def filters_report(
     model: Model, row: Row, out: int, as_correlation: bool = False, dequantize: bool = False
 ) -> dict[str, Any]:
     layer = row.layer
-    dequantized = dequantize and dequantize_layer(layer)
+    dequantized = _dequantize(layer, dequantize)
     weight = filter_weight(layer)
     assert weight is not None
     n_out = out_maps(layer)
@@ -119,27 +124,10 @@ def filters_report(
     bias_value = float(bias.read((out,))) if bias is not None else None
     # Without an architecture the activation is not recorded anywhere: say so.
     activation = layer.activation or ("linear" if model.architecture else "act")
-    flipped = weight.layout.flipped or (layer.weight("depthwise_kernel") or weight).layout.flipped
     if not model.architecture:
         notes.append("weights only: the activation 'act' is not recorded in this file")
-    if dequantized:
-        notes.append(DEQUANTIZED_NOTE)
-    elif dequantize:
-        notes.append("--dequantize: this layer's weights are not quantized; shown as stored")
-    shown_flipped = flipped and as_correlation
-    if shown_flipped:
-        _flip_filters(inputs)
-        notes.append(
-            "these kernels were learned for a true convolution (Theano); shown flipped over every spatial axis, "
-            "as the cross-correlation kernels TensorFlow and PyTorch would need (the native slice is the stored, unflipped data)"
-        )
-    elif flipped:
-        notes.append(
-            "these kernels were learned for a true convolution (Theano): ∗ flips the kernel "
-            "spatially, unlike the cross-correlation TensorFlow and PyTorch compute (--as-correlation shows them flipped)"
-        )
-    elif as_correlation:
-        notes.append("--as-correlation: these kernels are already for a cross-correlation; shown as stored")
+    notes.extend(dequantized)
+    flipped, shown_flipped = _orientation(layer, weight, inputs, as_correlation, notes)
     b = f"b[{out}] + " if bias is not None else ""
     equation = f"out[{out}] = " + (f"{b}{equation_terms}" if activation == "linear" else f"{activation}({b}{equation_terms})")
     if flipped and not shown_flipped:
@@ -206,6 +194,37 @@ def layer_filters_report(row: Row) -> dict[str, Any]:
     build = _BUILDERS[layer.op]
     summary["filters"] = [{"out": n, "inputs": build(layer, weight, n)[0]} for n in range(summary["out_maps"])]
     return summary
+
+
+def _dequantize(layer: Layer, asked: bool) -> list[str]:
+    """With ``--dequantize``, make the layer's quantized weights read real values; the
+    note that says what was done."""
+    if not asked:
+        return []
+    if dequantize_layer(layer):
+        return [DEQUANTIZED_NOTE]
+    return ["--dequantize: this layer's weights are not quantized; shown as stored"]
+
+
+def _orientation(layer: Layer, weight: Weight, entries: list[dict[str, Any]], as_correlation: bool, notes: list[str]) -> tuple[bool, bool]:
+    """Whether the kernels were learned for a true convolution (Theano), and whether they
+    are shown flipped (``as_correlation``); the note that says which goes to ``notes``."""
+    flipped = weight.layout.flipped or (layer.weight("depthwise_kernel") or weight).layout.flipped
+    shown_flipped = flipped and as_correlation
+    if shown_flipped:
+        _flip_filters(entries)
+        notes.append(
+            "these kernels were learned for a true convolution (Theano); shown flipped over every spatial axis, "
+            "as the cross-correlation kernels TensorFlow and PyTorch would need (the native slice is the stored, unflipped data)"
+        )
+    elif flipped:
+        notes.append(
+            "these kernels were learned for a true convolution (Theano): ∗ flips the kernel "
+            "spatially, unlike the cross-correlation TensorFlow and PyTorch compute (--as-correlation shows them flipped)"
+        )
+    elif as_correlation:
+        notes.append("--as-correlation: these kernels are already for a cross-correlation; shown as stored")
+    return flipped, shown_flipped
 
 
 def _flip_filters(inputs: list[dict[str, Any]]) -> None:
@@ -305,12 +324,163 @@ _BUILDERS = {
 }
 
 
-def strongest_inputs(report: dict[str, Any], n: int) -> list[dict[str, Any]]:
-    """The report's inputs with the ``n`` largest L1 norms, in input order (a separable
-    layer's entries are told apart by their intermediate map ``via``)."""
+def strongest(report: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    """The connections of a forward (``inputs``) or reverse (``outputs``) report with the
+    ``n`` largest L1 norms, in map order (a separable layer's entries are told apart by
+    their intermediate map ``via``)."""
+    key = "in" if "inputs" in report else "out"
 
-    def key(entry: dict[str, Any]) -> int:
-        return entry["via"] if "via" in entry else entry["in"]
+    def ident(entry: dict[str, Any]) -> tuple:
+        return entry.get("via"), entry[key]
 
-    chosen = {key(e) for e in report["ranking"][:n]}
-    return [e for e in report["inputs"] if key(e) in chosen]
+    chosen = {ident(e) for e in report["ranking"][:n]}
+    return [e for e in report["inputs" if key == "in" else "outputs"] if ident(e) in chosen]
+
+
+# The reverse view: which output maps one input map feeds.
+
+
+def feeds_report(
+    model: Model, row: Row, in_map: int, as_correlation: bool = False, dequantize: bool = False
+) -> dict[str, Any]:
+    """Input map ``i`` of a layer and every output map it feeds, each with the filter
+    ``F[i, N]`` connecting them: the same numbers as ``filters_report``'s entry ``i`` for
+    output map ``N``, read as one slice along the file's ``in`` axis."""
+    layer = row.layer
+    dequantized = _dequantize(layer, dequantize)
+    weight = filter_weight(layer)
+    assert weight is not None
+    n_in = _input_maps(layer, weight)
+    if not 0 <= in_map < n_in:
+        raise SelectionError(f"input map {in_map} does not exist: '{row.path}' has {n_in} input maps (0-{n_in - 1})")
+    builder = {
+        "conv": _conv_feeds,
+        "conv_transpose": _conv_feeds,
+        "dense": _conv_feeds,
+        "depthwise_conv": _depthwise_feeds,
+        "separable_conv": _separable_feeds,
+    }[layer.op]
+    outputs, fixed, equation, notes = builder(layer, weight, in_map)
+    notes.extend(dequantized)
+    flipped, shown_flipped = _orientation(layer, weight, outputs, as_correlation, notes)
+    if flipped and not shown_flipped:
+        equation = equation.replace("⋆", "∗")
+    ranking = sorted(outputs, key=lambda e: -e["l1"])
+    return {
+        "schema": FEEDS_SCHEMA,
+        "source": source_json(model),
+        "layer": {"index": row.index, "name": layer.name, "path": row.path, "type": layer.type, "op": layer.op},
+        "in": in_map,
+        "in_maps": n_in,
+        "out_maps": out_maps(layer),
+        "weight": weight_json(weight),
+        "native_slice": native_slice(weight, fixed),
+        "equation": equation,
+        "spatial_axes": [a for a in weight.axes if a in SPATIAL_AXES],
+        "flipped": flipped,
+        "as_correlation": shown_flipped,
+        "outputs": outputs,
+        "ranking": [{"out": e["out"], "l1": e["l1"], "l2": e["l2"], **({"via": e["via"]} if "via" in e else {})} for e in ranking],
+        "notes": notes,
+    }
+
+
+def _input_maps(layer: Layer, weight: Weight) -> int:
+    """Input maps of a layer with filters; a kernel without an ``in`` axis (TFLite
+    depthwise) holds ``in * depth_multiplier`` output maps."""
+    n = in_maps(layer)
+    if n is not None:
+        return n
+    n_out = out_maps(layer)
+    assert n_out is not None
+    return n_out // _multiplier(layer, weight)
+
+
+def _multiplier(layer: Layer, weight: Weight) -> int:
+    if "mult" in weight.axes:
+        return weight.shape[weight.axis("mult")]
+    return int(layer.attrs.get("depth_multiplier") or 1)
+
+
+def _span(first: int, last: int) -> str:
+    return str(first) if first == last else f"{first}..{last}"
+
+
+def _conv_feeds(layer: Layer, weight: Weight, i: int) -> tuple[list, dict, str, list[str]]:
+    """Conv (grouped or not), transposed conv and dense: ``F[i, N]`` for the outputs of
+    ``i``'s group."""
+    groups = int(layer.attrs.get("groups") or 1)
+    out_axis = weight.shape[weight.axis("out")]
+    in_axis = weight.shape[weight.axis("in")]
+    fixed: dict[str, int | slice]
+    if layer.op == "conv_transpose":  # (in, out/groups, ...): every out on the axis is in i's group
+        group = i // (in_axis // groups)
+        first = group * out_axis
+        per_group_out = out_axis
+        fixed = {"in": i}
+    else:  # (out, in/groups, ...): the in axis counts within a group
+        group, within = divmod(i, in_axis)
+        per_group_out = out_axis // groups
+        first = group * per_group_out
+        fixed = {"in": within, "out": slice(first, first + per_group_out)} if groups > 1 else {"in": within}
+    slab, axes = _read(weight, fixed)
+    outputs = [_entry(first + k, _take(slab, axes, "out", k)[0], key="out") for k in range(per_group_out)]
+    last = first + per_group_out - 1
+    notes = []
+    if groups > 1:
+        notes.append(f"grouped convolution ({groups} groups): input map {i} is in group {group}, feeding output maps {_span(first, last)} only")
+    if layer.op == "dense":
+        equation = f"out[N] += in[{i}] · W[{i},N]  for N = {_span(first, last)}"
+    elif layer.op == "conv_transpose":
+        equation = f"out[N] += in[{i}] ⋆ᵀ F[{i},N]  for N = {_span(first, last)}"
+        notes.append("⋆ᵀ is a transposed convolution: each input value scatters F[i,N] into the output")
+    else:
+        equation = f"out[N] += in[{i}] ⋆ F[{i},N]  for N = {_span(first, last)}"
+    return outputs, fixed, equation, notes
+
+
+def _depthwise_feeds(layer: Layer, weight: Weight, i: int) -> tuple[list, dict, str, list[str]]:
+    """Depthwise: input map ``i`` feeds exactly output maps ``i*m .. i*m+m-1``."""
+    m = _multiplier(layer, weight)
+    first = i * m
+    fixed: dict[str, int | slice]
+    if "out" in weight.axes:  # TFLite (1, kh, kw, in*mult)
+        fixed = {a: (slice(first, first + m) if a == "out" else 0) for a in weight.axes if a not in SPATIAL_AXES}
+        along = "out"
+    else:
+        fixed = {"in": i}
+        along = "mult"
+    slab, axes = _read(weight, fixed)
+    outputs = [_entry(first + k, _take(slab, axes, along, k)[0], key="out") for k in range(m)]
+    span = _span(first, first + m - 1)
+    notes = [f"depthwise convolution (depth multiplier {m}): input map {i} feeds output maps {span} only"]
+    return outputs, fixed, f"out[N] = in[{i}] ⋆ F[{i},N]  for N = {span}", notes
+
+
+def _separable_feeds(layer: Layer, weight: Weight, i: int) -> tuple[list, dict, str, list[str]]:
+    """Separable: input map ``i`` goes through its depthwise filters ``D[j]``
+    (``j = i*m .. i*m+m-1``), and each ``D[j]`` feeds every output map ``N`` with the
+    pointwise weight ``P[j, N]``."""
+    depthwise = layer.weight("depthwise_kernel")
+    if depthwise is None:
+        raise SelectionError(f"'{layer.name}' has no depthwise_kernel in the file")
+    m = depthwise.shape[depthwise.axis("mult")]
+    first = i * m
+    d_slab, d_axes = _read(depthwise, {"in": i})
+    fixed: dict[str, int | slice] = {"in": slice(first, first + m)}
+    p_slab, p_axes = _read(weight, fixed)
+    outputs = []
+    for k in range(m):
+        values, _ = _take(d_slab, d_axes, "mult", k)
+        row = _take(p_slab, p_axes, "in", k)[0].reshape(-1)  # (1, ..., out) -> (out,)
+        for n, p in enumerate(row):
+            effective = values * p
+            outputs.append(
+                _entry(n, values, effective, key="out", via=first + k, pointwise=float(p), effective_filter=effective.tolist())
+            )
+    notes = [
+        f"separable convolution: input map {i} goes through depthwise filter(s) D[{_span(first, first + m - 1)}] "
+        f"({native_slice(depthwise, {'in': i})}), each mixed into every output map by a pointwise row P[j, :]; "
+        "'filter' is D[j], 'pointwise' is P[j,N]"
+    ]
+    return outputs, fixed, f"out[N] += Σ_{{j={_span(first, first + m - 1)}}} P[j,N] · (in[{i}] ⋆ D[j])  for every N", notes
