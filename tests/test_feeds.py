@@ -175,3 +175,23 @@ def test_reverse_view_renders_the_outputs() -> None:
     assert f"out[{best}]" in result.stdout
     strongest = next(e for e in report["outputs"] if e["out"] == best)
     assert f"{strongest['filter'][0][0]:+.3f}" in result.stdout
+
+
+def test_png_draws_the_forward_view_only(tmp_path: Path) -> None:
+    target = tmp_path / "x.png"
+    result = cli("filters", SAMPLES / "mnist_cnn.h5", "--layer", "2", "--in", "3", "--png", target)
+    assert result.exit_code == 2 and "--png" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not target.exists()
+
+
+def test_dequantize_in_the_reverse_view_agrees_with_the_forward_view() -> None:
+    """Input map i's entry N equals output map N's entry i, both as real values."""
+    path = FIXTURES / "tflite" / "small_int8.tflite"
+    feeds = cli_json("filters", path, "--layer", "2", "--in", "1", "--dequantize")
+    assert any("--dequantize" in note for note in feeds["notes"])
+    for entry in feeds["outputs"]:
+        forward = cli_json("filters", path, "--layer", "2", "--out", str(entry["out"]), "--dequantize")
+        mine = next(e for e in forward["inputs"] if e["in"] == 1)
+        np.testing.assert_allclose(np.asarray(entry["filter"]), np.asarray(mine["filter"]), rtol=1e-6)
+        real = np.asarray(mine["filter"])
+        assert np.abs(real - np.round(real)).max() > 0  # real values, not the stored integers
