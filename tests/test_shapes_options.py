@@ -37,6 +37,10 @@ def test_units_change_the_bytes_not_the_counts() -> None:
     assert "100 kB" in conv and "226 k" in conv
     conv = [line for line in binary.splitlines() if " conv2d " in line][0]
     assert "98 KiB" in conv and "226 k" in conv
+    # the parameters' bytes follow the same units: Keras' 411,690 float32 params
+    params = load_truth(SAMPLES / "mnist_cnn.truth.json")["totals"]["params"]
+    assert f"Total params: {params:,} ({params * 4 / 1e6:.3g} MB)" in si
+    assert f"Total params: {params:,} ({params * 4 / 2**20:.3g} MiB)" in binary
 
 
 def test_depth_folds_nested_models_keeping_their_sums() -> None:

@@ -14,7 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
-from ..render.tables import format_shape, human_bytes
+from ..render.columns import format_bytes
+from ..render.tables import format_shape
 from .keys import KEYS
 
 
@@ -38,7 +39,7 @@ def totals_line(report: dict[str, Any]) -> Text:
     return Text.assemble(
         (report.get("model") or "model", "bold"),
         f"  {src['format']} written by {writer}  ·  {len(report['layers'])} layers  ·  "
-        f"params {totals['params']:,} ({human_bytes(totals['bytes'])}), trainable {totals['trainable_params']:,}",
+        f"params {totals['params']:,} ({format_bytes(totals['bytes'])}), trainable {totals['trainable_params']:,}",
     )
 
 

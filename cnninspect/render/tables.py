@@ -28,15 +28,6 @@ def format_shape(shape: list | None) -> str:
     return f"({', '.join(dims)}{',' if len(dims) == 1 else ''})"
 
 
-def human_bytes(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.2f} {unit}"
-        value /= 1024
-    return f"{n} B"
-
-
 def _source_line(report: dict[str, Any]) -> Text:
     src = report["source"]
     writer = " ".join(x for x in (src.get("library"), src.get("library_version")) if x) or "unknown library"
@@ -116,9 +107,9 @@ def shapes_view(
     yield _source_line(report)
     yield table
     totals = report["totals"]
-    yield Text(f"Total params: {totals['params']:,} ({human_bytes(totals['bytes'])})")
-    yield Text(f"Trainable params: {totals['trainable_params']:,} ({human_bytes(totals['trainable_bytes'])})")
-    yield Text(f"Non-trainable params: {totals['non_trainable_params']:,} ({human_bytes(totals['non_trainable_bytes'])})")
+    yield Text(f"Total params: {totals['params']:,} ({format_bytes(totals['bytes'], units)})")
+    yield Text(f"Trainable params: {totals['trainable_params']:,} ({format_bytes(totals['trainable_bytes'], units)})")
+    yield Text(f"Non-trainable params: {totals['non_trainable_params']:,} ({format_bytes(totals['non_trainable_bytes'], units)})")
     if report["architecture"]:
         yield from _cost_totals(report, units)
     for i, note in enumerate(footnotes, 1):
@@ -310,7 +301,7 @@ def weights_view(report: dict[str, Any], console: Console) -> Iterator[Renderabl
     for t in tensors:
         shape = "×".join(map(str, t["shape"])) or "scalar"
         layout = t["layout"] + (" flipped" if t["flipped"] else "")
-        rows.append([t["layer"], t["role"], shape, layout, *([t["dtype"]] if len(dtypes) > 1 else []), human_bytes(t["bytes"])])
+        rows.append([t["layer"], t["role"], shape, layout, *([t["dtype"]] if len(dtypes) > 1 else []), format_bytes(t["bytes"])])
     yield _source_line(report)
     stats = [_stats_cells(t["stats"]) for t in tensors] if with_stats else []
     table, fits = _weights_table(console, headers + STATS_HEADERS * with_stats, [r + c for r, c in zip(rows, stats)] or rows)
@@ -320,7 +311,7 @@ def weights_view(report: dict[str, Any], console: Console) -> Iterator[Renderabl
         yield _weights_table(console, ["#", *headers], [[str(i), *r] for i, r in enumerate(rows)])[0]
         yield _weights_table(console, ["#", *STATS_HEADERS], [[str(i), *c] for i, c in enumerate(stats)])[0]
     uniform = f", all {dtypes[0]}" if len(dtypes) == 1 else ""
-    yield Text(f"{report['totals']['tensors']} tensors, {human_bytes(report['totals']['bytes'])}{uniform}")
+    yield Text(f"{report['totals']['tensors']} tensors, {format_bytes(report['totals']['bytes'])}{uniform}")
     yield Text("Layout letters: D/H/W spatial, I in, O out, M depth multiplier, C channels (--json names every axis)", style="dim")
     if any(t["flipped"] for t in tensors):
         yield Text("flipped: kernels learned for a true convolution (Theano); filters --as-correlation shows them "
