@@ -101,7 +101,8 @@ def shapes_view(
         used = Measurement.get(console, console.options, table).maximum
         room = console.width - used - 3  # a separator and the column's padding
         if room >= MIN_INBOUND:
-            table = _shapes_table(headers, rows, inbound, min(room, max(len(x) for x in "\n".join(inbound).split("\n"))))
+            longest = max(len(x) for x in ["Inbound", *"\n".join(inbound).split("\n")])
+            table = _shapes_table(headers, rows, inbound, min(room, longest))
         else:
             inbound_hidden = True
     yield _source_line(report)
