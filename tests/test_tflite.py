@@ -377,3 +377,18 @@ def test_weights_stats_on_dequantized_values() -> None:
 def test_dequantize_on_a_float_model_says_nothing_changed() -> None:
     report = cli_json("filters", DIR / "small_float.tflite", "--layer", "1", "--out", "0", "--dequantize")
     assert any("not quantized" in note for note in report["notes"])
+
+
+def test_channels_of_every_kernel_op_are_the_interpreters_tensor_channels() -> None:
+    """A depthwise kernel (1, kh, kw, in*mult) has no in axis: its input channels are still
+    those of the tensor the interpreter feeds it (NHWC, last axis)."""
+    for name in ("small_float.tflite", "small_int8.tflite"):
+        truth = TRUTH["files"][name]
+        report = cli_json("shapes", DIR / name)
+        for op in truth["ops"]:
+            if op["op_name"] not in KERNEL_OPS:
+                continue
+            layer = report["layers"][len(truth["inputs"]) + op["index"]]
+            data, out = truth["tensors"][op["inputs"][0]], truth["tensors"][op["outputs"][0]]
+            expected_in = data["shape"][-1] if op["op_name"] != "FULLY_CONNECTED" else int(np.prod(data["shape"][1:]))
+            assert layer["channels"] == {"in": expected_in, "out": out["shape"][-1]}, (name, op["op_name"])

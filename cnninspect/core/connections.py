@@ -35,12 +35,25 @@ def out_maps(layer: Layer) -> int | None:
 
 
 def in_maps(layer: Layer) -> int | None:
-    """Input maps (channels, or units for a dense layer) the layer reads."""
+    """Input maps (channels, or units for a dense layer) the layer reads. A depthwise
+    kernel without an ``in`` axis (TFLite's ``(1, kh, kw, in*mult)``) holds
+    ``in * depth_multiplier`` output maps."""
     weight = layer.weight("depthwise_kernel") if layer.op == "separable_conv" else filter_weight(layer)
-    if weight is None or "in" not in weight.axes:
+    if weight is None:
         return None
+    if "in" not in weight.axes:
+        n_out = out_maps(layer)
+        return n_out // depth_multiplier(layer, weight) if layer.op == "depthwise_conv" and n_out else None
     n = weight.shape[weight.axis("in")]
     return n * _groups(layer) if layer.op == "conv" else n
+
+
+def depth_multiplier(layer: Layer, weight: Weight) -> int:
+    """Output maps per input map of a depthwise kernel: its ``mult`` axis, else the
+    layer's ``depth_multiplier``."""
+    if "mult" in weight.axes:
+        return weight.shape[weight.axis("mult")]
+    return int(layer.attrs.get("depth_multiplier") or 1)
 
 
 def kernel_size(layer: Layer) -> list[int] | None:

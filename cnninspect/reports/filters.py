@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.connections import filter_weight, in_maps, kernel_size, out_maps
+from ..core.connections import depth_multiplier, filter_weight, in_maps, kernel_size, out_maps
 from ..core.layouts import SPATIAL_AXES
 from ..core.model import Layer, Model, Row, Weight
 from ..core.quantize import DEQUANTIZED_NOTE, dequantize_layer
@@ -169,8 +169,6 @@ def layer_summary(row: Row) -> dict[str, Any]:
     if layer.op == "separable_conv":
         depthwise = layer.weight("depthwise_kernel")
         columns = in_maps(layer) * depthwise.shape[depthwise.axis("mult")] if depthwise is not None else n_out
-    elif layer.op == "depthwise_conv":
-        columns = in_maps(layer) or n_out // int(layer.attrs.get("depth_multiplier") or 1)
     else:
         columns = in_maps(layer)
     return {
@@ -276,13 +274,11 @@ def _conv(layer: Layer, weight: Weight, out: int) -> tuple[list, dict, str, list
 def _depthwise(layer: Layer, weight: Weight, out: int) -> tuple[list, dict, str, list[str]]:
     """Depthwise: exactly one input map, ``N // depth_multiplier``. The kernel has ``in``
     and ``mult`` axes, or (TFLite) one ``out`` axis of ``in * mult`` maps."""
+    m = depth_multiplier(layer, weight)
+    i, j = divmod(out, m)
     if "out" in weight.axes:
-        m = int(layer.attrs.get("depth_multiplier") or 1)
-        i = out // m
         fixed = {a: (out if a == "out" else 0) for a in weight.axes if a not in SPATIAL_AXES}
     else:
-        m = weight.shape[weight.axis("mult")]
-        i, j = divmod(out, m)
         fixed = {"in": i, "mult": j}
     values, _ = _read(weight, fixed)
     notes = [f"depthwise convolution (depth multiplier {m}): output map {out} sees input map {i} only"]
@@ -350,7 +346,8 @@ def feeds_report(
     dequantized = _dequantize(layer, dequantize)
     weight = filter_weight(layer)
     assert weight is not None
-    n_in = _input_maps(layer, weight)
+    n_in = in_maps(layer)
+    assert n_in is not None
     if not 0 <= in_map < n_in:
         raise SelectionError(f"input map {in_map} does not exist: '{row.path}' has {n_in} input maps (0-{n_in - 1})")
     builder = {
@@ -383,23 +380,6 @@ def feeds_report(
         "ranking": [{"out": e["out"], "l1": e["l1"], "l2": e["l2"], **({"via": e["via"]} if "via" in e else {})} for e in ranking],
         "notes": notes,
     }
-
-
-def _input_maps(layer: Layer, weight: Weight) -> int:
-    """Input maps of a layer with filters; a kernel without an ``in`` axis (TFLite
-    depthwise) holds ``in * depth_multiplier`` output maps."""
-    n = in_maps(layer)
-    if n is not None:
-        return n
-    n_out = out_maps(layer)
-    assert n_out is not None
-    return n_out // _multiplier(layer, weight)
-
-
-def _multiplier(layer: Layer, weight: Weight) -> int:
-    if "mult" in weight.axes:
-        return weight.shape[weight.axis("mult")]
-    return int(layer.attrs.get("depth_multiplier") or 1)
 
 
 def _span(first: int, last: int) -> str:
@@ -441,7 +421,7 @@ def _conv_feeds(layer: Layer, weight: Weight, i: int) -> tuple[list, dict, str, 
 
 def _depthwise_feeds(layer: Layer, weight: Weight, i: int) -> tuple[list, dict, str, list[str]]:
     """Depthwise: input map ``i`` feeds exactly output maps ``i*m .. i*m+m-1``."""
-    m = _multiplier(layer, weight)
+    m = depth_multiplier(layer, weight)
     first = i * m
     fixed: dict[str, int | slice]
     if "out" in weight.axes:  # TFLite (1, kh, kw, in*mult)
