@@ -43,7 +43,7 @@ class ExploreApp(App):
     #search.open { display: block; }
     .section { margin-bottom: 1; height: auto; }
     """
-    BINDINGS = [Binding(k.keys, k.action, k.label, show=k.label in ("r", "s", "e", "/", "?", "q")) for k in KEYS if k.action]
+    BINDINGS = [Binding(k.keys, k.action, k.footer or k.label, show=bool(k.footer)) for k in KEYS if k.action]
 
     def __init__(self, model: Model, shapes: dict[str, Any]) -> None:
         super().__init__()
