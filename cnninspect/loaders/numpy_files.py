@@ -363,8 +363,8 @@ def _classify_by_shapes(group: _Group) -> None:
 # Layout guesses for conv and dense kernels
 
 
-def kernel_of(group: _Group) -> tuple[str, Entry] | None:
-    if group.op not in ("conv", "dense"):
+def kernel_of(group: _Group, ops: tuple[str, ...] = ("conv", "dense")) -> tuple[str, Entry] | None:
+    if group.op not in ops:
         return None
     return next(((r, e) for r, e in group.members if r in ("kernel", "weight") and e.ndim >= 2), None)
 
@@ -551,6 +551,31 @@ def _notes(layers: list[Layer], lone: bool, positional: bool) -> list[str]:
     return notes
 
 
+def named_layers(entries: list[Entry], convention: str, flipped: bool) -> list[Layer]:
+    """Layers rebuilt from named tensors in a known layout (PyTorch state dicts,
+    safetensors): grouped by name prefix, kinds from roles and ranks."""
+    groups, _ = group_entries(entries)
+    layers = []
+    for group in groups:
+        classify(group)
+        _transposed_by_bias(group, convention)
+        layers.append(_layer(group, convention, flipped))
+    return layers
+
+
+def _transposed_by_bias(group: _Group, convention: str) -> None:
+    """A conv-shaped kernel whose bias is as long as its ``in`` axis, and not its ``out``
+    axis, belongs to a transposed conv (whose kernels swap the two)."""
+    pair = kernel_of(group, ("conv",))
+    bias = next((e for r, e in group.members if r == "bias" and e.ndim == 1), None)
+    if pair is None or bias is None:
+        return
+    shape = pair[1].shape
+    _, i, o = _dims(shape, convention)
+    if bias.shape[0] == shape[i] != shape[o]:
+        group.type, group.op = f"Conv{len(shape) - 2}DTranspose", "conv_transpose"
+
+
 def _layer(group: _Group, convention: str, flipped: bool) -> Layer:
     layer = Layer(name=group.name, type=group.type, op=group.op, attrs={"guessed": True})
     for role, entry in group.members:
@@ -565,7 +590,7 @@ def _layer(group: _Group, convention: str, flipped: bool) -> Layer:
                 reader=entry.reader,
             )
         )
-    pair = kernel_of(group)
+    pair = kernel_of(group, ("conv", "conv_transpose", "dense"))
     if pair is not None:
         kernel = layer.weight(pair[0])
         assert kernel is not None

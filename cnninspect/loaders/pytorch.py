@@ -341,7 +341,7 @@ def open_model(path: Path, options: Any = None) -> Model:
     if opened.format == "torchscript":
         notes.append("TorchScript 1.0 (model.json): the module tree names parameters but records no classes")
     notes.insert(0, "a state dict, no architecture: layers are rebuilt from the dotted names, their kinds guessed "
-                    "from roles and ranks (a ConvTranspose looks like a Conv)")  # fmt: skip
+                    "from roles and ranks (a ConvTranspose is told from a Conv only by a bias as long as its in axis)")  # fmt: skip
     return Model(name=name, graph=Graph(layers, [], []), source=source, notes=notes, architecture=False)
 
 
@@ -413,18 +413,13 @@ def _collect(obj: Any, prefix: str, out: dict[str, up.TensorRef], depth: int) ->
 
 
 def _state_dict_layers(opened: _Opened, tensors: list[tuple[str, up.TensorRef]], convention: str, flipped: bool) -> list[Layer]:
-    from .numpy_files import Entry, _layer, classify, group_entries
+    from .numpy_files import Entry, named_layers
 
     entries = [Entry(name, t.shape, _Dtype(t.dtype), opened.reader(name, t)) for name, t in tensors]
-    groups, _ = group_entries(entries)
-    layers = []
-    for group in groups:
-        classify(group)
-        layer = _layer(group, convention, flipped)
-        layer.attrs.pop("guessed", None)
+    layers = named_layers(entries, convention, flipped)
+    for layer in layers:
         if layer.op == "conv":
             layer.notes.append("groups are not recorded in a state dict: read as 1 (a grouped conv shows in/groups inputs)")
-        layers.append(layer)
     return layers
 
 

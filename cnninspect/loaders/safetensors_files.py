@@ -170,21 +170,17 @@ def _reader(path: Path, offset: int, tensor: Tensor) -> Callable[[tuple], Any]:
 
 def open_model(path: Path, options: Any = None) -> Model:
     from ..core.layouts import USER_LAYOUTS
-    from .numpy_files import Entry, _layer, classify, group_entries
+    from .numpy_files import Entry, named_layers
 
     tensors, metadata, offset = read_header(path)
     tensors.sort(key=lambda t: _natural_key(t.name))  # writers sort by dtype or name: show 2 before 10
     entries = [Entry(t.name, t.shape, _FakeDtype(t.dtype), _reader(path, offset, t)) for t in tensors]
     by_name = {t.name: t for t in tensors}
-    groups, _ = group_entries(entries)
     user = getattr(options, "layout", None)
     convention, flipped = USER_LAYOUTS[user] if user else ("torch", False)
-    layers = []
-    for group in groups:
-        classify(group)
-        layer = _layer(group, convention, flipped)
+    layers = named_layers(entries, convention, flipped)
+    for layer in layers:
         layer.weights = [_widen(w, by_name[w.name]) for w in layer.weights]
-        layers.append(layer)
     notes = [
         "no architecture in a safetensors file: layers are rebuilt from the tensors' dotted names, their kinds "
         f"guessed from roles and ranks, kernels read in {'PyTorch' if convention == 'torch' else user}'s layout"
