@@ -88,3 +88,12 @@ def test_json_fields_are_raw_integers() -> None:
         assert isinstance(layer["activation_bytes"], int)
     assert all(isinstance(report["totals"][k], int) for k in ("macs", "flops", "peak_activation_bytes"))
     assert report["totals"]["uncounted_layers"] == []
+
+
+def test_weights_only_files_leave_out_what_needs_an_architecture() -> None:
+    """No MACs column of '?', no empty Inbound column; asked for, MACs show as unknown."""
+    state = FIXTURES / "torch" / "mixed_state.pt"
+    header = next(line for line in cli("shapes", state).stdout.splitlines() if "Layer" in line)
+    assert "Params" in header and "MACs" not in header and "Inbound" not in header
+    asked = cli("shapes", state, "--columns", "shape,macs").stdout
+    assert "MACs" in asked and "Params" not in asked

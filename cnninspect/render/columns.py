@@ -8,13 +8,16 @@ from ..errors import UsageError
 # name -> header; "shape" is the output shape (or, for weights-only files, channels and kernel).
 COLUMNS = {"shape": "Output shape", "params": "Params", "macs": "MACs", "flops": "FLOPs", "memory": "Memory", "rf": "RF"}
 DEFAULT_COLUMNS = ("shape", "params", "macs")
+# Without an architecture nothing is counted: MACs would be a column of '?'.
+WEIGHTS_ONLY_COLUMNS = ("shape", "params")
 UNITS = ("si", "binary")
 
 
-def parse_columns(text: str | None) -> tuple[str, ...]:
-    """``shape,params,macs`` (in that order), or ``all``."""
+def parse_columns(text: str | None) -> tuple[str, ...] | None:
+    """``shape,params,macs`` (in that order), or ``all``; None for the default, which
+    depends on the file (``default_columns``)."""
     if text is None:
-        return DEFAULT_COLUMNS
+        return None
     names = [n.strip().lower() for n in text.split(",") if n.strip()]
     if names == ["all"]:
         return tuple(COLUMNS)
@@ -60,3 +63,7 @@ def format_field(field: dict | None) -> str:
     jumps = ["?" if j is None else f"{j:g}" for j in field["jump"]]
     jump = jumps[0] if len(set(jumps)) == 1 else "×".join(jumps)
     return f"{size} j{jump}"
+
+
+def default_columns(architecture: bool) -> tuple[str, ...]:
+    return DEFAULT_COLUMNS if architecture else WEIGHTS_ONLY_COLUMNS

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..reports.filters import strongest
-from .columns import COLUMNS, DEFAULT_COLUMNS, format_bytes, format_count, format_field
+from .columns import COLUMNS, default_columns, format_bytes, format_count, format_field
 from .heatmap import Blocks, Legend, choose_view, heatmap, magnitude, number_format
 
 MAX_HEATMAPS = 64  # beyond this many inputs, show the strongest ones
@@ -70,8 +70,9 @@ LEFT = {"Output shape", "Channels in → out", "Kernel", "RF"}
 
 
 def shapes_view(
-    report: dict[str, Any], console: Console, columns: Sequence[str] = DEFAULT_COLUMNS, units: str = "si"
+    report: dict[str, Any], console: Console, columns: Sequence[str] | None = None, units: str = "si"
 ) -> Iterator[RenderableType]:
+    columns = columns or default_columns(report["architecture"])
     layers = report["layers"]
     footnotes: list[str] = []
     dynamic = False
@@ -96,7 +97,7 @@ def shapes_view(
     headers = [h for column in columns for h in (shape_headers if column == "shape" else [COLUMNS[column]])]
     table = _shapes_table(headers, rows, None)
     inbound_hidden = False
-    if not _is_chain(layers):
+    if report["architecture"] and not _is_chain(layers):  # weights alone record no inbound layers
         inbound = ["\n".join(", ".join(call) for call in layer["inbound"]) for layer in layers]
         used = Measurement.get(console, console.options, table).maximum
         room = console.width - used - 3  # a separator and the column's padding
