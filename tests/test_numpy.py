@@ -471,3 +471,11 @@ def test_npz_of_only_an_object_array(tmp_path: Path) -> None:
     assert any("unreadable" in note for note in layer["notes"])
     assert any("'obj' holds Python objects" in note and "pickle" in note for note in report["notes"])
     assert json.dumps(report)  # nothing unserialisable slipped in
+
+
+def test_an_empty_npz_says_it_holds_no_arrays() -> None:
+    """Keras' get_weights() of a model without weights, saved with np.savez: an empty zip."""
+    path = FIXTURES / "keras3" / "merges.weights.npz"
+    result = cli("shapes", path)
+    assert result.exit_code == 4
+    assert "empty zip archive" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -9,6 +9,7 @@ HEAD_SIZE = 4096
 
 MAGICS: list[tuple[bytes, str]] = [
     (b"PK\x03\x04", "a zip archive"),
+    (b"PK\x05\x06", "an empty zip archive (no members: np.savez() of no arrays writes one)"),
     (b"\x1f\x8b", "gzip-compressed data"),
     (b"\x93NUMPY", "a NumPy .npy array"),
     (b"\x80\x02", "a Python pickle (protocol 2)"),
