@@ -171,14 +171,15 @@ def _stats(np, dataset):
         nans += np.count_nonzero(np.isnan(chunk)) if bad else 0
         infs += np.count_nonzero(np.isinf(chunk)) if bad else 0
         good = chunk[finite] if bad else chunk.ravel()
-        zeros += chunk.size - np.count_nonzero(chunk)
+        nonzero = chunk != 0 if alive is not None else chunk
+        zeros += chunk.size - np.count_nonzero(nonzero)
         if good.size:
             low, high = min(low, good.min()), max(high, good.max())
             wide = good.astype(np.float64, copy=False)
             total += wide.sum()
             total_sq += np.dot(wide, wide)
         if alive is not None:
-            alive |= np.any(chunk != 0, axis=tuple(range(chunk.ndim - 1)))
+            alive |= np.any(nonzero, axis=tuple(range(chunk.ndim - 1)))
     return low, high, total, total_sq, zeros, nans, infs, alive
 
 
