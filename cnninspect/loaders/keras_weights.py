@@ -278,11 +278,13 @@ def var_roles(cls: str, cfg: dict, keras2: bool = False) -> list[str]:
 def _store_vars(group: Any) -> list[tuple[str, Any]]:
     """``(sub-object path, dataset)`` of every variable under a layer's key, in order."""
     out: list[tuple[str, Any]] = []
-    if "vars" in group:
-        names = sorted(group["vars"], key=lambda n: int(n) if n.isdigit() else 10**9)
-        out += [("", group["vars"][n]) for n in names]
+    members = set(group)  # one listing, not an HDF5 lookup per possible member
+    if "vars" in members:
+        variables = group["vars"]
+        names = sorted(variables, key=lambda n: int(n) if n.isdigit() else 10**9)
+        out += [("", variables[n]) for n in names]
     for sub in SUB_OBJECTS:
-        if sub in group and sub != "layers":
+        if sub in members:
             out += [(f"{sub}/{p}".rstrip("/"), d) for p, d in _store_vars(group[sub])]
     return out
 
@@ -308,6 +310,7 @@ def attach_keras3(graph: Graph, layers_group: Any, notes: list[str], keras2: boo
     """Match ``layers/<key>`` groups to the graph's layers, container by container.
     ``keras2``: the store was written by tf.keras (2.13+), whose names differ a little."""
     used: dict[str, int] = {}
+    present = set(layers_group)  # one listing, not an HDF5 lookup per layer
     for layer in graph.layers:
         if layer.synthetic or layer.attrs.get("operation"):
             continue
@@ -315,7 +318,7 @@ def attach_keras3(graph: Graph, layers_group: Any, notes: list[str], keras2: boo
         used[key] = used.get(key, -1) + 1
         if used[key]:
             key = f"{key}_{used[key]}"
-        if key not in layers_group:
+        if key not in present:
             continue
         group = layers_group[key]
         if layer.graph is not None:
