@@ -38,10 +38,12 @@ class Loader:
 
 LOADERS: list[Loader] = [
     Loader("keras-h5", "cnninspect.loaders.keras_h5"),
+    # Before the zip and pickle formats, whose heavier modules it then spares: its sniff
+    # (a u64 length below 2**48, then '{') matches none of their first bytes.
+    Loader("safetensors", "cnninspect.loaders.safetensors_files"),
     Loader("keras-archive", "cnninspect.loaders.keras_archive"),
     Loader("numpy", "cnninspect.loaders.numpy_files"),
     Loader("pytorch", "cnninspect.loaders.pytorch"),
-    Loader("safetensors", "cnninspect.loaders.safetensors_files"),
     Loader("tflite", "cnninspect.loaders.tflite_files"),
     Loader("onnx", "cnninspect.loaders.onnx_files"),  # last: protobuf has no magic
 ]
