@@ -9,8 +9,8 @@ installs), each written three times by the libraries themselves:
 * ``X.keras``: ``model.save("X.keras")``, the Keras 3 zip archive (``config.json``,
   ``metadata.json`` and ``model.weights.h5``, stored uncompressed);
 * ``X.safetensors``: ``safetensors.numpy.save_file`` of every weight (trainable or
-  not), keyed by its layer path with dots, as a PyTorch state dict names them
-  (``block1_conv1.kernel``, ``bn.moving_mean``); values keep Keras' layouts (kernels
+  not), keyed ``<layer name>.<variable name>`` as a PyTorch state dict names them
+  (``block1_conv1.kernel``, ``batch_normalization.moving_mean``); values keep Keras' layouts (kernels
   ``(kh, kw, in, out)``), so cnninspect reads them with ``--layout keras``.
 
 The models:
@@ -77,8 +77,10 @@ def build_deep1000(c):
 
 
 def state_dict(model) -> dict:
-    """Every weight of the model by its dotted layer path, as NumPy arrays."""
-    arrays = {v.path.replace("/", "."): v.numpy() for v in model.weights}
+    """Every weight of the model as ``<layer name>.<variable name>``, as NumPy arrays.
+    (Not the variables' own ``path``: that follows the name scopes they were created in,
+    ``normal_A_block_0/...``, rather than the layer that owns them.)"""
+    arrays = {f"{layer.name}.{v.name}": v.numpy() for layer in model.layers for v in layer.weights}
     assert len(arrays) == len(model.weights), "two weights share a path"
     return arrays
 
