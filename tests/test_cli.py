@@ -274,3 +274,22 @@ def test_help_and_version_import_neither_numpy_nor_h5py(args: list[str]) -> None
     assert result.returncode == 0
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
     assert not imported & {"numpy", "h5py"}
+
+
+def test_an_hdf5_file_imports_no_other_format_loader() -> None:
+    """The registry imports a format's module only when the formats before it did not
+    claim the file: an .h5 needs none of the zip, pickle, protobuf or flatbuffer readers."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from cnninspect.loaders import open_model; "
+        f"open_model(Path({str(SAMPLES / 'mnist_cnn.h5')!r})); "
+        "print(' '.join(m for m in sys.modules if m.startswith('cnninspect.loaders.')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-500:]
+    loaded = set(result.stdout.split())
+    others = {f"cnninspect.loaders.{m}" for m in ("keras_archive", "numpy_files", "pytorch", "_unpickle", "onnx_files", "tflite_files")}
+    assert "cnninspect.loaders.keras_h5" in loaded
+    assert not loaded & others, loaded & others
