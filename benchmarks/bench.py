@@ -198,7 +198,8 @@ def cases(model: str, cli: list[str]) -> list[dict]:
     shapes = {path: [*cli, "shapes", str(path), "--json", *extra] for path, extra in ((h5, []), (keras, []), (st, st_layout))}
     found = [dict(path=path, command="shapes", label="shapes", cli=argv, floor=[*FLOOR, "shapes", str(path)])
              for path, argv in shapes.items()]  # fmt: skip
-    target = filters_target(json_of(shapes[h5]))
+    reports = {path: json_of(argv) for path, argv in shapes.items()}
+    target = filters_target(reports[h5])
     if target is not None:
         layer, n = target
         for path, extra in ((h5, []), (st, st_layout)):
@@ -215,7 +216,7 @@ def cases(model: str, cli: list[str]) -> list[dict]:
             format=path.suffix[1:],
             file=str(path),
             size_bytes=path.stat().st_size,
-            layers=len(json_of(shapes[path])["layers"]),
+            layers=len(reports[path]["layers"]),
             largest_tensor_bytes=max(t["bytes"] for t in tensors[path]),
         )
     print(f"  {model}: filters on {f'{target[0]} --out {target[1]}' if target else '(no Conv layer: skipped)'}", file=sys.stderr)
