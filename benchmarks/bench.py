@@ -1,13 +1,20 @@
-"""Benchmark cnninspect's commands against the least work h5py needs for the same answer.
+"""Benchmark cnninspect's commands against the least work a bare library needs for the same answer.
 
 What it measures
-    For each model file, a user's real cost: every command runs as a fresh process
-    (interpreter start-up and imports included), stdout to /dev/null.
+    For each model (VGG16, NASNetMobile, deep1000) in each format it is written in, a
+    user's real cost: every command runs as a fresh process (interpreter start-up and
+    imports included), stdout to /dev/null.
 
-    * ``cnninspect shapes FILE --json`` against its floor ``floors.py shapes FILE``.
-    * ``cnninspect filters FILE --layer L --out N --json`` against ``floors.py filters``.
+    * ``cnninspect shapes FILE --json`` against ``floors.py shapes FILE``, for ``.h5``,
+      ``.keras`` and ``.safetensors``.
+    * ``cnninspect filters FILE --layer L --out N --json`` against ``floors.py filters``,
+      for ``.h5`` and ``.safetensors`` (with ``--layout keras``: its kernels are Keras').
       L is the top-level Conv layer with the biggest kernel (ties: the last one, e.g.
-      VGG16's ``block5_conv3``), found in ``shapes --json``; N is its middle output map.
+      VGG16's ``block5_conv3``), found in the ``.h5``'s ``shapes --json``; N is its
+      middle output map.
+    * ``cnninspect weights FILE --stats --json`` against ``floors.py stats FILE`` for
+      ``.h5``, and its peak memory against the model's largest tensor (VGG16's fc1
+      kernel, 392 MiB).
     * For the record: ``cnninspect --version`` against a bare ``python -c pass``, and the
       import time of ``cnninspect.cli`` from ``python -X importtime``.
     * Scaling: ``shapes`` seconds per 1,000 layers on deep1000 and nasnetmobile, both in
@@ -16,7 +23,10 @@ What it measures
     Times are wall-clock seconds: median and min of the repeats. Peak memory is each
     process's max RSS, from ``os.wait4``: it returns the rusage of exactly the child it
     reaps, so there is no wrapper process and none of the "max over all children ever"
-    of ``getrusage(RUSAGE_CHILDREN)``. The highest value over the repeats is shown.
+    of ``getrusage(RUSAGE_CHILDREN)``. The highest value over the repeats is shown. The
+    console script runs the command in a forked child (the watchdog of ``cli.run``); the
+    child's peak is the one that counts, and ``wait4`` on the parent includes it
+    (``ru_maxrss`` of a process covers its waited-for children).
 
 Why interleaved
     Each pair runs A, B, A, B, ... (after one untimed warm-up of each, which also puts
@@ -24,11 +34,13 @@ Why interleaved
     hit the command and its floor alike, and their ratio stays meaningful on a noisy
     machine.
 
-The floors (``benchmarks/floors.py``, readable on their own)
-    * shapes: open the file, ``json.loads`` ``model_config``, read ``layer_names``, each
-      group's ``weight_names`` and every weight dataset's ``.shape``/``.dtype`` (no data).
-    * filters: open the file, ``json.loads`` ``model_config``, read ``kernel[..., N]``
-      and ``bias[N]`` of the layer, found by its group's ``weight_names``.
+The floors (``benchmarks/floors.py``, readable on their own; its docstring lists them)
+    * shapes: the config parsed and every weight's shape and dtype (h5py metadata walk
+      for ``.h5``; the zip's ``config.json`` and the weights member walked in place with
+      h5py for ``.keras``; the 8-byte length and JSON header for ``.safetensors``).
+    * filters: the config parsed, then only ``kernel[..., N]`` and ``bias[N]`` (an h5py
+      slice, or a NumPy memmap slice of the safetensors tensor).
+    * stats: one NumPy pass over every tensor, read with h5py 16 MiB at a time.
 
 Bytecode
     Every child process runs with ``PYTHONPYCACHEPREFIX`` set to a temporary directory
@@ -39,13 +51,15 @@ Bytecode
     module from source on every run (about 20 ms), which no user pays.
 
 Targets
-    shapes <= 1.5x its floor (foundation issue), later <= 1.3x; filters <= 1.3x.
+    shapes <= 1.3x its floor, filters <= 1.3x, weights --stats <= 1.5x with peak RSS
+    under twice the largest tensor (checked where that tensor exceeds 64 MiB, i.e.
+    VGG16: below, the interpreter's own ~40 MB dominates).
 
 Run it (numpy, h5py and the installed cnninspect; no TensorFlow)
-    python benchmarks/bench.py [--repeat 7] [--files A.h5 B.h5 ...] [--json out.json]
+    python benchmarks/bench.py [--repeat 7] [--models vgg16,nasnetmobile,deep1000] [--json out.json]
 
 The models are written to ``benchmarks/data/`` (git-ignored) by
-``/work/venv-tf/bin/python scripts/make_benchmark_models.py``.
+``scripts/make_benchmark_models.py`` (its docstring says how to make its venv).
 """
 
 from __future__ import annotations
@@ -68,7 +82,8 @@ DATA = HERE / "data"
 MODELS = ["vgg16", "nasnetmobile", "deep1000"]
 PY = sys.executable
 FLOOR = [PY, str(HERE / "floors.py")]
-TARGETS = {"shapes": 1.5, "filters": 1.3}
+TARGETS = {"shapes": 1.3, "filters": 1.3, "stats": 1.5}
+MAX_PEAK_PER_LARGEST_TENSOR = 2.0  # weights --stats peak RSS, in largest tensors
 # ru_maxrss is in KiB on Linux, in bytes on macOS.
 RSS_TO_MB = 1 / 2**20 if sys.platform == "darwin" else 1 / 2**10
 
@@ -172,97 +187,135 @@ def filters_target(report: dict) -> tuple[str, int] | None:
     return None if best is None else (best[2], best[3] // 2)
 
 
-def bench_model(path: Path, cli: list[str], repeat: int) -> dict:
-    out = subprocess.run([*cli, "shapes", str(path), "--json"], stdout=subprocess.PIPE, text=True, check=True).stdout
-    report = json.loads(out)
-    layer, n = filters_target(report) or (None, None)
-    pairs = {"shapes": ([*cli, "shapes", str(path), "--json"], [*FLOOR, "shapes", str(path)])}
-    if layer is not None:
-        pairs["filters"] = (
-            [*cli, "filters", str(path), "--layer", layer, "--out", str(n), "--json"],
-            [*FLOOR, "filters", str(path), layer, str(n)],
+def json_of(argv: list[str]) -> dict:
+    return json.loads(subprocess.run(argv, stdout=subprocess.PIPE, text=True, check=True).stdout)
+
+
+def cases(model: str, cli: list[str]) -> list[dict]:
+    """Every (format, command) pair of one model: the cnninspect argv and its floor's."""
+    h5, keras, st = (DATA / f"{model}{ext}" for ext in (".h5", ".keras", ".safetensors"))
+    st_layout = ["--layout", "keras"]  # the safetensors files keep Keras' kernel layouts
+    shapes = {path: [*cli, "shapes", str(path), "--json", *extra] for path, extra in ((h5, []), (keras, []), (st, st_layout))}
+    found = [dict(path=path, command="shapes", label="shapes", cli=argv, floor=[*FLOOR, "shapes", str(path)])
+             for path, argv in shapes.items()]  # fmt: skip
+    reports = {path: json_of(argv) for path, argv in shapes.items()}
+    target = filters_target(reports[h5])
+    if target is not None:
+        layer, n = target
+        for path, extra in ((h5, []), (st, st_layout)):
+            argv = [*cli, "filters", str(path), "--layer", layer, "--out", str(n), "--json", *extra]
+            found.append(dict(path=path, command="filters", label=f"filters {layer} --out {n}", cli=argv,
+                              floor=[*FLOOR, "filters", str(path), layer, str(n)]))  # fmt: skip
+    found.append(dict(path=h5, command="stats", label="weights --stats", cli=[*cli, "weights", str(h5), "--stats", "--json"],
+                      floor=[*FLOOR, "stats", str(h5)]))  # fmt: skip
+    tensors = {path: json_of([*cli, "weights", str(path), "--json", *(st_layout if path == st else [])])["tensors"] for path in shapes}
+    for case in found:
+        path = case.pop("path")
+        case.update(
+            model=model,
+            format=path.suffix[1:],
+            file=str(path),
+            size_bytes=path.stat().st_size,
+            layers=len(reports[path]["layers"]),
+            largest_tensor_bytes=max(t["bytes"] for t in tensors[path]),
         )
-    target = f"{layer} --out {n}" if layer else "(no Conv layer: skipped)"
-    print(f"  {path.name}: {len(report['layers'])} layers; filters on {target}", file=sys.stderr)
-    return {
-        "model": path.stem,
-        "file": str(path),
-        "size_bytes": path.stat().st_size,
-        "layers": len(report["layers"]),
-        "filters_layer": layer,
-        "filters_out": n,
-        "results": {name: compare(command, floor, repeat) for name, (command, floor) in pairs.items()},
-    }
+    print(f"  {model}: filters on {f'{target[0]} --out {target[1]}' if target else '(no Conv layer: skipped)'}", file=sys.stderr)
+    return found
 
 
-def table(models: list[dict]) -> str:
+def ratio(case: dict) -> float:
+    return case["results"]["command"]["median_s"] / case["results"]["floor"]["median_s"]
+
+
+def peak_per_largest(case: dict) -> float:
+    return case["results"]["command"]["peak_rss_mb"] * 2**20 / case["largest_tensor_bytes"]
+
+
+def table(done: list[dict]) -> str:
     lines = [
-        "| model | file size | layers | command | median s | min s | floor median s | ratio (median/floor) "
+        "| model | format | file size | layers | command | median s | min s | floor median s | ratio (median/floor) "
         "| peak RSS MB | floor RSS MB |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for m in models:
-        for name, r in m["results"].items():
-            c, f = r["command"], r["floor"]
-            ratio = c["median_s"] / f["median_s"]
-            label = name if name == "shapes" else f"filters {m['filters_layer']} --out {m['filters_out']}"
-            lines.append(
-                f"| {m['model']} | {m['size_bytes'] / 2**20:.1f} MiB | {m['layers']} | {label} "
-                f"| {c['median_s']:.3f} | {c['min_s']:.3f} | {f['median_s']:.3f} | {ratio:.2f}x "
-                f"| {c['peak_rss_mb']:.0f} | {f['peak_rss_mb']:.0f} |"
-            )
+    for case in done:
+        c, f = case["results"]["command"], case["results"]["floor"]
+        extra = f" ({peak_per_largest(case):.2f}x the largest tensor)" if case["command"] == "stats" else ""
+        lines.append(
+            f"| {case['model']} | {case['format']} | {case['size_bytes'] / 2**20:.1f} MiB | {case['layers']} | {case['label']} "
+            f"| {c['median_s']:.3f} | {c['min_s']:.3f} | {f['median_s']:.3f} | {ratio(case):.2f}x "
+            f"| {c['peak_rss_mb']:.0f}{extra} | {f['peak_rss_mb']:.0f} |"
+        )
     return "\n".join(lines)
 
 
-def scaling(models: list[dict]) -> dict:
-    """``shapes`` seconds per 1,000 layers: in all, and above the floor."""
+def scaling(done: list[dict]) -> dict:
+    """``shapes`` seconds per 1,000 layers, in all and above the floor, for the formats with an
+    architecture (a safetensors file has only its weighted layers)."""
     out = {}
-    for m in models:
-        if m["model"] in ("deep1000", "nasnetmobile"):
-            r = m["results"]["shapes"]
-            per = 1000 / m["layers"]
-            out[m["model"]] = {
-                "layers": m["layers"],
+    for case in done:
+        if case["model"] in ("deep1000", "nasnetmobile") and case["command"] == "shapes" and case["format"] != "safetensors":
+            r, per = case["results"], 1000 / case["layers"]
+            out[f"{case['model']}.{case['format']}"] = {
+                "layers": case["layers"],
                 "s_per_1000_layers": r["command"]["median_s"] * per,
                 "above_floor_s_per_1000_layers": (r["command"]["median_s"] - r["floor"]["median_s"]) * per,
             }
     return out
 
 
+def misses(done: list[dict]) -> list[str]:
+    found = [
+        f"{c['model']}.{c['format']} {c['command']} {ratio(c):.2f}x > {TARGETS[c['command']]}x"
+        for c in done
+        if ratio(c) > TARGETS[c["command"]]
+    ]
+    found += [
+        f"{c['model']}.{c['format']} stats peak {peak_per_largest(c):.2f}x the largest tensor"
+        for c in done
+        if c["command"] == "stats" and peak_per_largest(c) >= MAX_PEAK_PER_LARGEST_TENSOR and c["largest_tensor_bytes"] > 2**26
+    ]
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=7, help="timed runs of each command (default 7)")
-    parser.add_argument("--files", nargs="+", type=Path, default=[DATA / f"{m}.h5" for m in MODELS])
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of: " + ",".join(MODELS))
+    parser.add_argument("--only", help="comma-separated commands to time (shapes, filters, stats); default all")
     parser.add_argument("--json", type=Path, help="write the raw numbers here")
     args = parser.parse_args()
 
-    missing = [str(p) for p in args.files if not p.is_file()]
+    models = args.models.split(",")
+    missing = [str(DATA / f"{m}{ext}") for m in models for ext in (".h5", ".keras", ".safetensors") if not (DATA / f"{m}{ext}").is_file()]
     if missing:
         print(
             f"bench: missing model file(s): {', '.join(missing)}\n"
-            "Make them (about a minute, needs TensorFlow's venv) with:\n"
-            "    /work/venv-tf/bin/python scripts/make_benchmark_models.py",
+            "Make them (a few minutes, in TensorFlow's venv: see its docstring) with:\n"
+            "    python scripts/make_benchmark_models.py",
             file=sys.stderr,
         )
         return 2
 
     cli = cnninspect_argv()
-    print(f"bench: {len(args.files)} file(s), {args.repeat} interleaved repeats, {' '.join(cli)}", file=sys.stderr)
+    print(f"bench: {len(models)} model(s), {args.repeat} interleaved repeats, {' '.join(cli)}", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="cnninspect-bench-pyc-") as pyc:
         # Children load cached bytecode, as an installed package does (see "Bytecode" above).
         os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
         os.environ["PYTHONPYCACHEPREFIX"] = pyc
-        models = [bench_model(p, cli, args.repeat) for p in args.files]
+        todo = [case for m in models for case in cases(m, cli) if not args.only or case["command"] in args.only.split(",")]
+        for case in todo:
+            case["results"] = compare(case["cli"], case["floor"], args.repeat)
         version = compare([*cli, "--version"], [PY, "-c", "pass"], args.repeat)
-        imports = import_costs(cli, args.files[0], args.repeat)
-    scale = scaling(models)
+        first = DATA / f"{models[0]}.h5"
+        imports = import_costs(cli, first, args.repeat)
+    scale = scaling(todo)
 
-    print(table(models))
+    print(table(todo))
     print()
     top = ", ".join(f"{k} {v:.0f}" for k, v in list(imports["shapes_extra_by_package_ms"].items())[:6])
     print(
         f"Imports (python -X importtime, median): `import cnninspect.cli` {imports['cnninspect_cli_ms']:.0f} ms; "
-        f"`cnninspect shapes {args.files[0].name} --json` imports {imports['shapes_extra_over_floor_ms']:.0f} ms "
+        f"`cnninspect shapes {first.name} --json` imports {imports['shapes_extra_over_floor_ms']:.0f} ms "
         f"more than its floor (ms: {top}). `cnninspect --version`: median {version['command']['median_s']:.3f} s, "
         f"min {version['command']['min_s']:.3f} s (bare `python -c pass`: {version['floor']['median_s']:.3f} s)."
     )
@@ -271,14 +324,9 @@ def main() -> int:
             f"Scaling: {name} ({s['layers']} layers): shapes {s['s_per_1000_layers']:.3f} s per 1,000 layers, "
             f"{s['above_floor_s_per_1000_layers']:.3f} s per 1,000 above the floor."
         )
-    missed = [
-        f"{m['model']} {name} {r['command']['median_s'] / r['floor']['median_s']:.2f}x > {TARGETS[name]}x"
-        for m in models
-        for name, r in m["results"].items()
-        if r["command"]["median_s"] / r["floor"]["median_s"] > TARGETS[name]
-    ]
+    missed = misses(todo)
     verdict = "missed: " + "; ".join(missed) if missed else "all met"
-    print(f"Targets (shapes <= 1.5x, later 1.3x; filters <= 1.3x): {verdict}.")
+    print(f"Targets (shapes, filters <= 1.3x; --stats <= 1.5x, peak < 2x the largest tensor): {verdict}.")
 
     if args.json:
         document = {
@@ -286,7 +334,7 @@ def main() -> int:
             "python": platform.python_version(),
             "platform": platform.platform(),
             "repeat": args.repeat,
-            "models": models,
+            "cases": todo,
             "version": version,
             "import": imports,
             "scaling": scale,

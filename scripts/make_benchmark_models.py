@@ -3,7 +3,17 @@
 
 Everything goes to ``benchmarks/data/``, which git ignores: never commit
 these files. All are Keras 3 models (the ``keras`` package TensorFlow 2.21
-installs), saved with ``model.save("X.h5")``, the legacy HDF5 format:
+installs), each written three times by the libraries themselves:
+
+* ``X.h5``: ``model.save("X.h5")``, the legacy HDF5 format;
+* ``X.keras``: ``model.save("X.keras")``, the Keras 3 zip archive (``config.json``,
+  ``metadata.json`` and ``model.weights.h5``, stored uncompressed);
+* ``X.safetensors``: ``safetensors.numpy.save_file`` of every weight (trainable or
+  not), keyed ``<layer name>.<variable name>`` as a PyTorch state dict names them
+  (``block1_conv1.kernel``, ``batch_normalization.moving_mean``); values keep Keras' layouts (kernels
+  ``(kh, kw, in, out)``), so cnninspect reads them with ``--layout keras``.
+
+The models:
 
 * ``vgg16.h5``: ``keras.applications.VGG16(weights=None)``, 138 M params,
   about 530 MiB.
@@ -18,11 +28,13 @@ Each model gets ``X.truth.json`` next to it, in the same layout as the test
 fixtures (see ``make_keras_fixtures.py``). ``weights=None`` means nothing is
 downloaded; the weights are the library's seeded random initial values.
 
-Run it with the same virtualenv as the fixtures:
+Run it in a virtualenv with TensorFlow, tf-keras and safetensors:
 
-    /work/venv-tf/bin/python scripts/make_benchmark_models.py [--only deep1000,...]
+    python3 -m venv /tmp/venv-tf
+    /tmp/venv-tf/bin/pip install tensorflow-cpu==2.21.0 tf-keras==2.21.0 safetensors
+    /tmp/venv-tf/bin/python scripts/make_benchmark_models.py [--only deep1000,...]
 
-It takes about a minute and needs about 600 MB of disk.
+It takes a few minutes and needs about 1.7 GB of disk.
 """
 
 from __future__ import annotations
@@ -64,6 +76,15 @@ def build_deep1000(c):
     return model
 
 
+def state_dict(model) -> dict:
+    """Every weight of the model as ``<layer name>.<variable name>``, as NumPy arrays.
+    (Not the variables' own ``path``: that follows the name scopes they were created in,
+    ``normal_A_block_0/...``, rather than the layer that owns them.)"""
+    arrays = {f"{layer.name}.{v.name}": v.numpy() for layer in model.layers for v in layer.weights}
+    assert len(arrays) == len(model.weights), "two weights share a path"
+    return arrays
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", help="comma-separated subset of: " + ",".join(NAMES))
@@ -74,6 +95,8 @@ def main(argv=None) -> int:
         p.error(f"unknown models: {unknown}")
 
     c = mkf.Ctx("keras3")
+    from safetensors.numpy import save_file
+
     OUT.mkdir(parents=True, exist_ok=True)
     for name in names:
         started = time.time()
@@ -81,10 +104,12 @@ def main(argv=None) -> int:
         model = globals()["build_" + name](c)
         path = OUT / f"{name}.h5"
         model.save(path)
+        model.save(OUT / f"{name}.keras")
+        save_file(state_dict(model), OUT / f"{name}.safetensors")
         mkf.write_json(OUT / f"{name}.truth.json", mkf.truth(c, model, path.name))
+        sizes = ", ".join(f"{ext} {(OUT / (name + ext)).stat().st_size / 2**20:.1f} MiB" for ext in (".h5", ".keras", ".safetensors"))
         print(
-            f"{name}: {len(model.layers)} top-level layers, "
-            f"{model.count_params()} params, {path.stat().st_size / 2**20:.1f} MiB, "
+            f"{name}: {len(model.layers)} top-level layers, {model.count_params()} params, {sizes}, "
             f"{time.time() - started:.1f}s",
             flush=True,
         )

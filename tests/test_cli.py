@@ -285,3 +285,22 @@ def test_commands_that_do_not_explore_never_import_textual(command: list[str]) -
     imported = _imported([command[0], str(MNIST), *command[1:]])
     assert "numpy" in imported  # the check sees imports at all
     assert "textual" not in imported
+
+
+def test_an_hdf5_file_imports_no_other_format_loader() -> None:
+    """The registry imports a format's module only when the formats before it did not
+    claim the file: an .h5 needs none of the zip, pickle, protobuf or flatbuffer readers."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from cnninspect.loaders import open_model; "
+        f"open_model(Path({str(SAMPLES / 'mnist_cnn.h5')!r})); "
+        "print(' '.join(m for m in sys.modules if m.startswith('cnninspect.loaders.')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-500:]
+    loaded = set(result.stdout.split())
+    others = {f"cnninspect.loaders.{m}" for m in ("keras_archive", "numpy_files", "pytorch", "_unpickle", "onnx_files", "tflite_files")}
+    assert "cnninspect.loaders.keras_h5" in loaded
+    assert not loaded & others, loaded & others

@@ -135,3 +135,35 @@ def test_empty_header_is_an_empty_model(tmp_path: Path) -> None:
     path = _write(tmp_path / "empty.safetensors", {"__metadata__": {"note": "nothing"}}, b"")
     report = cli_json("shapes", path)
     assert report["layers"] == [] and "metadata: note=nothing" in report["notes"]
+
+
+def test_shapes_json_reads_the_header_without_numpy() -> None:
+    """Listing shapes needs only the JSON header: NumPy (a large share of a small
+    command's time) is imported only to read values."""
+    import subprocess
+    import sys
+
+    path = ST / "small_cnn.safetensors"
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "cnninspect", "shapes", str(path), "--json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-500:]
+    assert json.loads(result.stdout)["totals"]["bytes"] == sum(
+        a.nbytes for a in _library_arrays("small_cnn").values()
+    )
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert "numpy" not in imported
+
+
+def _library_arrays(name: str) -> dict:
+    """Each tensor as a NumPy array of the dtype and shape the library recorded."""
+    return {k: np.empty(v["shape"], v["dtype"]) for k, v in load_truth(ST / f"{name}.truth.json").items()}
+
+
+@pytest.mark.parametrize("name", ["float16", "float32", "float64", "int8", "uint8", "int16", "uint16", "int32",
+                                  "uint32", "int64", "uint64", "complex64", "complex128", "bool", "<f4", ">i2"])  # fmt: skip
+def test_item_sizes_without_numpy_agree_with_numpy(name: str) -> None:
+    from cnninspect.core.model import itemsize
+
+    assert itemsize(name) == np.dtype(name).itemsize

@@ -6,6 +6,7 @@ rendering) works on them alone and never learns which library wrote the file.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Union
 
@@ -16,6 +17,22 @@ if TYPE_CHECKING:
 
 Dim = Union[int, None]
 Shape = tuple[Dim, ...]
+
+_SIZED_NAME = re.compile(r"(?:u?int|float|complex)(8|16|32|64|128|256)")
+
+
+def itemsize(dtype: str) -> int:
+    """Bytes per element of a NumPy dtype name. The sized names (``float32``, ``uint8``,
+    ...) and ``bool`` are read without NumPy, so that ``shapes`` on a file whose
+    metadata needs no NumPy (safetensors, ONNX) does not import it."""
+    sized = _SIZED_NAME.fullmatch(dtype)
+    if sized is not None:
+        return int(sized.group(1)) // 8
+    if dtype == "bool":
+        return 1
+    import numpy as np
+
+    return np.dtype(dtype).itemsize
 
 
 @dataclass(frozen=True)
@@ -76,9 +93,7 @@ class Weight:
 
     @property
     def nbytes(self) -> int:
-        import numpy as np
-
-        return self.size * np.dtype(self.dtype).itemsize
+        return self.size * itemsize(self.dtype)
 
     def read(self, index: tuple = ()) -> np.ndarray:
         """Read ``self[index]`` from the file: only the requested slice is loaded."""

@@ -1,9 +1,10 @@
 """The loader registry: which module reads which file, decided by content.
 
-Each format is one entry: a cheap ``sniff(head, path)`` over the first bytes (and, for
-zip archives, the member names) and the module whose ``open_model(path, options)`` reads
-it. Loader modules import their heavy libraries only inside ``open_model``, so sniffing
-costs nothing.
+Each format is one entry: the module whose cheap ``sniff(head, path)`` looks at the first
+bytes (and, for zip archives, the member names) and whose ``open_model(path, options)``
+reads it. Modules are imported in this order only until one claims the file, so an HDF5
+file never imports the PyTorch, ONNX or TFLite loaders; and loader modules import their
+heavy libraries only inside ``open_model``, so sniffing costs nothing.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from types import ModuleType
 
 from ..core.model import Model
 from ..errors import FileNotReadable, UnrecognisedFile
-from . import keras_archive, keras_h5, numpy_files, onnx_files, pytorch, safetensors_files, tflite_files
 from .sniff import HEAD_SIZE, describe
 
 
@@ -30,18 +30,22 @@ class OpenOptions:
 @dataclass(frozen=True)
 class Loader:
     format: str
-    sniff: Callable[[bytes, Path], bool]
-    module: str  # imported only when the file is this loader's
+    module: str  # imported only when the files before it were not this loader's
+
+    def load(self) -> ModuleType:
+        return importlib.import_module(self.module)
 
 
 LOADERS: list[Loader] = [
-    Loader("keras-h5", keras_h5.sniff, "cnninspect.loaders.keras_h5"),
-    Loader("keras-archive", keras_archive.sniff, "cnninspect.loaders.keras_archive"),
-    Loader("numpy", numpy_files.sniff, "cnninspect.loaders.numpy_files"),
-    Loader("pytorch", pytorch.sniff, "cnninspect.loaders.pytorch"),
-    Loader("safetensors", safetensors_files.sniff, "cnninspect.loaders.safetensors_files"),
-    Loader("tflite", tflite_files.sniff, "cnninspect.loaders.tflite_files"),
-    Loader("onnx", onnx_files.sniff, "cnninspect.loaders.onnx_files"),  # last: protobuf has no magic
+    Loader("keras-h5", "cnninspect.loaders.keras_h5"),
+    # Before the zip and pickle formats, whose heavier modules it then spares: its sniff
+    # (a u64 length below 2**48, then '{') matches none of their first bytes.
+    Loader("safetensors", "cnninspect.loaders.safetensors_files"),
+    Loader("keras-archive", "cnninspect.loaders.keras_archive"),
+    Loader("numpy", "cnninspect.loaders.numpy_files"),
+    Loader("pytorch", "cnninspect.loaders.pytorch"),
+    Loader("tflite", "cnninspect.loaders.tflite_files"),
+    Loader("onnx", "cnninspect.loaders.onnx_files"),  # last: protobuf has no magic
 ]
 
 
@@ -60,6 +64,7 @@ def read_head(path: Path) -> bytes:
 def open_model(path: Path, options: OpenOptions = OpenOptions()) -> Model:
     head = read_head(path)
     for loader in LOADERS:
-        if loader.sniff(head, path):
-            return importlib.import_module(loader.module).open_model(path, options)
+        module = loader.load()
+        if module.sniff(head, path):
+            return module.open_model(path, options)
     raise UnrecognisedFile(f"not a model file cnninspect reads: {describe(head, path)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,7 @@ class _Window(io.RawIOBase):
 
     def __init__(self, path: Path, start: int, size: int) -> None:
         super().__init__()
-        self._fh = path.open("rb")
+        self._fh = path.open("rb", buffering=0)
         self._start, self._size, self._pos = start, size, 0
 
     def readable(self) -> bool:
@@ -98,8 +99,7 @@ class _Window(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         n = max(0, min(len(buffer), self._size - self._pos))
-        self._fh.seek(self._start + self._pos)
-        data = self._fh.read(n)
+        data = _pread(self._fh, n, self._start + self._pos)
         buffer[: len(data)] = data
         self._pos += len(data)
         return len(data)
@@ -107,3 +107,13 @@ class _Window(io.RawIOBase):
     def close(self) -> None:
         self._fh.close()
         super().close()
+
+
+def _pread(fh: Any, n: int, offset: int) -> bytes:
+    """``n`` bytes at ``offset``. libhdf5 makes thousands of small reads at scattered
+    offsets: one ``os.pread`` each, where the OS has it (not Windows), rather than a
+    seek and a read."""
+    if hasattr(os, "pread"):
+        return os.pread(fh.fileno(), n, offset)
+    fh.seek(offset)
+    return fh.read(n)

@@ -67,10 +67,22 @@ def trained_by_theano(backend: str | None, version: str | None, weight_names: li
 
 
 def make_weight(
-    dataset: Any, role: str, layer: Layer, theano: bool = False, trainable: bool = True, convention: str | None = None
+    home: Any,
+    dataset: Any,
+    role: str,
+    layer: Layer,
+    theano: bool = False,
+    trainable: bool = True,
+    convention: str | None = None,
 ) -> Weight:
     """A lazy weight over an h5py dataset (or anything with name, shape, dtype, []).
-    The convention follows the layer's ``dim_ordering`` unless given."""
+    The convention follows the layer's ``dim_ordering`` unless given.
+
+    The reader does not keep ``dataset`` open: it finds it again by its absolute name in
+    ``home``, a group of the same file that the model holds anyway. Every dataset left
+    open pins its object header in libhdf5 (over 10 KB) and is one more to close: on a
+    model of thousands of weights that is tens of MB and a slower exit, for the one or
+    two tensors a command reads."""
     op = layer.op
     if op == "time_distributed":
         op = (layer.attrs.get("layer") or {}).get("op", "unknown")
@@ -79,20 +91,25 @@ def make_weight(
     if convention is None:
         convention = "keras-th" if layer.config.get("dim_ordering") == "th" else "keras"
     base_role = role.rsplit("/", 1)[-1]
+    name = dataset.name
     return Weight(
-        name=dataset.name.lstrip("/"),
+        name=name.lstrip("/"),
         role=role,
         shape=tuple(int(d) for d in dataset.shape),
         dtype=str(dataset.dtype),
         layout=layout_for(convention, op, base_role, len(dataset.shape), theano),
         trainable=trainable and layer.config.get("trainable", True) is not False and base_role not in NON_TRAINABLE_ROLES,
-        reader=partial(_read_checked, dataset),
+        reader=partial(_read_named, home, name),
     )
 
 
 # A dataset may inflate from compressed chunks, but not this far: beyond, it is a bomb.
 MAX_INFLATION = 1000
 MIN_BOMB_BYTES = 1 << 30
+
+
+def _read_named(home: Any, name: str, index: tuple) -> Any:
+    return _read_checked(home[name], index)
 
 
 def _read_checked(dataset: Any, index: tuple) -> Any:
@@ -156,7 +173,7 @@ def _load_group(root: Any, group_name: str, layer: Layer, theano: bool) -> None:
             raise BrokenFile(f"layer '{group_name}' lists weight '{weight_name}', which is not in the file") from None
         chain = _owners(layer, weight_name)
         trainable = all(x.config.get("trainable", True) is not False for x in chain)
-        chain[-1].weights.append(make_weight(dataset, _role(weight_name, chain[-1].name), chain[-1], theano, trainable))
+        chain[-1].weights.append(make_weight(root, dataset, _role(weight_name, chain[-1].name), chain[-1], theano, trainable))
     for x in subtree:
         _disambiguate_roles(x)
 
@@ -261,11 +278,13 @@ def var_roles(cls: str, cfg: dict, keras2: bool = False) -> list[str]:
 def _store_vars(group: Any) -> list[tuple[str, Any]]:
     """``(sub-object path, dataset)`` of every variable under a layer's key, in order."""
     out: list[tuple[str, Any]] = []
-    if "vars" in group:
-        names = sorted(group["vars"], key=lambda n: int(n) if n.isdigit() else 10**9)
-        out += [("", group["vars"][n]) for n in names]
+    members = set(group)  # one listing, not an HDF5 lookup per possible member
+    if "vars" in members:
+        variables = group["vars"]
+        names = sorted(variables, key=lambda n: int(n) if n.isdigit() else 10**9)
+        out += [("", variables[n]) for n in names]
     for sub in SUB_OBJECTS:
-        if sub in group and sub != "layers":
+        if sub in members:
             out += [(f"{sub}/{p}".rstrip("/"), d) for p, d in _store_vars(group[sub])]
     return out
 
@@ -291,6 +310,7 @@ def attach_keras3(graph: Graph, layers_group: Any, notes: list[str], keras2: boo
     """Match ``layers/<key>`` groups to the graph's layers, container by container.
     ``keras2``: the store was written by tf.keras (2.13+), whose names differ a little."""
     used: dict[str, int] = {}
+    present = set(layers_group)  # one listing, not an HDF5 lookup per layer
     for layer in graph.layers:
         if layer.synthetic or layer.attrs.get("operation"):
             continue
@@ -298,7 +318,7 @@ def attach_keras3(graph: Graph, layers_group: Any, notes: list[str], keras2: boo
         used[key] = used.get(key, -1) + 1
         if used[key]:
             key = f"{key}_{used[key]}"
-        if key not in layers_group:
+        if key not in present:
             continue
         group = layers_group[key]
         if layer.graph is not None:
@@ -307,7 +327,7 @@ def attach_keras3(graph: Graph, layers_group: Any, notes: list[str], keras2: boo
             continue
         variables = _store_vars(group)
         roles = _roles_for(layer, variables, keras2)
-        layer.weights.extend(make_weight(d, r, layer) for (_, d), r in zip(variables, roles))
+        layer.weights.extend(make_weight(layers_group, d, r, layer) for (_, d), r in zip(variables, roles))
         if any(r.startswith("var_") for r in roles):
             notes.append(f"the variables of '{layer.name}' ({layer.type}) do not match its class's known order; shown by index")
 
@@ -335,9 +355,12 @@ def guess_class(name: str) -> str | None:
     return CLASS_BY_NAME.get(re.sub(r"_\d+$", "", name))
 
 
-def layer_from_weights(name: str, datasets: list[tuple[str, Any]], theano: bool, convention: str = "keras") -> Layer:
-    """A layer known only by its name and weights (``(role, dataset)`` pairs). Its kind
-    comes from its default name when it has one, else from its weights' roles and ranks."""
+def layer_from_weights(
+    home: Any, name: str, datasets: list[tuple[str, Any]], theano: bool, convention: str = "keras"
+) -> Layer:
+    """A layer known only by its name and weights (``(role, dataset)`` pairs, found in the
+    group ``home``). Its kind comes from its default name when it has one, else from its
+    weights' roles and ranks."""
     roles = {role: d for role, d in datasets}
     cls = guess_class(name)
     if cls is None:
@@ -354,7 +377,7 @@ def layer_from_weights(name: str, datasets: list[tuple[str, Any]], theano: bool,
             cls = "Embedding"
     op = op_of_class(cls) if cls else "unknown"
     layer = Layer(name=name, type=cls or "?", op=op, attrs={"guessed": True, "reason": "no architecture"}, config={})
-    layer.weights = [make_weight(d, role, layer, theano, convention=convention) for role, d in datasets]
+    layer.weights = [make_weight(home, d, role, layer, theano, convention=convention) for role, d in datasets]
     if cls and guess_class(name) is None:
         layer.notes.append(f"kind guessed from its weights ({', '.join(roles)})")
     return layer
@@ -374,11 +397,11 @@ def graph_from_legacy(root: Any, theano: bool, version: str | None) -> Graph:
             inner: dict[str, list[tuple[str, Any]]] = {}
             for w in present:
                 inner.setdefault(owners[w], []).append((_role(w, owners[w]), group[w]))
-            graph = Graph([layer_from_weights(n, pairs, theano, convention) for n, pairs in inner.items()], [], [])
+            graph = Graph([layer_from_weights(root, n, pairs, theano, convention) for n, pairs in inner.items()], [], [])
             layers.append(Layer(name=group_name, type="Model", op="model", graph=graph, attrs={"guessed": True}))
             continue
         pairs = [(_role(w, group_name), group[w]) for w in present]
-        layers.append(layer_from_weights(group_name, pairs, theano, convention))
+        layers.append(layer_from_weights(root, group_name, pairs, theano, convention))
     return Graph(layers, [], [])
 
 
@@ -403,5 +426,5 @@ def graph_from_keras3(layers_group: Any) -> Graph:
         cls = guess_class(key)
         probe = Layer(name=key, type=cls or "?", op="unknown", config={})
         roles = _roles_for(probe, variables) if cls else [f"var_{i}" for i in range(len(variables))]
-        layers.append(layer_from_weights(key, list(zip(roles, (d for _, d in variables))), False))
+        layers.append(layer_from_weights(layers_group, key, list(zip(roles, (d for _, d in variables))), False))
     return Graph(layers, [], [])

@@ -73,24 +73,29 @@ def tensor_stats(w: Weight, progress: Progress | None = None) -> dict[str, Any]:
             chunk = np.asarray(w.read(index))
             if progress is not None:
                 progress(chunk.nbytes)
-            values = chunk.astype(np.float64, copy=False).ravel()
-            finite = np.isfinite(values)
-            nans += int(np.isnan(values).sum())
-            infs += int(np.isinf(values).sum())
-            good = values[finite]
+            # One pass per measure, in the stored dtype; a copy only where one is needed:
+            # the finite values are picked out only when there are others, and widened to
+            # float64 (for exact sums) only when stored narrower.
+            finite = np.isfinite(chunk)
+            bad = chunk.size - int(np.count_nonzero(finite))
+            if bad:
+                chunk_nans = int(np.count_nonzero(np.isnan(chunk)))
+                nans, infs = nans + chunk_nans, infs + bad - chunk_nans
+            good = (chunk[finite] if bad else chunk.ravel()).astype(np.float64, copy=False)
             count += good.size
-            zeros += int((chunk == 0).sum())
+            nonzero = chunk != 0 if alive is not None else chunk
+            zeros += chunk.size - int(np.count_nonzero(nonzero))
             if good.size:
                 total += float(good.sum())
-                total_sq += float(np.square(good).sum())
+                total_sq += float(np.dot(good, good))
                 low, high = min(low, float(good.min())), max(high, float(good.max()))
             if alive is not None:
                 others = tuple(i for i in range(chunk.ndim) if i != out_axis)
-                nonzero = np.any(chunk != 0, axis=others)
+                maps = np.any(nonzero, axis=others)
                 if out_axis == 0:
-                    alive[index[0]] |= nonzero
+                    alive[index[0]] |= maps
                 else:
-                    alive |= nonzero
+                    alive |= maps
     except CnnInspectError as exc:
         return {"error": exc.message}
     mean = total / count if count else None
