@@ -312,7 +312,7 @@ def test_dequantize_gives_real_values_close_to_the_float_model(piece: dict) -> N
     expected = _real(np.asarray(piece["values"], dtype=np.float64), quant, op, piece["out"])
     report = cli_json("filters", DIR / "small_int8.tflite", "--layer", str(len(truth["inputs"]) + piece["op"]),
                       "--out", str(piece["out"]), "--dequantize")  # fmt: skip
-    assert report["weight"]["dtype"] == "float32" and report["weight"]["quantization"]["dequantized"] is True
+    assert report["weight"]["dtype"] == "int8" and report["weight"]["quantization"]["dequantized"] is True
     assert any("--dequantize" in note for note in report["notes"])
     if op == "CONV_2D":
         shown = np.stack([e["filter"] for e in report["inputs"]], axis=-1)  # (kh, kw, in) as stored
@@ -365,7 +365,8 @@ def test_weights_stats_on_dequantized_values() -> None:
         along = [1] * raw.ndim
         along[quant["quantized_dimension"]] = -1
         expected = (raw - np.asarray(quant["zero_points"]).reshape(along)) * np.asarray(quant["scales"]).reshape(along)
-        assert t["dtype"] == "float32"
+        assert t["dtype"] in ("int8", "int32") and t["quantization"]["dequantized"] is True
+        assert t["bytes"] == raw.size * np.dtype(t["dtype"]).itemsize  # the stored tensor's bytes
         for key, value in (("min", expected.min()), ("max", expected.max()), ("mean", expected.mean()),
                            ("std", expected.std())):  # fmt: skip
             assert t["stats"][key] == pytest.approx(value, rel=1e-5, abs=1e-9), (t["path"], key)

@@ -43,7 +43,8 @@ def dequantized(weight: Weight) -> Weight:
         along[position] = -1
         return (raw - zero[chosen].reshape(along)) * scale[chosen].reshape(along)
 
-    return replace(weight, dtype="float32", reader=read, quantization={**q, "dequantized": True})
+    # dtype and bytes still describe the stored tensor; ``dequantized`` says what reads give
+    return replace(weight, reader=read, quantization={**q, "dequantized": True})
 
 
 def dequantize_layer(layer: Layer) -> bool:
