@@ -39,14 +39,19 @@ class Activations:
 
     def __init__(self, weights: Iterable[Weight]) -> None:
         self.default = ITEMSIZE[float_dtype(weights) or DEFAULT_DTYPE]
+        self._bytes: dict[tuple[int, int], list[int | None]] = {}  # per (layer, call): asked twice
 
     def itemsize(self, layer: Layer) -> int:
         own = float_dtype(layer.weights)
         return ITEMSIZE[own] if own else self.default
 
     def call_bytes(self, layer: Layer, call: int) -> list[int | None]:
-        shapes = layer.output_shapes[call] if call < len(layer.output_shapes) else [None]
-        return [tensor_bytes(s, self.itemsize(layer)) for s in shapes]
+        key = (id(layer), call)
+        if key not in self._bytes:
+            shapes = layer.output_shapes[call] if call < len(layer.output_shapes) else [None]
+            size = self.itemsize(layer)
+            self._bytes[key] = [tensor_bytes(s, size) for s in shapes]
+        return self._bytes[key]
 
     def layer_bytes(self, layer: Layer) -> int | None:
         """All output tensors of all calls; None when any shape is unknown."""
@@ -64,8 +69,11 @@ class Activations:
                     last_use[(ref.layer, ref.call)] = max(last_use.get((ref.layer, ref.call), -1), n)
         for ref in graph.outputs:
             last_use[(ref.layer, ref.call)] = len(steps)
+        ends: dict[int, list[tuple[str, int]]] = {}  # step -> the tensors that die after it
+        for key, n in position.items():
+            ends.setdefault(max(last_use.get(key, n), n), []).append(key)
         live: dict[tuple[str, int], int] = {}
-        peak = 0
+        total = peak = 0  # total: the sum of what is live
         for n, (layer, i) in enumerate(steps):
             sizes = [0] if nested and layer.op == "input" else self.call_bytes(layer, i)
             if None in sizes:
@@ -74,10 +82,11 @@ class Activations:
                 inner = self.peak(layer.graph, nested=True)
                 if inner is None:
                     return None
-                peak = max(peak, sum(live.values()) + inner)
+                peak = max(peak, total + inner)
             live[(layer.name, i)] = sum(sizes)  # type: ignore[arg-type]
-            peak = max(peak, sum(live.values()))
-            for key in [k for k in live if last_use.get(k, position[k]) <= n]:
-                del live[key]
+            total += live[(layer.name, i)]
+            peak = max(peak, total)
+            for key in ends.get(n, ()):
+                total -= live.pop(key, 0)
         return peak
 

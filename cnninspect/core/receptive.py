@@ -47,7 +47,7 @@ PRESERVING = ("identity", "elementwise", "broadcast")
 
 
 def _plain(values: Sequence[Num]) -> list:
-    return [None if v is None else int(v) if Fraction(v).denominator == 1 else float(v) for v in values]
+    return [v if v is None or isinstance(v, int) else int(v) if v.denominator == 1 else float(v) for v in values]
 
 
 def _expand(value: Value, rank: int, channels_last: bool = True) -> Field | None:
