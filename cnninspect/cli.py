@@ -238,9 +238,9 @@ def filters(
         if as_json:
             _emit_json(report)
         else:
-            from .render.tables import feeds_view, filters_view
+            from .render.tables import connections_view
 
-            _print(_console(), (filters_view if out is not None else feeds_view)(report, top, view))
+            _print(_console(), connections_view(report, top, view))
 
 
 @app.command()

@@ -152,8 +152,10 @@ def _weights_only_cells(layer: dict[str, Any]) -> list[str]:
     return [through, kernel]
 
 
-def filters_view(report: dict[str, Any], top: int | None, view: str = "auto") -> Iterator[RenderableType]:
-    yield from filters_header(report)
+def connections_view(report: dict[str, Any], top: int | None, view: str = "auto") -> Iterator[RenderableType]:
+    """A forward (``filters --out``) or reverse (``filters --in``) report: its header, then
+    the connecting filters."""
+    yield from (filters_header if "inputs" in report else feeds_header)(report)
     yield from connections_body(report, top, view)
 
 
@@ -168,11 +170,6 @@ def filters_header(report: dict[str, Any]) -> Iterator[RenderableType]:
     bias = "none (use_bias=False)" if report["bias"] is None else f"b[{report['out']}] = {report['bias']:+.6g}"
     yield Text(f"bias: {bias}    activation: {report['activation']}")
     yield from _equation_notes(report)
-
-
-def feeds_view(report: dict[str, Any], top: int | None, view: str = "auto") -> Iterator[RenderableType]:
-    yield from feeds_header(report)
-    yield from connections_body(report, top, view)
 
 
 def feeds_header(report: dict[str, Any]) -> Iterator[RenderableType]:

@@ -260,15 +260,23 @@ def _conv(layer: Layer, weight: Weight, out: int) -> tuple[list, dict, str, list
             f"grouped convolution ({groups} groups): output map {out} is in group {group}, "
             f"fed by input maps {first}-{first + per_group_in - 1} only"
         )
-    last = first + per_group_in - 1
+    star = _operator(layer, notes)
     if layer.op == "dense":
         terms = f"Σ_i in[i] · W[i,{out}]"
-    elif layer.op == "conv_transpose":
-        terms = f"Σ_{{i={first}..{last}}} in[i] ⋆ᵀ F[i,{out}]"
-        notes.append("⋆ᵀ is a transposed convolution: each input value scatters F[i,N] into the output")
     else:
-        terms = f"Σ_{{i={first}..{last}}} in[i] ⋆ F[i,{out}]"
+        terms = f"Σ_{{i={first}..{first + per_group_in - 1}}} in[i] {star} F[i,{out}]"
     return inputs, fixed, terms, notes
+
+
+def _operator(layer: Layer, notes: list[str]) -> str:
+    """How an input map meets its filter: ``·`` (dense), ``⋆ᵀ`` (transposed, with the
+    note that says what it means) or ``⋆`` (cross-correlation)."""
+    if layer.op == "dense":
+        return "·"
+    if layer.op == "conv_transpose":
+        notes.append("⋆ᵀ is a transposed convolution: each input value scatters F[i,N] into the output")
+        return "⋆ᵀ"
+    return "⋆"
 
 
 def _depthwise(layer: Layer, weight: Weight, out: int) -> tuple[list, dict, str, list[str]]:
@@ -389,6 +397,8 @@ def _span(first: int, last: int) -> str:
 def _conv_feeds(layer: Layer, weight: Weight, i: int) -> tuple[list, dict, str, list[str]]:
     """Conv (grouped or not), transposed conv and dense: ``F[i, N]`` for the outputs of
     ``i``'s group."""
+    import numpy as np
+
     groups = int(layer.attrs.get("groups") or 1)
     out_axis = weight.shape[weight.axis("out")]
     in_axis = weight.shape[weight.axis("in")]
@@ -404,18 +414,13 @@ def _conv_feeds(layer: Layer, weight: Weight, i: int) -> tuple[list, dict, str, 
         first = group * per_group_out
         fixed = {"in": within, "out": slice(first, first + per_group_out)} if groups > 1 else {"in": within}
     slab, axes = _read(weight, fixed)
-    outputs = [_entry(first + k, _take(slab, axes, "out", k)[0], key="out") for k in range(per_group_out)]
-    last = first + per_group_out - 1
+    outputs = _entries(range(first, first + per_group_out), np.moveaxis(slab, axes.index("out"), 0), key="out")
+    span = _span(first, first + per_group_out - 1)
     notes = []
     if groups > 1:
-        notes.append(f"grouped convolution ({groups} groups): input map {i} is in group {group}, feeding output maps {_span(first, last)} only")
-    if layer.op == "dense":
-        equation = f"out[N] += in[{i}] · W[{i},N]  for N = {_span(first, last)}"
-    elif layer.op == "conv_transpose":
-        equation = f"out[N] += in[{i}] ⋆ᵀ F[{i},N]  for N = {_span(first, last)}"
-        notes.append("⋆ᵀ is a transposed convolution: each input value scatters F[i,N] into the output")
-    else:
-        equation = f"out[N] += in[{i}] ⋆ F[{i},N]  for N = {_span(first, last)}"
+        notes.append(f"grouped convolution ({groups} groups): input map {i} is in group {group}, feeding output maps {span} only")
+    star = _operator(layer, notes)
+    equation = f"out[N] += in[{i}] {star} {'W' if layer.op == 'dense' else 'F'}[{i},N]  for N = {span}"
     return outputs, fixed, equation, notes
 
 
