@@ -92,6 +92,8 @@ def make_weight(
         convention = "keras-th" if layer.config.get("dim_ordering") == "th" else "keras"
     base_role = role.rsplit("/", 1)[-1]
     name = dataset.name
+    if not hasattr(dataset, "shape"):  # a damaged file can name a group or a committed type
+        raise BrokenFile(f"weight {name} is a {type(dataset).__name__.lower()} in the file, not a dataset")
     return Weight(
         name=name.lstrip("/"),
         role=role,

@@ -61,6 +61,8 @@ def data_offset(path: Path, info: zipfile.ZipInfo) -> int:
     """Where a member's bytes start: after its local header, whose extra field may differ
     in length from the central directory's."""
     with path.open("rb") as fh:
+        if not 0 <= info.header_offset < path.stat().st_size:
+            raise BrokenFile(f"zip member {info.filename} starts at byte {info.header_offset:,}, outside the file")
         fh.seek(info.header_offset)
         header = fh.read(30)
     if len(header) < 30 or not header.startswith(ZIP_MAGIC):
