@@ -58,7 +58,9 @@ def main(
 
 
 def _stderr(message: str) -> None:
+    # Flushed: a block-buffered stderr (a wrapper, a test runner) would keep the line.
     sys.stderr.write(f"cnninspect: {message}\n")
+    sys.stderr.flush()
 
 
 @contextmanager

@@ -32,7 +32,16 @@ def cli(*args: str, env: dict[str, str] | None = None) -> Any:
     """Run the CLI in-process; stdout and stderr are kept apart."""
     from cnninspect.cli import app
 
-    return CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "120", **(env or {})})
+    return runner().invoke(app, [str(a) for a in args], env={"COLUMNS": "120", **(env or {})})
+
+
+def runner() -> CliRunner:
+    """A runner that keeps stderr apart from stdout: the default from Click 8.2 on, asked
+    for with ``mix_stderr=False`` before (Python 3.9 gets Click 8.1)."""
+    try:
+        return CliRunner(mix_stderr=False)  # type: ignore[call-arg]
+    except TypeError:
+        return CliRunner()
 
 
 def cli_json(*args: str) -> dict[str, Any]:

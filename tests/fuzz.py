@@ -88,11 +88,11 @@ def run_in_process(argv: list[str]) -> Outcome:
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
-        from typer.testing import CliRunner
+        from conftest import runner
 
         from cnninspect.cli import app
 
-        result = CliRunner().invoke(app, argv, env={"COLUMNS": "120"})
+        result = runner().invoke(app, argv, env={"COLUMNS": "120"})
         crashed = result.exception is not None and not isinstance(result.exception, SystemExit)
         stderr = result.stderr + ("Traceback: escaped the CLI: " + repr(result.exception) if crashed else "")
         payload = json.dumps({"code": result.exit_code, "stdout": result.stdout, "stderr": stderr})

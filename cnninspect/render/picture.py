@@ -286,7 +286,7 @@ def _paste_tiles(image: Any, tiles: Tiles, s: int, framed: bool, pitch: tuple[in
         band[:, top + edge : top + edge + h * s, edge : edge + w * s] = up
         band[~tiles.present[r]] = BACKGROUND
         pixels = band.transpose(1, 0, 2, 3).reshape(pitch[0], cols * pitch[1], 3)
-        image.paste(Image.fromarray(pixels, "RGB"), (x, y + r * pitch[0]))
+        image.paste(Image.fromarray(np.ascontiguousarray(pixels)), (x, y + r * pitch[0]))  # uint8 (h, w, 3): RGB
 
 
 def _labelled_tiles(tiles: Tiles, labels: Sequence[str], s: int) -> Section:
