@@ -111,44 +111,72 @@ def _entries(ins: Any, values: Any, strength: Any = None, key: str = "in") -> li
 def filters_report(
     model: Model, row: Row, out: int, as_correlation: bool = False, dequantize: bool = False
 ) -> dict[str, Any]:
-    layer = row.layer
-    dequantized = _dequantize(layer, dequantize)
-    weight = filter_weight(layer)
-    assert weight is not None
+    layer, weight, notes = _connected(row, dequantize)
     n_out = out_maps(layer)
     assert n_out is not None
-    if not 0 <= out < n_out:
-        raise SelectionError(f"output map {out} does not exist: '{row.path}' has {n_out} output maps (0-{n_out - 1})")
-    inputs, fixed, equation_terms, notes = _BUILDERS[layer.op](layer, weight, out)
+    _check_map(row, "output", out, n_out)
+    inputs, fixed, equation_terms, built_notes = _BUILDERS[layer.op](layer, weight, out)
     bias = layer.weight("bias")
     bias_value = float(bias.read((out,))) if bias is not None else None
     # Without an architecture the activation is not recorded anywhere: say so.
     activation = layer.activation or ("linear" if model.architecture else "act")
     if not model.architecture:
-        notes.append("weights only: the activation 'act' is not recorded in this file")
-    notes.extend(dequantized)
-    flipped, shown_flipped = _orientation(layer, weight, inputs, as_correlation, notes)
+        built_notes.append("weights only: the activation 'act' is not recorded in this file")
     b = f"b[{out}] + " if bias is not None else ""
     equation = f"out[{out}] = " + (f"{b}{equation_terms}" if activation == "linear" else f"{activation}({b}{equation_terms})")
-    if flipped and not shown_flipped:
-        equation = equation.replace("⋆", "∗")
-    ranking = sorted(inputs, key=lambda e: -e["l1"])
     return {
         "schema": SCHEMA,
-        "source": source_json(model),
-        "layer": _layer_json(row),
+        **_connection_json(model, row, weight, fixed, equation, built_notes + notes, as_correlation, "in", inputs),
         "out": out,
         "out_maps": n_out,
-        "weight": weight_json(weight),
-        "native_slice": native_slice(weight, fixed),
         "bias": bias_value,
         "activation": activation,
+        "inputs": inputs,
+    }
+
+
+def _connected(row: Row, dequantize: bool) -> tuple[Layer, Weight, list[str]]:
+    """The layer, the weight that connects its maps (read as real values with
+    ``dequantize``), and the note saying what ``dequantize`` did."""
+    notes = _dequantize(row.layer, dequantize)
+    weight = filter_weight(row.layer)
+    assert weight is not None
+    return row.layer, weight, notes
+
+
+def _check_map(row: Row, side: str, n: int, count: int) -> None:
+    if not 0 <= n < count:
+        raise SelectionError(f"{side} map {n} does not exist: '{row.path}' has {count} {side} maps (0-{count - 1})")
+
+
+def _connection_json(
+    model: Model,
+    row: Row,
+    weight: Weight,
+    fixed: dict[str, Any],
+    equation: str,
+    notes: list[str],
+    as_correlation: bool,
+    key: str,
+    entries: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """What the forward (``key="in"``) and reverse (``key="out"``) views share: the layer,
+    weight, native slice, equation (``∗`` for kernels learned for a true convolution),
+    orientation and the ranking of ``entries`` by L1."""
+    flipped, shown_flipped = _orientation(row.layer, weight, entries, as_correlation, notes)
+    if flipped and not shown_flipped:
+        equation = equation.replace("⋆", "∗")
+    ranking = sorted(entries, key=lambda e: -e["l1"])
+    return {
+        "source": source_json(model),
+        "layer": _layer_json(row),
+        "weight": weight_json(weight),
+        "native_slice": native_slice(weight, fixed),
         "equation": equation,
         "spatial_axes": [a for a in weight.axes if a in SPATIAL_AXES],
         "flipped": flipped,
         "as_correlation": shown_flipped,
-        "inputs": inputs,
-        "ranking": [{"in": e["in"], "l1": e["l1"], "l2": e["l2"], **({"via": e["via"]} if "via" in e else {})} for e in ranking],
+        "ranking": [{key: e[key], "l1": e["l1"], "l2": e["l2"], **({"via": e["via"]} if "via" in e else {})} for e in ranking],
         "notes": notes,
     }
 
@@ -350,43 +378,18 @@ def feeds_report(
     """Input map ``i`` of a layer and every output map it feeds, each with the filter
     ``F[i, N]`` connecting them: the same numbers as ``filters_report``'s entry ``i`` for
     output map ``N``, read as one slice along the file's ``in`` axis."""
-    layer = row.layer
-    dequantized = _dequantize(layer, dequantize)
-    weight = filter_weight(layer)
-    assert weight is not None
+    layer, weight, notes = _connected(row, dequantize)
     n_in = in_maps(layer)
     assert n_in is not None
-    if not 0 <= in_map < n_in:
-        raise SelectionError(f"input map {in_map} does not exist: '{row.path}' has {n_in} input maps (0-{n_in - 1})")
-    builder = {
-        "conv": _conv_feeds,
-        "conv_transpose": _conv_feeds,
-        "dense": _conv_feeds,
-        "depthwise_conv": _depthwise_feeds,
-        "separable_conv": _separable_feeds,
-    }[layer.op]
-    outputs, fixed, equation, notes = builder(layer, weight, in_map)
-    notes.extend(dequantized)
-    flipped, shown_flipped = _orientation(layer, weight, outputs, as_correlation, notes)
-    if flipped and not shown_flipped:
-        equation = equation.replace("⋆", "∗")
-    ranking = sorted(outputs, key=lambda e: -e["l1"])
+    _check_map(row, "input", in_map, n_in)
+    outputs, fixed, equation, built_notes = _FEEDS_BUILDERS[layer.op](layer, weight, in_map)
     return {
         "schema": FEEDS_SCHEMA,
-        "source": source_json(model),
-        "layer": {"index": row.index, "name": layer.name, "path": row.path, "type": layer.type, "op": layer.op},
+        **_connection_json(model, row, weight, fixed, equation, built_notes + notes, as_correlation, "out", outputs),
         "in": in_map,
         "in_maps": n_in,
         "out_maps": out_maps(layer),
-        "weight": weight_json(weight),
-        "native_slice": native_slice(weight, fixed),
-        "equation": equation,
-        "spatial_axes": [a for a in weight.axes if a in SPATIAL_AXES],
-        "flipped": flipped,
-        "as_correlation": shown_flipped,
         "outputs": outputs,
-        "ranking": [{"out": e["out"], "l1": e["l1"], "l2": e["l2"], **({"via": e["via"]} if "via" in e else {})} for e in ranking],
-        "notes": notes,
     }
 
 
@@ -469,3 +472,12 @@ def _separable_feeds(layer: Layer, weight: Weight, i: int) -> tuple[list, dict, 
         "'filter' is D[j], 'pointwise' is P[j,N]"
     ]
     return outputs, fixed, f"out[N] += Σ_{{j={_span(first, first + m - 1)}}} P[j,N] · (in[{i}] ⋆ D[j])  for every N", notes
+
+
+_FEEDS_BUILDERS = {
+    "conv": _conv_feeds,
+    "conv_transpose": _conv_feeds,
+    "dense": _conv_feeds,
+    "depthwise_conv": _depthwise_feeds,
+    "separable_conv": _separable_feeds,
+}
