@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import pickle
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 # PyTorch storage classes and dtypes → (NumPy dtype, our dtype name). bfloat16 has no

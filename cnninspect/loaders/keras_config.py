@@ -176,7 +176,6 @@ def _functional(cfg: dict) -> Graph:
     items = cfg.get("layers") or []
     layers = [_layer(x) for x in items]
     names = {layer.name for layer in layers}
-    raw_refs: list[tuple[Layer, int, int]] = []  # (consumer, call, position) of node references
 
     def ref(value: Any) -> TensorRef | None:
         # [name, node, tensor(, kwargs)] in Keras 1/2, keras_history in Keras 3.

@@ -20,7 +20,6 @@ tree, each class translated into neutral ops, chained in registration order).
 from __future__ import annotations
 
 import ast
-import math
 import pickle
 import re
 import zipfile
