@@ -128,7 +128,7 @@ def old_ir3() -> onnx.ModelProto:
         helper.make_node("MatMul", ["flat", "W2"], ["mm"]),
         helper.make_node("Add", ["mm", "b2"], ["logits"]),
     ]
-    for i, node in enumerate(nodes):  # early exporters named no nodes
+    for node in nodes:  # early exporters named no nodes
         node.name = ""
     inputs = [helper.make_tensor_value_info("data", TensorProto.FLOAT, [1, 1, 28, 28])]
     inputs += [helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape) for k, v in inits.items()]

@@ -494,7 +494,7 @@ def translate(cls: str, h: dict[str, Any]) -> tuple[str, dict[str, Any], str | N
                  "dilation": dilation, "padding": padding, "groups": h.get("groups", 1), "channels_last": False}  # fmt: skip
         why = None
         if None in (kernel, stride, dilation, padding) or not isinstance(h.get("out_channels"), int):
-            why = f"its hyperparameters (kernel_size, stride, padding, ...) are not all in the file"
+            why = "its hyperparameters (kernel_size, stride, padding, ...) are not all in the file"
         elif h.get("padding_mode", "zeros") != "zeros" and padding == "same":
             why = None
         if cls in TRANSPOSED:
