@@ -201,9 +201,9 @@ GOLDEN_CASES = {
     "shapes_mnist_cnn": ["shapes", "sample_models/mnist_cnn.h5"],
     "shapes_nested": ["shapes", "tests/fixtures/keras3/nested.h5"],
     "shapes_lambda": ["shapes", "tests/fixtures/legacy/keras1_lambda.h5"],
-    "filters_mnist_cnn": ["filters", "sample_models/mnist_cnn.h5", "--layer", "2", "--out", "5", "--top", "4"],
+    "filters_mnist_cnn": ["filters", "tests/fixtures/keras3/mnist_cnn.h5", "--layer", "2", "--out", "5", "--top", "4"],
     "filters_separable": ["filters", "tests/fixtures/keras3/depthwise_separable.h5", "--layer", "separable_conv2d", "--out", "1"],
-    "filters_dense": ["filters", "sample_models/mnist_cnn.h5", "--layer", "dense_1", "--out", "3"],
+    "filters_dense": ["filters", "tests/fixtures/keras3/mnist_cnn.h5", "--layer", "dense_1", "--out", "3"],
 }
 
 
