@@ -1,0 +1,204 @@
+"""``diff``: two models compared layer by layer in the neutral layout, checked against what
+Keras, tf-keras, PyTorch and NumPy reported when scripts/make_diff_fixtures.py wrote the
+files (tests/fixtures/diff/diff.truth.json)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from conftest import FIXTURES
+from cnninspect.core.layouts import layout_for
+from cnninspect.core.model import Graph, Layer, Model, Source, Weight
+from cnninspect.loaders import open_model
+from cnninspect.render.diff import diff_view
+from cnninspect.reports import diff as diff_module
+from cnninspect.reports.diff import DEFAULT_TOLERANCE, EXIT_DIFFERENT, SCHEMA, diff_report, exit_code
+
+DIR = FIXTURES / "diff"
+TRUTH = json.loads((DIR / "diff.truth.json").read_text())
+KERAS = DIR / "keras3.h5"
+
+
+def diff(a: Path, b: Path, tolerance: float = DEFAULT_TOLERANCE) -> dict[str, Any]:
+    with open_model(a) as model_a, open_model(b) as model_b:
+        report = diff_report(model_a, model_b, tolerance)
+    json.dumps(report, allow_nan=False)  # the JSON document as --json prints it
+    return report
+
+
+def pair(report: dict[str, Any], b: str) -> dict[str, Any]:
+    return next(p for p in report["pairs"] if p["b"] == b)
+
+
+def others_same(report: dict[str, Any], b: str) -> bool:
+    return all(p["same"] for p in report["pairs"] if p["b"] != b)
+
+
+def render(report: dict[str, Any]) -> str:
+    out = io.StringIO()
+    console = Console(file=out, width=140, color_system=None, highlight=False)
+    for item in diff_view(report):
+        console.print(item)
+    return out.getvalue()
+
+
+SAME_AS_KERAS = ["keras3.keras", "tfkeras.h5", "port_correct.pt", "port_module.pt", "port.onnx"]
+
+
+@pytest.mark.parametrize("name", SAME_AS_KERAS)
+def test_one_network_in_every_library_is_the_same_network(name: str) -> None:
+    report = diff(KERAS, DIR / name)
+    assert report["schema"] == SCHEMA
+    assert report["same_network"] and exit_code(report) == 0, [(p["a"], p["verdict"], p.get("hint")) for p in report["pairs"]]
+    assert report["counts"] == {"pairs": 4, "identical": 4, "changed": 0, "only_in_a": 0, "only_in_b": 0}
+    assert [p["a"] for p in report["pairs"]] == ["conv_a", "bn", "conv_b", "dense"]
+    verdicts = {p["a"]: p["verdict"] for p in report["pairs"]}
+    if name.endswith((".pt", ".onnx")):  # a port: kernels transposed, the Linear's rows reordered
+        assert verdicts == {"conv_a": "equal_after_layout_change", "bn": "equal", "conv_b": "equal_after_layout_change",
+                            "dense": "equal_after_flatten_reorder"}  # fmt: skip
+        assert pair(report, report["pairs"][0]["b"])["layout_change"] == "A stores HWIO, B OIHW; equal after transpose"
+    else:
+        assert set(verdicts.values()) == {"equal"}
+
+
+def test_the_libraries_agree_on_what_is_the_same() -> None:
+    """The truth behind the verdicts: both libraries ran each port on one input."""
+    ports = TRUTH["ports"]
+    assert TRUTH["keras"]["max_abs_output_diff"] < 1e-5  # tf-keras against Keras 3
+    for same in ("port_correct.pt", "port_module.pt"):
+        assert ports[same]["max_abs_output_diff"] < 1e-5
+    for broken in ("port_no_reorder.pt", "port_hwio.pt", "port_eps.pt"):
+        assert ports[broken]["max_abs_output_diff"] > 1e-3
+
+
+def test_a_linear_copied_without_the_flatten_reorder_is_caught() -> None:
+    report = diff(KERAS, DIR / "port_no_reorder.pt")
+    dense = pair(report, "7")
+    assert dense["verdict"] == "different" and not report["same_network"] and exit_code(report) == EXIT_DIFFERENT
+    assert "without the flatten reorder" in dense["hint"]
+    assert others_same(report, "7")
+    assert "equal without the flatten reorder" in render(report)
+
+
+def test_a_kernel_left_in_hwio_is_caught() -> None:
+    report = diff(KERAS, DIR / "port_hwio.pt")
+    conv_b = pair(report, "3")
+    assert conv_b["verdict"] == "different" and not report["same_network"]
+    assert "reshaped to (6, 4, 3, 3)" in conv_b["hint"] and "wrong axes" in conv_b["hint"]
+    assert conv_b["a_layout"] == "HWIO" and conv_b["b_layout"] == "OIHW"
+    assert others_same(report, "3")
+
+
+def test_a_lost_batchnorm_epsilon_is_caught() -> None:
+    truth = TRUTH["ports"]["port_eps.pt"]
+    report = diff(KERAS, DIR / "port_eps.pt")
+    bn = pair(report, "2")
+    assert bn["verdict"] == "equal" and not bn["same"] and not report["same_network"]
+    assert bn["facts_differ"] == [{"fact": "epsilon", "a": 0.001, "b": truth["eps"]}]
+    assert others_same(report, "2")
+    # Momentum is compared in Keras' convention: PyTorch's 0.01 is Keras' 0.99.
+    assert "momentum" not in [f["fact"] for f in bn["facts_differ"]] and "momentum" not in bn["facts_unknown"]
+
+
+def test_facts_a_state_dict_does_not_store_are_not_compared() -> None:
+    report = diff(KERAS, DIR / "port_correct.pt")
+    assert set(pair(report, "2")["facts_unknown"]) == {"epsilon", "momentum"}
+    assert {"strides", "padding", "activation"} <= set(pair(report, "0")["facts_unknown"])
+    module = diff(KERAS, DIR / "port_module.pt")
+    assert all(not p["facts_unknown"] for p in module["pairs"])  # a whole module states them all
+
+
+def test_fine_tuned_layers_and_their_changes_as_numpy_computes_them() -> None:
+    truth = TRUTH["fine_tune"]["changes"]
+    report = diff(DIR / "tuned_before.pt", DIR / "tuned_after.pt", tolerance=0.0)
+    assert all(p["paired_by"] == "name" for p in report["pairs"])
+    changed = {p["a"]: p for p in report["pairs"] if not p["same"]}
+    assert set(changed) == set(truth) == set(TRUTH["fine_tune"]["tuned_modules"])
+    for name, expected in truth.items():
+        got = changed[name]
+        assert got["max_abs_diff"] == pytest.approx(expected["max_abs_diff"], rel=1e-9)
+        assert got["rel_l2"] == pytest.approx(expected["rel_l2"], rel=1e-9)
+        assert got["changed"] == expected["changed"] and got["size"] == expected["size"]
+        assert got["changed_fraction"] == pytest.approx(expected["changed"] / expected["size"])
+    by_change = sorted(truth, key=lambda n: -truth[n]["rel_l2"])
+    assert [report["pairs"][i]["a"] for i in report["ranking"]] == by_change
+    assert report["counts"] == {"pairs": 4, "identical": 2, "changed": 2, "only_in_a": 0, "only_in_b": 0}
+    table = render(report)
+    assert table.index(f" {by_change[0]} ") < table.index(f" {by_change[1]} ")  # the layer that moved most first
+
+
+def test_reading_in_chunks_gives_the_same_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(diff_module, "CHUNK_BYTES", 64)  # a few output maps at a time
+    truth = TRUTH["fine_tune"]["changes"]
+    report = diff(DIR / "tuned_before.pt", DIR / "tuned_after.pt", tolerance=0.0)
+    for name, expected in truth.items():
+        got = next(p for p in report["pairs"] if p["a"] == name)
+        assert got["rel_l2"] == pytest.approx(expected["rel_l2"], rel=1e-9)
+        assert got["changed"] == expected["changed"]
+
+
+def test_one_weight_perturbed_is_found_and_within_a_looser_tolerance() -> None:
+    truth = TRUTH["perturbed"]
+    (module, expected), = truth["changes"].items()
+    found = diff(DIR / "port_correct.pt", DIR / "perturbed.pt")
+    moved = [p for p in found["pairs"] if not p["same"]]
+    assert [p["a"] for p in moved] == [module] and moved[0]["changed"] == 1
+    assert moved[0]["max_abs_diff"] == pytest.approx(expected["max_abs_diff"], rel=1e-9)
+    assert moved[0]["max_abs_diff"] == pytest.approx(truth["delta"], rel=1e-4)
+    loose = diff(DIR / "port_correct.pt", DIR / "perturbed.pt", tolerance=1e-2)
+    assert loose["same_network"] and exit_code(loose) == 0
+    assert pair(loose, module)["verdict"] == "equal_within_tolerance"
+    assert pair(loose, module)["max_abs_diff"] == pytest.approx(expected["max_abs_diff"], rel=1e-9)
+
+
+# ---------------------------------------------------------------------------------------
+# Pairing and flips, on models built in memory
+
+
+def _weight(name: str, role: str, values: np.ndarray, convention: str, op: str, flipped: bool = False) -> Weight:
+    return Weight(name, role, values.shape, str(values.dtype), layout_for(convention, op, role, values.ndim, flipped),
+                  reader=lambda index: values[index])  # fmt: skip
+
+
+def _model(layers: list[Layer], fmt: str = "numpy") -> Model:
+    return Model("m", Graph(layers, [], []), Source(f"{fmt}-file", fmt), architecture=False)
+
+
+def _conv(name: str, kernel: np.ndarray, convention: str, flipped: bool = False) -> Layer:
+    layer = Layer(name, "Conv2D", "conv", attrs={"guessed": True})
+    role = "kernel" if convention.startswith("keras") else "weight"
+    layer.weights = [_weight(f"{name}/{role}", role, kernel, convention, "conv", flipped)]
+    return layer
+
+
+RNG = np.random.default_rng(0)
+K1 = RNG.normal(size=(3, 3, 2, 4)).astype(np.float32)  # HWIO
+K2 = RNG.normal(size=(3, 3, 4, 6)).astype(np.float32)
+
+
+def test_a_layer_only_one_model_has_is_listed_not_guessed() -> None:
+    a = _model([_conv("c1", K1, "keras"), _conv("c2", K2, "keras")])
+    b = _model([_conv("x", np.ascontiguousarray(K2.transpose(3, 2, 0, 1)), "torch")])
+    report = diff_report(a, b)
+    assert [(p["a"], p["b"], p["paired_by"], p["verdict"]) for p in report["pairs"]] == [("c2", "x", "order", "equal_after_layout_change")]
+    assert [u["layer"] for u in report["unpaired_a"]] == ["c1"] and report["unpaired_b"] == []
+    assert not report["same_network"]
+    assert "only in A: c1" in render(report)
+
+
+def test_a_theano_kernel_is_compared_after_its_flip() -> None:
+    theano = np.ascontiguousarray(K1.transpose(3, 2, 0, 1))  # (out, in, kh, kw), for a true convolution
+    as_correlation = np.ascontiguousarray(theano[:, :, ::-1, ::-1])
+    a = _model([_conv("c", theano, "keras-th", flipped=True)])
+    ported = diff_report(a, _model([_conv("c", as_correlation, "torch")]))
+    assert pair(ported, "c")["verdict"] == "equal_after_theano_flip" and ported["same_network"]
+    unflipped = diff_report(a, _model([_conv("c", theano, "torch")]))
+    assert pair(unflipped, "c")["verdict"] == "different"
+    assert "not flipped back" in pair(unflipped, "c")["hint"]
