@@ -202,3 +202,25 @@ def test_a_theano_kernel_is_compared_after_its_flip() -> None:
     unflipped = diff_report(a, _model([_conv("c", theano, "torch")]))
     assert pair(unflipped, "c")["verdict"] == "different"
     assert "not flipped back" in pair(unflipped, "c")["hint"]
+
+
+def test_a_keras_depthwise_kernel_is_a_grouped_convolution() -> None:
+    """Keras (kh, kw, in, mult) against PyTorch's (in * mult, 1, kh, kw): out = i * mult + m."""
+    kernel = RNG.normal(size=(3, 3, 4, 2)).astype(np.float32)
+    a = Layer("dw", "DepthwiseConv2D", "depthwise_conv", attrs={"guessed": True})
+    a.weights = [_weight("dw/depthwise_kernel", "depthwise_kernel", kernel, "keras", "depthwise_conv")]
+    torch_weight = np.ascontiguousarray(kernel.transpose(2, 3, 0, 1).reshape(8, 1, 3, 3))
+    b = _conv("dw", torch_weight, "torch")
+    report = diff_report(_model([a]), _model([b]))
+    assert pair(report, "dw")["verdict"] == "equal_after_layout_change" and report["same_network"]
+    shuffled = diff_report(_model([a]), _model([_conv("dw", torch_weight[::-1].copy(), "torch")]))
+    assert pair(shuffled, "dw")["verdict"] == "different"
+
+
+def test_same_padding_follows_tensorflow_where_the_stride_makes_it_depend_on_the_size() -> None:
+    """TensorFlow's rule: total = max((ceil(n / s) - 1) * s + k - n, 0), the odd pixel after."""
+    conv = {"padding": "same", "kernel_size": (3, 3), "strides": (2, 2)}
+    assert diff_module._padding(conv, [6, 6]) == [[0, 1], [0, 1]]  # not PyTorch's padding=1
+    assert diff_module._padding(conv, [7, 7]) == [[1, 1], [1, 1]]
+    assert diff_module._padding(conv, None) == "same"  # the input size unknown: as the file says
+    assert diff_module._padding({"padding": "same", "kernel_size": (5,), "dilation": (2,)}, None) == [[4, 4]]

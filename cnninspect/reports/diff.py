@@ -29,6 +29,7 @@ import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
+from ..core.connections import in_maps
 from ..core.infer import infer_shapes
 from ..core.layouts import SPATIAL_AXES
 from ..core.model import Graph, Layer, Model, Row, Weight
@@ -54,6 +55,7 @@ CANONICAL = ("out", "in", "mult", "channels", "units", "gates", "part", "token",
 # The same parameter under each library's name; roles not listed compare under their own.
 ROLE_ALIASES = {
     "weight": "kernel",
+    "depthwise_kernel": "kernel",
     "running_mean": "moving_mean",
     "running_var": "moving_variance",
     "mean": "moving_mean",
@@ -126,7 +128,8 @@ def role_of(layer: Layer, w: Weight) -> str:
 
 
 def kind_of(layer: Layer) -> str:
-    return "batchnorm" if is_batchnorm(layer) else layer.op
+    """A depthwise convolution is a grouped one (PyTorch and ONNX store it so)."""
+    return "batchnorm" if is_batchnorm(layer) else "conv" if layer.op == "depthwise_conv" else layer.op
 
 
 def canonical_order(axes: tuple[str, ...]) -> list[int]:
@@ -134,13 +137,44 @@ def canonical_order(axes: tuple[str, ...]) -> list[int]:
     return sorted(range(len(axes)), key=lambda i: (CANONICAL.index(axes[i]), 0) if axes[i] in CANONICAL else (len(CANONICAL), i))
 
 
+@dataclass(frozen=True)
+class Neutral:
+    """A stored tensor in the neutral layout: transposed by ``order``, then (a depthwise
+    kernel only) reshaped to ``shape``, whose axes are ``axes``."""
+
+    order: tuple[int, ...]
+    axes: tuple[str, ...]
+    shape: tuple[int, ...]
+    reshaped: bool = False
+
+
+def neutral(w: Weight) -> Neutral:
+    axes = w.axes
+    if len(axes) == 4 and axes[0] == "d0" and axes[-1] == "out":  # TFLite depthwise (1, kh, kw, out)
+        axes = ("in",) + axes[1:]
+    order = tuple(canonical_order(axes))
+    named, shape = tuple(axes[i] for i in order), tuple(w.shape[i] for i in order)
+    if "in" in named and "mult" in named and "out" not in named:
+        # Keras depthwise (in, mult, ...) is a grouped convolution (in * mult, 1, ...): out = i * mult + m.
+        return Neutral(order, ("out", "in") + named[2:], (shape[0] * shape[1], 1) + shape[2:], True)
+    return Neutral(order, named, shape)
+
+
 def canonical_shape(w: Weight) -> tuple[int, ...]:
-    return tuple(w.shape[i] for i in canonical_order(w.axes))
+    return neutral(w).shape
+
+
+def main_weight(layer: Layer) -> Weight | None:
+    """The tensor that says what a layer is: its kernel (gamma for a BatchNorm), else its first."""
+    params = parameters(layer)
+    return next((w for w in params if role_of(layer, w) in ("kernel", "gamma")), params[0] if params else None)
 
 
 def signature(layer: Layer) -> tuple:
-    """Kind and parameter shapes in the neutral layout: what order-pairing checks."""
-    return kind_of(layer), tuple(sorted((role_of(layer, w), canonical_shape(w)) for w in parameters(layer)))
+    """Kind and main tensor's shape in the neutral layout: what order-pairing checks (a bias
+    present on one side only still pairs, and shows as a difference)."""
+    main = main_weight(layer)
+    return kind_of(layer), None if main is None else (role_of(layer, main), canonical_shape(main))
 
 
 class _Side:
@@ -177,6 +211,16 @@ class _Side:
             return graph.layer(refs[0].layer)
         except KeyError:
             return None
+
+    def spatial_input(self, layer: Layer) -> list[int] | None:
+        """The spatial sizes of the layer's input, where shape inference knows them."""
+        source = self.producer(layer)
+        shape = source.output_shapes[0][0] if source is not None and source.output_shapes and source.output_shapes[0] else None
+        if shape is None or len(shape) < 3:
+            return None
+        dims = shape[1:-1] if layer.attrs.get("channels_last") else shape[2:]
+        known = [d for d in dims if isinstance(d, int)]
+        return known if len(known) == len(dims) else None
 
     def consumers(self, layer: Layer) -> list[Layer]:
         graph = self.graph_of.get(id(layer))
@@ -335,15 +379,14 @@ class _Pair:
             if role not in wa:
                 tensors.append({"role": role, "a": None, "b": wb[role].name, "verdict": "only_in_b"})
         facts_differ, facts_unknown = self._facts()
-        compared = [t for t in tensors if "size" in t]
-        size = sum(t["size"] for t in compared)
-        measured = [t for t in compared if t["changed"] is not None]
-        sq_a = sum(t["_sq_a"] for t in measured)
-        sq_d = sum(t["_sq_diff"] for t in measured)
         verdict, layout_change, hints = self._verdict(tensors)
-        for t in compared:
-            del t["_sq_a"], t["_sq_diff"]
-        complete = len(measured) == len(tensors) and bool(tensors)
+        measured = [t for t in tensors if t.get("changed") is not None]
+        sq_a, sq_d = sum(t.pop("_sq_a") for t in measured), sum(t.pop("_sq_diff") for t in measured)
+        size, changed = sum(t["size"] for t in measured), sum(t["changed"] for t in measured)
+        if len(measured) < len(tensors):
+            left = [t["role"] for t in tensors if t not in measured]
+            self.notes.append(f"max_abs_diff, rel_l2 and changed_fraction are over {', '.join(t['role'] for t in measured) or 'no tensor'}: "
+                              f"{', '.join(left)} could not be compared")  # fmt: skip
         return {
             "a": self.ra.path,
             "b": self.rb.path,
@@ -355,10 +398,10 @@ class _Pair:
             "verdict": verdict,
             **({"layout_change": layout_change} if layout_change else {}),
             **({"hint": "; ".join(hints)} if hints else {}),
-            "max_abs_diff": max((t["max_abs_diff"] for t in measured), default=None) if complete else None,
-            "rel_l2": _rel(sq_d, sq_a) if complete else None,
-            "changed_fraction": sum(t["changed"] for t in measured) / size if complete and size else (0.0 if complete else None),
-            "changed": sum(t["changed"] for t in measured) if complete else None,
+            "max_abs_diff": max((t["max_abs_diff"] for t in measured), default=None),
+            "rel_l2": _rel(sq_d, sq_a) if measured else None,
+            "changed_fraction": (changed / size if size else 0.0) if measured else None,
+            "changed": changed if measured else None,
             "size": size,
             "facts_differ": facts_differ,
             "facts_unknown": facts_unknown,
@@ -415,9 +458,9 @@ class _Pair:
             "a_shape": list(wa.shape), "b_shape": list(wb.shape),
         }  # fmt: skip
         shape_a, shape_b = canonical_shape(wa), canonical_shape(wb)
-        if set(wa.axes) != set(wb.axes) or shape_a != shape_b:
+        if neutral(wa).axes != neutral(wb).axes or shape_a != shape_b:
             entry.update(verdict="different", hint=f"shapes differ in the neutral layout: {_axes_shape(wa)} vs {_axes_shape(wb)}",
-                         size=max(wa.size, wb.size), changed=None, max_abs_diff=None, rel_l2=None, _sq_a=0.0, _sq_diff=0.0)  # fmt: skip
+                         changed=None, max_abs_diff=None, rel_l2=None)  # fmt: skip
             return entry
         stats = compare(wa, wb, ta, tb, self.tolerance)
         entry.update(size=stats.size, changed=stats.changed, max_abs_diff=stats.max_abs, rel_l2=_rel(stats.sq_diff, stats.sq_a),
@@ -480,7 +523,8 @@ def _rel(sq_diff: float, sq_a: float) -> float | None:
 
 
 def _axes_shape(w: Weight) -> str:
-    return "(" + ", ".join(f"{a}={w.shape[i]}" for i, a in sorted(enumerate(w.axes), key=lambda x: canonical_order(w.axes).index(x[0]))) + ")"
+    n = neutral(w)
+    return "(" + ", ".join(f"{a}={d}" for a, d in zip(n.axes, n.shape)) + ")"
 
 
 def _flatten_permutation(cells: tuple[int, int]) -> Any:
@@ -505,22 +549,28 @@ class Stats:
     scale: float = 0.0  # the largest |value| in A or B: the tolerance is relative to it
 
 
-def _chunks(w: Weight) -> list[tuple]:
-    """Index tuples covering ``w`` along its ``out`` axis (its first canonical one), at most
-    CHUNK_BYTES at a time."""
-    first = canonical_order(w.axes)[0] if w.shape else None
-    if first is None or w.size == 0 or w.nbytes <= CHUNK_BYTES:
-        return [()]
-    step = max(CHUNK_BYTES // max(w.nbytes // w.shape[first], 1), 1)
-    return [tuple(slice(i, i + step) if k == first else slice(None) for k in range(len(w.shape))) for i in range(0, w.shape[first], step)]
+def _windows(wa: Weight, wb: Weight) -> list[slice]:
+    """Ranges of the ``out`` axis (the first canonical one, of equal length in A and B) that
+    keep each read within CHUNK_BYTES; one range when both tensors fit at once."""
+    length = canonical_shape(wa)[0] if wa.shape else 0
+    biggest = max(wa.nbytes, wb.nbytes)
+    if not length or biggest <= CHUNK_BYTES or neutral(wa).reshaped or neutral(wb).reshaped:
+        return [slice(None)]
+    step = max(CHUNK_BYTES // max(biggest // length, 1), 1)
+    return [slice(i, min(i + step, length)) for i in range(0, length, step)]
 
 
-def _canonical(w: Weight, index: tuple, t: Transform) -> np.ndarray:
+def _canonical(w: Weight, window: slice, t: Transform) -> np.ndarray:
+    """``w[window on its out axis]`` read from the file, in canonical axis order, as float64,
+    with ``t`` applied."""
     import numpy as np
 
-    order = canonical_order(w.axes)
-    x = np.asarray(w.read(index)).transpose(order).astype(np.float64)
-    axes = [w.axes[i] for i in order]
+    n = neutral(w)
+    index = tuple(window if k == n.order[0] else slice(None) for k in range(len(w.shape))) if w.shape else ()
+    x = np.asarray(w.read(index)).transpose(n.order).astype(np.float64)
+    if n.reshaped:  # read whole: windows are only made for tensors that are not reshaped
+        x = x.reshape(n.shape)
+    axes = list(n.axes)
     if t.flip:
         x = np.flip(x, axis=tuple(k for k, a in enumerate(axes) if a in SPATIAL_AXES))
     if t.reorder is not None and "in" in axes:
@@ -528,41 +578,34 @@ def _canonical(w: Weight, index: tuple, t: Transform) -> np.ndarray:
     return x
 
 
-def _pieces(wa: Weight, wb: Weight, ta: Transform, tb: Transform) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Matching canonical chunks of A and B (both chunked along ``out``)."""
-    chunks_a, chunks_b = _chunks(wa), _chunks(wb)
-    if len(chunks_a) == 1 or len(chunks_b) == 1:
-        yield _canonical(wa, (), ta), _canonical(wb, (), tb)
-        return
-    # Both big: chunk B on the same 'out' ranges as A.
-    first_a, first_b = canonical_order(wa.axes)[0], canonical_order(wb.axes)[0]
-    for index in chunks_a:
-        window = index[first_a]
-        yield _canonical(wa, index, ta), _canonical(wb, tuple(window if k == first_b else slice(None) for k in range(len(wb.shape))), tb)
-
-
 def compare(wa: Weight, wb: Weight, ta: Transform, tb: Transform, tolerance: float) -> Stats:
     """max |a - b|, sums of squares, and the elements beyond ``tolerance`` (relative to the
-    largest |value|); two passes when the tensors are read in chunks."""
+    largest finite |value|), over matching chunks of A and B; tensors read in several chunks
+    are read twice (the scale first), a tensor read at once is kept for the second pass."""
     import numpy as np
 
+    def pieces() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for window in windows:
+            yield _canonical(wa, window, ta), _canonical(wb, window, tb)
+
+    def largest(x: np.ndarray) -> float:
+        return float(np.abs(x[np.isfinite(x)]).max(initial=0.0))
+
     s = Stats()
-    single = len(_chunks(wa)) == 1 or len(_chunks(wb)) == 1
-    cached = list(_pieces(wa, wb, ta, tb)) if single else None
-    for x, y in cached if cached is not None else _pieces(wa, wb, ta, tb):
-        if x.size:
-            s.scale = max(s.scale, float(np.nanmax(np.abs(x), initial=0.0)), float(np.nanmax(np.abs(y), initial=0.0)))
+    windows = _windows(wa, wb)
+    cached = list(pieces()) if len(windows) == 1 else None
+    for x, y in cached if cached is not None else pieces():
+        s.scale = max(s.scale, largest(x), largest(y))
     limit = tolerance * s.scale
-    for x, y in cached if cached is not None else _pieces(wa, wb, ta, tb):
-        d = np.abs(x - y)
-        both_nan = np.isnan(x) & np.isnan(y)
-        d[both_nan] = 0.0
+    for x, y in cached if cached is not None else pieces():
+        with np.errstate(invalid="ignore"):
+            d = np.abs(x - y)
+        d[(x == y) | (np.isnan(x) & np.isnan(y))] = 0.0  # an infinity or a NaN in the same place is no change
         s.size += x.size
-        s.changed += int(np.count_nonzero(~(d <= limit)))  # a NaN against a number counts as changed
-        finite = np.isfinite(d)
-        if x.size:
-            s.max_abs = max(s.max_abs, float(d[finite].max(initial=0.0)))
-        s.sq_diff += float(np.square(d[finite]).sum())
+        s.changed += int(np.count_nonzero(~(d <= limit)))  # a NaN against a number is a change
+        finite = d[np.isfinite(d)]
+        s.max_abs = max(s.max_abs, float(finite.max(initial=0.0)))
+        s.sq_diff += float(np.square(finite).sum())
         s.sq_a += float(np.square(x[np.isfinite(x)]).sum())
     return s
 
@@ -574,7 +617,7 @@ def _explain(wa: Weight, wb: Weight, ta: Transform, tb: Transform, perm: Any, ro
     def equal(x: np.ndarray, y: np.ndarray) -> bool:
         return x.shape == y.shape and bool(np.all(np.abs(x - y) <= limit))
 
-    plain_a, plain_b = _canonical(wa, (), Transform()), _canonical(wb, (), Transform())
+    plain_a, plain_b = _canonical(wa, slice(None), Transform()), _canonical(wb, slice(None), Transform())
     if ta.reorder is not None or tb.reorder is not None:
         if equal(plain_a, plain_b):
             return "equal without the flatten reorder: the rows are in one library's flatten order while the other model flattens in the other (the port did not reorder them)"
@@ -586,7 +629,7 @@ def _explain(wa: Weight, wb: Weight, ta: Transform, tb: Transform, perm: Any, ro
         if equal(plain_a, plain_b):
             return "equal without the Theano flip: one file declares a flipped (true-convolution) kernel, but the values were not flipped back"
     elif bool(SPATIAL_AXES & set(wa.axes)):
-        spatial = tuple(k for k, i in enumerate(canonical_order(wa.axes)) if wa.axes[i] in SPATIAL_AXES)
+        spatial = tuple(k for k, a in enumerate(neutral(wa).axes) if a in SPATIAL_AXES)
         if equal(np.flip(plain_a, axis=spatial), plain_b):
             return "equal after a spatial flip that neither file declares (a Theano kernel?)"
     raw_a, raw_b = np.asarray(wa.read(())), np.asarray(wb.read(()))
@@ -597,7 +640,7 @@ def _explain(wa: Weight, wb: Weight, ta: Transform, tb: Transform, perm: Any, ro
         return "A and B hold the same values in the same stored order under different declared layouts (wrong axes)"
     ndim = plain_a.ndim
     if ndim <= 5:
-        names = [wb.axes[i] for i in canonical_order(wb.axes)]
+        names = neutral(wb).axes
         for p in itertools.permutations(range(ndim)):
             if p != tuple(range(ndim)) and plain_b.transpose(p).shape == plain_a.shape and equal(plain_a, plain_b.transpose(p)):
                 moved = ", ".join(names[i] for i in p)
@@ -623,7 +666,9 @@ def facts(side: _Side, layer: Layer) -> dict[str, Any]:
         for name in ("strides", "dilation", "groups"):
             if a.get(name) is not None:
                 out[name] = list(a[name]) if isinstance(a[name], (list, tuple)) else a[name]
-        padding = _padding(a)
+        if layer.op == "depthwise_conv":  # one group per input map, as PyTorch and ONNX state it
+            out["groups"] = in_maps(layer)
+        padding = _padding(a, side.spatial_input(layer))
         if padding is not None:
             out["padding"] = padding
     if layer.op in SPATIAL_OPS or layer.op == "dense":
@@ -636,19 +681,28 @@ def facts(side: _Side, layer: Layer) -> dict[str, Any]:
     return out
 
 
-def _padding(attrs: dict[str, Any]) -> Any:
-    """Padding as [before, after] per spatial axis where it is determined without the input
-    size ('same' with stride 1, 'valid', explicit pads); else as the file says it."""
+def _padding(attrs: dict[str, Any], sizes: list[int] | None) -> Any:
+    """Padding as [before, after] per spatial axis: explicit pads, 'valid', and 'same' by
+    TensorFlow's rule (which with a stride above 1 depends on the input's ``sizes``: an even
+    size pads one more after than before, where PyTorch's padding=1 pads both sides);
+    else as the file says it ('same' with the input size unknown)."""
     pad, kernel = attrs.get("padding"), attrs.get("kernel_size")
-    dilation = attrs.get("dilation") or ([1] * len(kernel) if kernel else None)
     if isinstance(pad, (list, tuple)):
         return [list(p) if isinstance(p, (list, tuple)) else [p, p] for p in pad]
-    if pad == "valid" and kernel:
+    if not kernel:
+        return pad
+    if pad == "valid":
         return [[0, 0] for _ in kernel]
-    if pad == "same" and kernel and dilation and all(s == 1 for s in attrs.get("strides") or [1]):
-        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
-        return [[t // 2, t - t // 2] for t in totals]
-    return pad
+    dilation = attrs.get("dilation") or [1] * len(kernel)
+    strides = attrs.get("strides") or [1] * len(kernel)
+    if pad != "same" or (any(s != 1 for s in strides) and (sizes is None or len(sizes) != len(kernel))):
+        return pad
+    out = []
+    for i, (k, d, s) in enumerate(zip(kernel, dilation, strides)):
+        span = d * (k - 1) + 1
+        total = span - 1 if s == 1 else max((-(-sizes[i] // s) - 1) * s + span - sizes[i], 0)  # type: ignore[index]
+        out.append([total // 2, total - total // 2])
+    return out
 
 
 def _batchnorm(style: str, layer: Layer) -> dict[str, Any]:
