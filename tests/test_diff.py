@@ -82,9 +82,9 @@ def test_a_linear_copied_without_the_flatten_reorder_is_caught() -> None:
     report = diff(KERAS, DIR / "port_no_reorder.pt")
     dense = pair(report, "7")
     assert dense["verdict"] == "different" and not report["same_network"] and exit_code(report) == EXIT_DIFFERENT
-    assert "without the flatten reorder" in dense["hint"]
+    assert "without the flatten reorder" in dense["hint"] and "did not reorder" in dense["hint"]
     assert others_same(report, "7")
-    assert "equal without the flatten reorder" in render(report)
+    assert "equal only without the flatten reorder" in render(report)
 
 
 def test_a_kernel_left_in_hwio_is_caught() -> None:
@@ -224,3 +224,14 @@ def test_same_padding_follows_tensorflow_where_the_stride_makes_it_depend_on_the
     assert diff_module._padding(conv, [7, 7]) == [[1, 1], [1, 1]]
     assert diff_module._padding(conv, None) == "same"  # the input size unknown: as the file says
     assert diff_module._padding({"padding": "same", "kernel_size": (5,), "dilation": (2,)}, None) == [[4, 4]]
+
+
+def test_the_readme_documents_every_field_and_the_exit_code() -> None:
+    readme = (FIXTURES.parent.parent / "README.md").read_text()
+    schema = readme[readme.index('"schema": "cnninspect.diff/1"') :]
+    schema = schema[: schema.index("```")]
+    report = diff(KERAS, DIR / "port_hwio.pt")
+    conv_b = pair(report, "3")
+    fields = set(report) | set(conv_b) | {k for t in conv_b["tensors"] for k in t} | set(report["counts"])
+    assert [f for f in sorted(fields) if f'"{f}"' not in schema] == []
+    assert f"**{EXIT_DIFFERENT}** when they\ndiffer" in readme

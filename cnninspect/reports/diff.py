@@ -620,7 +620,7 @@ def _explain(wa: Weight, wb: Weight, ta: Transform, tb: Transform, perm: Any, ro
     plain_a, plain_b = _canonical(wa, slice(None), Transform()), _canonical(wb, slice(None), Transform())
     if ta.reorder is not None or tb.reorder is not None:
         if equal(plain_a, plain_b):
-            return "equal without the flatten reorder: the rows are in one library's flatten order while the other model flattens in the other (the port did not reorder them)"
+            return "equal only without the flatten reorder: the input rows were copied as they are, though the two models flatten in different orders (the port did not reorder them)"
     elif perm is not None and role == "kernel":
         for x, y in ((np.take(plain_a, perm, axis=1), plain_b), (plain_a, np.take(plain_b, perm, axis=1))):
             if equal(x, y):
