@@ -235,3 +235,13 @@ def test_the_readme_documents_every_field_and_the_exit_code() -> None:
     fields = set(report) | set(conv_b) | {k for t in conv_b["tensors"] for k in t} | set(report["counts"])
     assert [f for f in sorted(fields) if f'"{f}"' not in schema] == []
     assert f"**{EXIT_DIFFERENT}** when they\ndiffer" in readme
+
+
+def test_a_bias_on_one_side_only_still_pairs_and_is_a_difference() -> None:
+    b = _conv("x", np.ascontiguousarray(K2.transpose(3, 2, 0, 1)), "torch")
+    b.weights = [*b.weights, _weight("x/bias", "bias", np.zeros(6, np.float32), "torch", "conv")]
+    report = diff_report(_model([_conv("c", K2, "keras")]), _model([b]))
+    (only,) = report["pairs"]
+    assert only["verdict"] == "different" and only["facts_differ"] == [{"fact": "use_bias", "a": False, "b": True}]
+    assert [t["verdict"] for t in only["tensors"]] == ["equal_after_layout_change", "only_in_b"]
+    assert only["size"] == K2.size and only["max_abs_diff"] == 0.0  # the numbers cover the kernel alone

@@ -70,7 +70,7 @@ def diff_view(report: dict[str, Any]) -> Iterator[RenderableType]:
             yield Text(f"only in {label}: {u['layer']} ({u['type']}; {shapes})", style="yellow")
     c = report["counts"]
     yield Text(
-        f"{c['pairs']} pairs: {c['identical']} identical, {c['changed']} changed; "
+        f"{c['pairs']} pair{'' if c['pairs'] == 1 else 's'}: {c['identical']} identical, {c['changed']} changed; "
         f"{c['only_in_a']} only in A, {c['only_in_b']} only in B   (tolerance {report['tolerance']:g} of each tensor's largest |value|)"
     )
     if report["same_network"]:

@@ -245,12 +245,10 @@ class _Side:
         return "linear"
 
     def flatten(self, layer: Layer) -> Flatten | None:
-        """How the input of a Dense/Linear was flattened, if it comes from a Flatten."""
-        if layer.op != "dense":
+        """How the input of a Dense/Linear was flattened, if the architecture says it comes
+        from a Flatten."""
+        if layer.op != "dense" or not self.model.architecture:
             return None
-        if not self.model.architecture:
-            last = CHANNELS_LAST.get(self.convention(layer))
-            return None if last is None else Flatten(last, None, f"assumed from {self.label}'s {self.convention(layer)} layout (no architecture in the file)")
         flat = self.producer(layer)
         if flat is None or not (flat.op == "flatten" or (flat.op == "flatten_at" and flat.attrs.get("axis") == 1)):
             return None
@@ -384,9 +382,10 @@ class _Pair:
         sq_a, sq_d = sum(t.pop("_sq_a") for t in measured), sum(t.pop("_sq_diff") for t in measured)
         size, changed = sum(t["size"] for t in measured), sum(t["changed"] for t in measured)
         if len(measured) < len(tensors):
-            left = [t["role"] for t in tensors if t not in measured]
-            self.notes.append(f"max_abs_diff, rel_l2 and changed_fraction are over {', '.join(t['role'] for t in measured) or 'no tensor'}: "
-                              f"{', '.join(left)} could not be compared")  # fmt: skip
+            why = {"only_in_a": "only in A", "only_in_b": "only in B", "different": "shapes differ"}
+            left = [f"{t['role']} ({why[t['verdict']]})" for t in tensors if t not in measured]
+            self.notes.append(f"max_abs_diff, rel_l2 and changed_fraction are over {', '.join(t['role'] for t in measured) or 'no tensor'}; "
+                              f"not compared: {', '.join(left)}")  # fmt: skip
         return {
             "a": self.ra.path,
             "b": self.rb.path,
@@ -435,7 +434,9 @@ class _Pair:
             fa, fb = (known, assumed) if fa is not None else (assumed, known)
         assert fa is not None and fb is not None
         cells = fa.cells or fb.cells
-        perm = _flatten_permutation(cells) if cells is not None else None
+        main = main_weight(la)
+        rows = dict(zip(neutral(main).axes, neutral(main).shape)).get("in") if main is not None else None
+        perm = _flatten_permutation(cells) if cells is not None and cells[0] * cells[1] == rows else None
         if fa.channels_last == fb.channels_last:
             return Transform(), Transform(), perm
         self.notes.append(f"{fa.evidence}; {fb.evidence}")
