@@ -20,7 +20,10 @@ Dense) and its ports, each written by the library that would write it:
 * ``tuned_before.pt``, ``tuned_after.pt``: the correct port before and after two SGD steps
   on ``conv_b`` (module 3) and the Linear (module 7) only, in eval mode (BatchNorm's
   running statistics do not move);
-* ``perturbed.pt``: ``port_correct.pt`` with one weight of conv_b moved by 1e-3.
+* ``perturbed.pt``: ``port_correct.pt`` with one weight of conv_b moved by 1e-3;
+* ``strided.h5`` (Keras 3: one Conv2D, stride 2, padding 'same', on 6x6 inputs) and
+  ``strided_port.pt``, its port pickled whole with PyTorch's ``padding=1``: TensorFlow pads
+  an even size by (0, 1), PyTorch by (1, 1), so the outputs differ though the weights match.
 
 The truth: for each port, the largest output difference between Keras and PyTorch on one
 input (run by both libraries here), and for the checkpoints, which layers changed and the
@@ -90,6 +93,13 @@ def stage_keras3(work: Path) -> None:
     model.save(OUT / "keras3.keras")
     model.save(OUT / "keras3.h5")
     np.savez(work / "keras.npz", x=x, y=y, **{f"w{i}": w for i, w in enumerate(weights)})
+
+    inp = keras.Input(shape=INPUT_SHAPE, name="image")
+    strided = keras.Model(inp, keras.layers.Conv2D(3, 3, strides=2, padding="same", name="conv")(inp), name="strided")
+    strided.set_weights([rng.normal(0.0, 0.5, w.shape).astype(np.float32) for w in strided.get_weights()])
+    strided.save(OUT / "strided.h5")
+    k, b = strided.get_weights()
+    np.savez(work / "strided.npz", k=k, b=b, y=strided.predict(x, verbose=0))
     (work / "keras3.json").write_text(json.dumps({"keras_version": keras.__version__}))
 
 
@@ -171,6 +181,16 @@ def stage_torch(work: Path) -> None:
     torch.onnx.export(correct, (torch.from_numpy(x[:1]).permute(0, 3, 1, 2).contiguous(),), str(OUT / "port.onnx"),
                       dynamo=False, do_constant_folding=False, input_names=["image"], output_names=["logits"])  # fmt: skip
     truth["ports"]["port.onnx"] = {"exported_from": "port_correct.pt"}
+
+    strided = np.load(work / "strided.npz")
+    conv = nn.Sequential(nn.Conv2d(2, 3, 3, stride=2, padding=1)).eval()
+    with torch.no_grad():
+        conv[0].weight.copy_(torch.from_numpy(oihw(strided["k"])))
+        conv[0].bias.copy_(torch.from_numpy(strided["b"]))
+        y = conv(torch.from_numpy(x).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).numpy()
+    torch.save(conv, OUT / "strided_port.pt")
+    truth["ports"]["strided_port.pt"] = {"max_abs_output_diff": float(np.abs(y - strided["y"]).max()),
+                                         "tensorflow_pads": [[0, 1], [0, 1]], "torch_pads": [[1, 1], [1, 1]]}  # fmt: skip
 
     truth["fine_tune"] = fine_tune(port(), x, OUT)
     truth["perturbed"] = perturb(correct, OUT)

@@ -245,3 +245,14 @@ def test_a_bias_on_one_side_only_still_pairs_and_is_a_difference() -> None:
     assert only["verdict"] == "different" and only["facts_differ"] == [{"fact": "use_bias", "a": False, "b": True}]
     assert [t["verdict"] for t in only["tensors"]] == ["equal_after_layout_change", "only_in_b"]
     assert only["size"] == K2.size and only["max_abs_diff"] == 0.0  # the numbers cover the kernel alone
+
+
+def test_tensorflow_same_padding_ported_as_padding_1_is_caught() -> None:
+    """Stride 2 on a 6x6 input: TensorFlow pads (0, 1), PyTorch's padding=1 (1, 1); the
+    weights match, the outputs do not (both libraries ran it)."""
+    truth = TRUTH["ports"]["strided_port.pt"]
+    assert truth["max_abs_output_diff"] > 1e-3
+    report = diff(DIR / "strided.h5", DIR / "strided_port.pt")
+    (conv,) = report["pairs"]
+    assert conv["verdict"] == "equal_after_layout_change" and not report["same_network"]
+    assert conv["facts_differ"] == [{"fact": "padding", "a": truth["tensorflow_pads"], "b": truth["torch_pads"]}]
