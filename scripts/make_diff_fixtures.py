@@ -183,10 +183,12 @@ def stage_torch(work: Path) -> None:
     truth["ports"]["port.onnx"] = {"exported_from": "port_correct.pt"}
 
     strided = np.load(work / "strided.npz")
-    conv = nn.Sequential(nn.Conv2d(2, 3, 3, stride=2, padding=1)).eval()
+    layer = nn.Conv2d(2, 3, 3, stride=2, padding=1)
+    conv = nn.Sequential(layer).eval()
     with torch.no_grad():
-        conv[0].weight.copy_(torch.from_numpy(oihw(strided["k"])))
-        conv[0].bias.copy_(torch.from_numpy(strided["b"]))
+        layer.weight.copy_(torch.from_numpy(oihw(strided["k"])))
+        assert layer.bias is not None
+        layer.bias.copy_(torch.from_numpy(strided["b"]))
         y = conv(torch.from_numpy(x).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).numpy()
     torch.save(conv, OUT / "strided_port.pt")
     truth["ports"]["strided_port.pt"] = {"max_abs_output_diff": float(np.abs(y - strided["y"]).max()),
