@@ -256,3 +256,19 @@ def test_tensorflow_same_padding_ported_as_padding_1_is_caught() -> None:
     (conv,) = report["pairs"]
     assert conv["verdict"] == "equal_after_layout_change" and not report["same_network"]
     assert conv["facts_differ"] == [{"fact": "padding", "a": truth["tensorflow_pads"], "b": truth["torch_pads"]}]
+
+
+def test_a_tensor_without_data_is_not_compared_and_not_called_the_same() -> None:
+    declared = _conv("c", K1, "keras")
+    declared.weights[0].reader = None  # an ONNX weight declared as a graph input, with no initializer
+    report = diff_report(_model([_conv("c", K1, "keras")]), _model([declared]))
+    assert pair(report, "c")["verdict"] == "not_compared" and "no data" in pair(report, "c")["hint"]
+    assert not report["same_network"] and pair(report, "c")["max_abs_diff"] is None
+
+
+@pytest.mark.parametrize("tolerance", [-1.0, float("nan"), float("inf")])
+def test_a_tolerance_that_is_not_a_finite_non_negative_number_is_a_usage_error(tolerance: float) -> None:
+    from cnninspect.errors import UsageError
+
+    with pytest.raises(UsageError, match="--tolerance"):
+        diff_report(_model([]), _model([]), tolerance)

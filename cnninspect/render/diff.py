@@ -10,7 +10,7 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-VERDICT_STYLE = {"different": "bold red"}
+VERDICT_STYLE = {"different": "bold red", "not_compared": "yellow"}
 VERDICT_TEXT = {
     "equal": "equal",
     "equal_within_tolerance": "equal within tolerance",
@@ -18,6 +18,7 @@ VERDICT_TEXT = {
     "equal_after_theano_flip": "equal after Theano flip",
     "equal_after_flatten_reorder": "equal after flatten reorder",
     "different": "DIFFERENT",
+    "not_compared": "not compared",
 }
 
 
@@ -58,7 +59,7 @@ def diff_view(report: dict[str, Any]) -> Iterator[RenderableType]:
     for p in pairs:
         where = f"{p['a']} ↔ {p['b']}: "
         if p.get("hint"):
-            yield Text(where + p["hint"], style="red")
+            yield Text(where + p["hint"], style=VERDICT_STYLE.get(p["verdict"], "red"))
         for note in p["notes"]:
             yield Text(where + note, style="dim")
     unknown = list(dict.fromkeys(f for p in pairs for f in p["facts_unknown"]))

@@ -33,6 +33,7 @@ from ..core.connections import in_maps
 from ..core.infer import infer_shapes
 from ..core.layouts import SPATIAL_AXES
 from ..core.model import Graph, Layer, Model, Row, Weight
+from ..errors import CnnInspectError, UsageError
 from .shapes import source_json
 
 if TYPE_CHECKING:
@@ -75,6 +76,8 @@ CHANNELS_LAST = {"keras": True, "tflite": True, "keras-th": False, "torch": Fals
 
 def diff_report(a: Model, b: Model, tolerance: float = DEFAULT_TOLERANCE) -> dict[str, Any]:
     """Compare ``a`` and ``b``; ``same_network`` decides the exit code (0 or EXIT_DIFFERENT)."""
+    if not 0 <= tolerance < float("inf"):  # NaN fails this too
+        raise UsageError(f"--tolerance {tolerance}: give a number from 0 (bit for bit), e.g. 1e-6")
     side_a, side_b = _Side(a, "A"), _Side(b, "B")
     paired, unpaired_a, unpaired_b = pair_layers(side_a.rows, side_b.rows)
     pairs = [_Pair(side_a, side_b, ra, rb, how, tolerance).json() for ra, rb, how in paired]
@@ -382,7 +385,7 @@ class _Pair:
         sq_a, sq_d = sum(t.pop("_sq_a") for t in measured), sum(t.pop("_sq_diff") for t in measured)
         size, changed = sum(t["size"] for t in measured), sum(t["changed"] for t in measured)
         if len(measured) < len(tensors):
-            why = {"only_in_a": "only in A", "only_in_b": "only in B", "different": "shapes differ"}
+            why = {"only_in_a": "only in A", "only_in_b": "only in B", "different": "shapes differ", "not_compared": "unreadable"}
             left = [f"{t['role']} ({why[t['verdict']]})" for t in tensors if t not in measured]
             self.notes.append(f"max_abs_diff, rel_l2 and changed_fraction are over {', '.join(t['role'] for t in measured) or 'no tensor'}; "
                               f"not compared: {', '.join(left)}")  # fmt: skip
@@ -463,7 +466,12 @@ class _Pair:
             entry.update(verdict="different", hint=f"shapes differ in the neutral layout: {_axes_shape(wa)} vs {_axes_shape(wb)}",
                          changed=None, max_abs_diff=None, rel_l2=None)  # fmt: skip
             return entry
-        stats = compare(wa, wb, ta, tb, self.tolerance)
+        try:
+            stats = compare(wa, wb, ta, tb, self.tolerance)
+        except (CnnInspectError, ValueError) as exc:  # no data in the file (a declared-only ONNX input), or damaged data
+            reason = exc.message if isinstance(exc, CnnInspectError) else str(exc)
+            entry.update(verdict="not_compared", hint=f"cannot be read: {reason}", changed=None, max_abs_diff=None, rel_l2=None)
+            return entry
         entry.update(size=stats.size, changed=stats.changed, max_abs_diff=stats.max_abs, rel_l2=_rel(stats.sq_diff, stats.sq_a),
                      _sq_a=stats.sq_a, _sq_diff=stats.sq_diff)  # fmt: skip
         if stats.changed == 0:
@@ -491,7 +499,7 @@ class _Pair:
 
     def _verdict(self, tensors: list[dict[str, Any]]) -> tuple[str, str | None, list[str]]:
         hints = [f"{t['role']}: {t['hint']}" for t in tensors if t.get("hint")]
-        changed = [t for t in tensors if not t["verdict"].startswith("equal")]
+        changed = [t for t in tensors if not t["verdict"].startswith("equal") and t["verdict"] != "not_compared"]
         moved = [t for t in tensors if t.get("a_layout") and t["a_layout"] != t["b_layout"]]
         layout_change = None
         if moved:
@@ -499,6 +507,8 @@ class _Pair:
             layout_change = f"A stores {t['a_layout']}, B {t['b_layout']}; equal after transpose" if not changed else f"A stores {t['a_layout']}, B {t['b_layout']}"
         if changed:
             return "different", layout_change, hints
+        if any(t["verdict"] == "not_compared" for t in tensors):  # nothing differs, but not all was seen
+            return "not_compared", layout_change, hints
         verdict = max((t["verdict"] for t in tensors), key=VERDICT_RANK.__getitem__, default="equal")
         return verdict, layout_change, hints
 
