@@ -466,11 +466,15 @@ class _Pair:
             entry.update(verdict="different", hint=f"shapes differ in the neutral layout: {_axes_shape(wa)} vs {_axes_shape(wb)}",
                          changed=None, max_abs_diff=None, rel_l2=None)  # fmt: skip
             return entry
+        unread = {"verdict": "not_compared", "changed": None, "max_abs_diff": None, "rel_l2": None}
+        empty = [side for side, w in (("A", wa), ("B", wb)) if w.reader is None]
+        if empty:  # declared, with no data in the file (an ONNX graph input without an initializer)
+            entry.update(unread, hint=f"no data in {' and '.join(empty)}'s file")
+            return entry
         try:
             stats = compare(wa, wb, ta, tb, self.tolerance)
-        except (CnnInspectError, ValueError) as exc:  # no data in the file (a declared-only ONNX input), or damaged data
-            reason = exc.message if isinstance(exc, CnnInspectError) else str(exc)
-            entry.update(verdict="not_compared", hint=f"cannot be read: {reason}", changed=None, max_abs_diff=None, rel_l2=None)
+        except CnnInspectError as exc:  # data a loader refuses (damaged, sparse, ...)
+            entry.update(unread, hint=f"cannot be read: {exc.message}")
             return entry
         entry.update(size=stats.size, changed=stats.changed, max_abs_diff=stats.max_abs, rel_l2=_rel(stats.sq_diff, stats.sq_a),
                      _sq_a=stats.sq_a, _sq_diff=stats.sq_diff)  # fmt: skip
