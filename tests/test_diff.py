@@ -103,6 +103,7 @@ def test_a_lost_batchnorm_epsilon_is_caught() -> None:
     assert bn["verdict"] == "equal" and not bn["same"] and not report["same_network"]
     assert bn["facts_differ"] == [{"fact": "epsilon", "a": 0.001, "b": truth["eps"]}]
     assert others_same(report, "2")
+    assert f"bn ↔ 2: epsilon 0.001 in A, {truth['eps']} in B" in render(report)
     # Momentum is compared in Keras' convention: PyTorch's 0.01 is Keras' 0.99.
     assert "momentum" not in [f["fact"] for f in bn["facts_differ"]] and "momentum" not in bn["facts_unknown"]
 

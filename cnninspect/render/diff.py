@@ -13,13 +13,14 @@ from rich.text import Text
 VERDICT_STYLE = {"different": "bold red", "not_compared": "yellow"}
 VERDICT_TEXT = {
     "equal": "equal",
-    "equal_within_tolerance": "equal within tolerance",
-    "equal_after_layout_change": "equal after transpose",
-    "equal_after_theano_flip": "equal after Theano flip",
-    "equal_after_flatten_reorder": "equal after flatten reorder",
+    "equal_within_tolerance": "equal within tol.",
+    "equal_after_layout_change": "equal, transposed",
+    "equal_after_theano_flip": "equal, Theano flip",
+    "equal_after_flatten_reorder": "equal, flatten reorder",
     "different": "DIFFERENT",
     "not_compared": "not compared",
 }
+FACT_KINDS = {"conv", "conv_transpose", "separable_conv", "dense", "batchnorm"}  # the kinds whose facts are compared
 
 
 def _source(label: str, src: dict[str, Any]) -> Text:
@@ -31,10 +32,6 @@ def _number(value: float | None, fmt: str = ".3g") -> str:
     return "?" if value is None else format(value, fmt)
 
 
-def _fact(fact: dict[str, Any]) -> str:
-    return f"{fact['fact']} {fact['a']} vs {fact['b']}"
-
-
 def diff_view(report: dict[str, Any]) -> Iterator[RenderableType]:
     yield _source("A", report["a"])
     yield _source("B", report["b"])
@@ -42,8 +39,8 @@ def diff_view(report: dict[str, Any]) -> Iterator[RenderableType]:
     # Checkpoints of one format: the layers that moved most first. Ports: in model order.
     order = report["ranking"] + [i for i in range(len(pairs)) if i not in report["ranking"]] if report["same_format"] else range(len(pairs))
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for header, justify in (("A", "left"), ("B", "left"), ("Kind", "left"), ("Layout", "left"), ("Verdict", "left"), ("Max |Δ|", "right"),
-                            ("Rel L2", "right"), ("Changed", "right"), ("Facts that differ", "left")):  # fmt: skip
+    for header, justify in (("A", "left"), ("B", "left"), ("Layout", "left"), ("Weights", "left"), ("Max |Δ|", "right"),
+                            ("Rel L2", "right"), ("Changed", "right"), ("Facts", "left")):  # fmt: skip
         table.add_column(header, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for i in order:
         p = pairs[i]
@@ -51,20 +48,25 @@ def diff_view(report: dict[str, Any]) -> Iterator[RenderableType]:
         word = "changed" if report["same_format"] and p["verdict"] == "different" else VERDICT_TEXT.get(p["verdict"], p["verdict"])
         verdict = Text(word, style=VERDICT_STYLE.get(p["verdict"], "green"))
         changed = "?" if p["changed_fraction"] is None else f"{p['changed']}/{p['size']}"
-        facts = "; ".join(_fact(f) for f in p["facts_differ"])
-        layout = p["a_layout"] if p["a_layout"] == p["b_layout"] else f"{p['a_layout']} → {p['b_layout']}"
-        table.add_row(p["a"], p["b"], p["kind"], layout or "", verdict, _number(p["max_abs_diff"]), _number(p["rel_l2"]), changed,
-                      Text(facts, style="bold red") if facts else "")  # fmt: skip
+        facts = (
+            Text("differ", style="bold red") if p["facts_differ"]
+            else Text("?") if p["facts_unknown"]  # stated in one file only: the line below the table names them
+            else Text("same" if p["kind"] in FACT_KINDS else "")
+        )  # fmt: skip
+        layout = p["a_layout"] if p["a_layout"] == p["b_layout"] else f"{p['a_layout']}→{p['b_layout']}"
+        table.add_row(p["a"], p["b"], layout or "", verdict, _number(p["max_abs_diff"]), _number(p["rel_l2"]), changed, facts)
     yield table
     for p in pairs:
         where = f"{p['a']} ↔ {p['b']}: "
+        for fact in p["facts_differ"]:
+            yield Text(where + f"{fact['fact']} {fact['a']} in A, {fact['b']} in B", style="bold red")
         if p.get("hint"):
             yield Text(where + p["hint"], style=VERDICT_STYLE.get(p["verdict"], "red"))
         for note in p["notes"]:
             yield Text(where + note, style="dim")
     unknown = list(dict.fromkeys(f for p in pairs for f in p["facts_unknown"]))
     if unknown:
-        yield Text(f"stated in one file only, not compared: {', '.join(unknown)}", style="dim")
+        yield Text(f"facts ?: stated in one file only, not compared: {', '.join(unknown)}", style="dim")
     for label, key in (("A", "unpaired_a"), ("B", "unpaired_b")):
         for u in report[key]:
             shapes = ", ".join(f"{role} {tuple(shape)}" for role, shape in u["shapes"].items())
