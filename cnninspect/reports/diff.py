@@ -328,6 +328,8 @@ def _align(rows_a: list[Row], rows_b: list[Row]) -> list[tuple[Row, Row]]:
     """The longest order-keeping matching of compatible rows (dynamic programming)."""
     sig_a = [signature(r.layer) for r in rows_a]
     sig_b = [signature(r.layer) for r in rows_b]
+    if sig_a == sig_b:  # the usual case (a port, a checkpoint): one to one, without the table
+        return list(zip(rows_a, rows_b))
     n, m = len(rows_a), len(rows_b)
     best = [[0] * (m + 1) for _ in range(n + 1)]
     for i in range(n - 1, -1, -1):
