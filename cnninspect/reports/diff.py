@@ -48,7 +48,7 @@ EXIT_DIFFERENT = 8
 # 1e-6 is about 8 float32 steps of the largest value: exact copies, transposes and float32
 # round-off pass, any real edit does not.
 DEFAULT_TOLERANCE = 1e-6
-CHUNK_BYTES = 16 * 1024 * 1024  # the most of one tensor read at once
+CHUNK_BYTES = 4 * 1024 * 1024  # the most of one tensor read at once (compared as float64, with temporaries)
 HINT_ELEMENTS = 1 << 22  # hints (what else would make a tensor equal) are looked for up to this size
 
 # Canonical axis order: what every tensor is transposed to before comparing.
