@@ -49,10 +49,21 @@ class _Commands(TyperGroup):
         **extra: Any,
     ) -> Any:
         env = extra.pop("obj", None) or Environment.from_process()
-        status = _parse_and_run(lambda: super(_Commands, self).main(args, prog_name, complete_var, False, windows_expand_args, **extra), env)
+        status = _parse_and_run(lambda: self.parse(args, prog_name, complete_var, windows_expand_args, **extra), env)
         if standalone_mode:
             sys.exit(int(status))
         return status
+
+    def parse(
+        self,
+        args: Optional[Sequence[str]] = None,
+        prog_name: Optional[str] = None,
+        complete_var: Optional[str] = None,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """The request the command line asks for, or Click's exit code (``--help``)."""
+        return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
 
 
 # Click's exceptions, from the Click that typer uses (typer 0.28 ships its own copy).
@@ -83,8 +94,8 @@ def _one_line(exc: Any) -> str:
     ctx = getattr(exc, "ctx", None)
     if ctx is None:
         return message
-    command = ctx.command_path.split()[-1]
-    return f"{command}: {message} (see '{ctx.command_path} --help')"
+    command = f"{ctx.info_name}: " if ctx.parent is not None else ""
+    return f"{command}{message} (see '{ctx.command_path} --help')"
 
 
 app = typer.Typer(
@@ -286,6 +297,14 @@ def explore(
         file=file, config=config, layout=layout, debug=debug,
         input_shapes=tuple(parse_input_shape(s) for s in input_shape), batch=batch,
     )  # fmt: skip
+
+
+def parse(argv: Sequence[str]) -> Any:
+    """The request ``argv`` asks for (``--help`` and ``--version`` print and give 0);
+    a command line the parser refuses raises."""
+    command = typer.main.get_command(app)
+    assert isinstance(command, _Commands)
+    return command.parse(list(argv))
 
 
 def entry(argv: Sequence[str], env: Environment) -> ExitStatus:

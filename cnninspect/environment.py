@@ -49,12 +49,13 @@ class Environment:
         self.stderr.flush()
 
     def console(self, stderr: bool = False) -> Any:
-        """A rich console on stdout (or stderr) with this environment's width and colour."""
+        """A rich console on stdout with this environment's width and colour (on stderr:
+        for the progress bar, drawn only when stderr is a terminal)."""
         from rich.console import Console
 
         return Console(
             file=self.stderr if stderr else self.stdout,
-            width=self.width,
+            width=None if stderr else self.width,  # stderr: its own terminal's width
             force_terminal=self.stderr_isatty if stderr else self.styled,
             no_color=not self.colour,
             highlight=False,

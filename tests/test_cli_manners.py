@@ -187,6 +187,7 @@ def test_ctrl_c_exits_130_quietly(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "cnninspect", "shapes", str(fifo)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True,
+        preexec_fn=_interruptible,
     )  # fmt: skip
     try:
         while not _ignores_sigint(process.pid) or not _children(process.pid):
@@ -198,6 +199,12 @@ def test_ctrl_c_exits_130_quietly(tmp_path: Path) -> None:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == ExitStatus.INTERRUPTED and stdout == "" and stderr == ""
+
+
+def _interruptible() -> None:
+    """Python installs its Ctrl-C handler only where SIGINT is not ignored, and a test
+    run in the background inherits it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _ignores_sigint(pid: int) -> bool:
@@ -275,3 +282,26 @@ def test_help_shows_file_the_choices_and_an_example() -> None:
 def test_shell_completion_is_offered() -> None:
     text = cli("--help", env={"COLUMNS": "200"}).stdout
     assert "--install-completion" in text and "--show-completion" in text
+
+
+# --- the command line only parses --------------------------------------------------------
+
+
+def test_the_command_line_becomes_a_typed_request() -> None:
+    from cnninspect.cli import parse
+    from cnninspect.commands import FiltersRequest, ShapesRequest
+
+    assert parse(["shapes", "m.h5", "--input-shape", "32,32,1", "--type", "Conv2D", "--units", "binary"]) == ShapesRequest(
+        file=Path("m.h5"), input_shapes=((None, 32, 32, 1),), types=("Conv2D",), units="binary"
+    )
+    assert parse(["filters", "m.h5", "-l", "#2", "--in", "3", "--view", "blocks"]) == FiltersRequest(
+        file=Path("m.h5"), layer="#2", in_map=3, view="blocks"
+    )
+
+
+def test_the_choices_help_shows_are_the_ones_the_renderers_take() -> None:
+    from cnninspect.cli import Units, View
+    from cnninspect.render.columns import UNITS
+    from cnninspect.render.heatmap import VIEWS
+
+    assert tuple(v.value for v in View) == VIEWS and tuple(u.value for u in Units) == UNITS
