@@ -49,21 +49,15 @@ class _Commands(TyperGroup):
         **extra: Any,
     ) -> Any:
         env = extra.pop("obj", None) or Environment.from_process()
-        status = _parse_and_run(lambda: self.parse(args, prog_name, complete_var, windows_expand_args, **extra), env)
+        options = dict(prog_name=prog_name, complete_var=complete_var, windows_expand_args=windows_expand_args, **extra)
+        status = _parse_and_run(lambda: self.parse(args, **options), env)
         if standalone_mode:
             sys.exit(int(status))
         return status
 
-    def parse(
-        self,
-        args: Optional[Sequence[str]] = None,
-        prog_name: Optional[str] = None,
-        complete_var: Optional[str] = None,
-        windows_expand_args: bool = True,
-        **extra: Any,
-    ) -> Any:
+    def parse(self, args: Optional[Sequence[str]] = None, **options: Any) -> Any:
         """The request the command line asks for, or Click's exit code (``--help``)."""
-        return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        return super().main(args, standalone_mode=False, **options)
 
 
 # Click's exceptions, from the Click that typer uses (typer 0.28 ships its own copy).
@@ -237,7 +231,9 @@ def filters(
     Shows the bias, the activation, the equation, the slice in the file's own layout and
     the strongest connections. Reads only that slice of the weights.
 
-    Example: cnninspect filters sample_models/mnist_cnn.h5 --layer 2 --out 5 --png filters.png   (or --in 3)
+    Example: cnninspect filters sample_models/mnist_cnn.h5 --layer 2 --out 5 --png filters.png
+
+    Example: cnninspect filters sample_models/mnist_cnn.h5 --layer 2 --in 3
     """
     if (out is None) == (in_map is None):
         raise UsageError("give exactly one of --out N (what feeds output map N) and --in I (what input map I feeds)")
