@@ -282,6 +282,8 @@ def _dims(shape: InputShape) -> str:
 
 def _check_types(model: Any, types: Tuple[str, ...]) -> None:
     """A ``--type`` that no layer has is a mistake: an empty table would hide it."""
+    if not types:
+        return
     present = sorted({row.layer.type for row in model.rows()}, key=str.lower)
     missing = [t for t in types if t.lower() not in {p.lower() for p in present}]
     if missing:
