@@ -14,6 +14,8 @@ class ExitStatus(IntEnum):
     BROKEN = 5  # the format is recognised, but the content is damaged or inconsistent
     SELECTION = 6  # --layer / --out name something the model does not have
     TIMEOUT = 7  # reading did not finish in time (a damaged file that makes a library loop)
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as a shell reports a process the signal stopped)
+    CLOSED_PIPE = 141  # the reader of stdout went away (`| head`): quiet, as `cat` (128 + SIGPIPE)
 
 
 class CnnInspectError(Exception):
@@ -38,6 +40,12 @@ class NotWritable(CnnInspectError):
     """An output file (``--png``) that cannot be written: same code as an unreadable input."""
 
     status = ExitStatus.NOT_FOUND
+
+
+class ClosedPipe(CnnInspectError):
+    """stdout's reader closed the pipe: nothing to say, nobody to say it to."""
+
+    status = ExitStatus.CLOSED_PIPE
 
 
 class UnrecognisedFile(CnnInspectError):

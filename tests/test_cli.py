@@ -255,7 +255,7 @@ def test_a_crash_in_a_reading_library_becomes_one_line() -> None:
 
     code = (
         "import os, signal, sys; import cnninspect.cli as cli; "
-        "cli.app = lambda: os.kill(os.getpid(), signal.SIGSEGV); "
+        "cli.app = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGSEGV); "
         f"sys.argv = ['cnninspect', 'shapes', {str(MNIST)!r}]; cli.run()"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
