@@ -14,7 +14,8 @@ from rich.text import Text
 
 from ..reports.filters import strongest
 from .columns import COLUMNS, default_columns, format_bytes, format_count, format_field
-from .heatmap import Blocks, Legend, choose_view, heatmap, magnitude, number_format
+from .heatmap import Blocks, Legend, NonFiniteLegend, choose_view, grid_format, heatmap, magnitude, nonfinite_counts
+from .numbers import column_format, fixed, significant
 
 MAX_HEATMAPS = 64  # beyond this many inputs, show the strongest ones
 
@@ -167,7 +168,7 @@ def filters_header(report: dict[str, Any]) -> Iterator[RenderableType]:
         f" ({layer['type']}): output map {report['out']} of {report['out_maps']}",
     )
     yield from _weight_lines(report)
-    bias = "none (use_bias=False)" if report["bias"] is None else f"b[{report['out']}] = {report['bias']:+.6g}"
+    bias = "none (use_bias=False)" if report["bias"] is None else f"b[{report['out']}] = {fixed('+.6g')(report['bias'])}"
     yield Text(f"bias: {bias}    activation: {report['activation']}")
     yield from _equation_notes(report)
 
@@ -209,7 +210,7 @@ def connections_body(report: dict[str, Any], top: int | None, view: str = "auto"
         yield from _dense_weights(report, entries, key, top or 20)
         return
     yield from _filter_grid(report, entries, top, key, view)
-    yield from _ranking(report, 10, key)
+    yield from _ranking(report, top or 10, key)
 
 
 def _filter_grid(report: dict[str, Any], entries: list[dict[str, Any]], top: int | None, key: str, view: str) -> Iterator[RenderableType]:
@@ -218,9 +219,10 @@ def _filter_grid(report: dict[str, Any], entries: list[dict[str, Any]], top: int
     the layer the entries name)."""
     side = "input" if key == "in" else "output"
     shown = strongest(report, top if top is not None else (len(entries) if len(entries) <= MAX_HEATMAPS else 16))
-    vmax = magnitude([e["filter"] for e in shown])
-    fmt = number_format(vmax)
-    mode = choose_view(view, [e["filter"] for e in shown])
+    filters = [e["filter"] for e in shown]
+    vmax = magnitude(filters)
+    fmt = grid_format(filters)
+    mode = choose_view(view, filters)
 
     def draw(values: Any) -> RenderableType:
         return heatmap(values, vmax, fmt) if mode == "numbers" else Blocks(values, vmax)
@@ -228,10 +230,21 @@ def _filter_grid(report: dict[str, Any], entries: list[dict[str, Any]], top: int
     panels = [Panel(draw(e["filter"]), title=filter_title(e, key), box=box.ROUNDED, expand=False) for e in shown]
     if len(shown) < len(entries):
         yield Text(f"showing the {len(shown)} strongest of {len(entries)} {side} filters (by L1; --top N for more)", style="dim")
-    yield Text(f"filters ({', '.join(report['spatial_axes'])}), shared scale ±{vmax:.3g}:", style="dim")
+    yield Text(f"filters ({', '.join(report['spatial_axes'])}), shared scale ±{significant(vmax)}:", style="dim")
+    yield from quantized_note(report["weight"])
     yield Columns(panels)
     if mode == "blocks":
         yield Legend(vmax)
+    counts = nonfinite_counts(filters)
+    if counts:
+        yield NonFiniteLegend(counts, blocks=mode == "blocks")
+
+
+def quantized_note(weight: dict[str, Any]) -> Iterator[RenderableType]:
+    """Under quantized weights shown raw: what the integers are and how to see real values."""
+    q = weight.get("quantization")
+    if q and not q.get("dequantized"):
+        yield Text(f"stored {weight['dtype']}; real = scale·(q − zero_point); --dequantize shows real values", style="yellow")
 
 
 def filter_title(entry: dict[str, Any], key: str = "in") -> str:
@@ -247,10 +260,21 @@ def _ranking(report: dict[str, Any], n: int, key: str) -> Iterator[RenderableTyp
     table.add_column(key, justify="right")
     table.add_column("L1", justify="right")
     table.add_column("L2", justify="right")
-    for i, e in enumerate(report["ranking"][:n], 1):
+    ranked = report["ranking"][:n]
+    l1, l2 = column_format(e["l1"] for e in ranked), column_format(e["l2"] for e in ranked)
+    for i, e in enumerate(ranked, 1):
         name = f"{e[key]} (D[{e['via']}])" if "via" in e else str(e[key])
-        table.add_row(str(i), name, f"{e['l1']:.4g}", f"{e['l2']:.4g}")
+        table.add_row(str(i), name, l1(e["l1"]), l2(e["l2"]))
     yield table
+    yield from _unranked(report, key)
+
+
+def _unranked(report: dict[str, Any], key: str) -> Iterator[RenderableType]:
+    """The connections a ranking leaves out because their weights are not all finite."""
+    skipped = report.get("ranking_nonfinite")
+    if skipped:
+        what = "input" if key == "in" else "output"
+        yield Text(f"not ranked: {skipped} {what} map(s) whose weights hold NaN or Inf", style="yellow")
 
 
 def _dense_weights(report: dict[str, Any], entries: list[dict[str, Any]], key: str, n: int) -> Iterator[RenderableType]:
@@ -262,9 +286,13 @@ def _dense_weights(report: dict[str, Any], entries: list[dict[str, Any]], key: s
     table.add_column(key, justify="right")
     table.add_column("weight", justify="right")
     weights = {e[key]: e["filter"] for e in entries}
-    for i, e in enumerate(ranking[:n], 1):
-        table.add_row(str(i), str(e[key]), f"{weights[e[key]]:+.6g}")
+    ranked = ranking[:n]
+    fmt = column_format((weights[e[key]] for e in ranked), significant=6, signed=True)
+    for i, e in enumerate(ranked, 1):
+        table.add_row(str(i), str(e[key]), fmt(weights[e[key]]))
     yield table
+    yield from quantized_note(report["weight"])
+    yield from _unranked(report, key)
 
 
 MIN_LAYER = 24  # a Layer column folded narrower than this is hard to read: split the table instead
