@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from rich import box
 from rich.columns import Columns
@@ -227,7 +227,8 @@ def _filter_grid(report: dict[str, Any], entries: list[dict[str, Any]], top: int
     def draw(values: Any) -> RenderableType:
         return heatmap(values, vmax, fmt) if mode == "numbers" else Blocks(values, vmax)
 
-    panels = [Panel(draw(e["filter"]), title=filter_title(e, key), box=box.ROUNDED, expand=False) for e in shown]
+    mix = column_format((e["pointwise"] for e in shown if "via" in e), significant=4, signed=True)
+    panels = [Panel(draw(e["filter"]), title=filter_title(e, key, mix), box=box.ROUNDED, expand=False) for e in shown]
     if len(shown) < len(entries):
         yield Text(f"showing the {len(shown)} strongest of {len(entries)} {side} filters (by L1; --top N for more)", style="dim")
     yield Text(f"filters ({', '.join(report['spatial_axes'])}), shared scale ±{significant(vmax)}:", style="dim")
@@ -247,9 +248,10 @@ def quantized_note(weight: dict[str, Any]) -> Iterator[RenderableType]:
         yield Text(f"stored {weight['dtype']}; real = scale·(q − zero_point); --dequantize shows real values", style="yellow")
 
 
-def filter_title(entry: dict[str, Any], key: str = "in") -> str:
+def filter_title(entry: dict[str, Any], key: str, mix: Callable[[float], str]) -> str:
+    """``in[i]``; for a separable layer ``in[i] D[j] ×P[j,N]`` (``mix`` formats P)."""
     if "via" in entry:
-        return f"{key}[{entry[key]}] D[{entry['via']}] ×{entry['pointwise']:+.3g}"
+        return f"{key}[{entry[key]}] D[{entry['via']}] ×{mix(entry['pointwise'])}"
     return f"{key}[{entry[key]}]"
 
 
