@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..reports.filters import strongest
-from .columns import COLUMNS, default_columns, format_bytes, format_count, format_field
+from .columns import HEADERS, attr_cells, default_columns, format_bytes, format_count, format_field
 from .heatmap import Blocks, Legend, NonFiniteLegend, choose_view, grid_format, heatmap, magnitude, nonfinite_counts
 from .numbers import column_format, fixed, significant
 
@@ -52,14 +52,17 @@ MIN_INBOUND = 14  # narrower than this, the Inbound column is left out of the ta
 
 
 def _shapes_table(
-    middle: list[str], rows: list[list[Any]], inbound: list[str] | None, inbound_width: int = 0
+    middle: list[str], rows: list[list[Any]], inbound: list[str] | None, inbound_width: int = 0, fold: bool = False
 ) -> Table:
+    """The table of ``rows`` (``#``, Layer, Type, then ``middle``); ``fold``: the Layer and
+    Type columns (names, never numbers) may fold to fit."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("#", justify="right", style="dim")
-    table.add_column("Layer", no_wrap=True)
-    table.add_column("Type", style="cyan", no_wrap=True)
+    table.add_column("#", justify="right", style="dim", no_wrap=True)
+    table.add_column("Layer", no_wrap=not fold, overflow="fold")
     for header in middle:
-        table.add_column(header, no_wrap=True, justify="left" if header in LEFT else "right")
+        style = "cyan" if header == "Type" else None
+        table.add_column(header, no_wrap=not (fold and header == "Type"), overflow="fold", style=style,
+                         justify="left" if header in LEFT else "right")  # fmt: skip
     if inbound is not None:
         table.add_column("Inbound", style="dim", width=inbound_width, overflow="fold")
     for i, row in enumerate(rows):
@@ -67,7 +70,35 @@ def _shapes_table(
     return table
 
 
-LEFT = {"Output shape", "Channels in → out", "Kernel", "RF"}
+LEFT = {"Type", "Output shape", "Channels in → out", "Kernel", "RF", "Trainable", "Stride", "Padding", "Dilation"}
+MIN_NAME = 12  # the Layer column folds no narrower than this
+
+
+def _natural_width(console: Console, table: Table) -> int:
+    """The width ``table`` takes with nothing folded or cut."""
+    return Measurement.get(console, console.options.update_width(1 << 20), table).maximum
+
+
+def _split_tables(console: Console, headers: list[str], rows: list[list[Any]]) -> list[Table]:
+    """The shapes table in parts no wider than the console, each keeping ``#`` and Layer
+    (so rows match by number and name), the other columns in order, as many to a part as
+    fit; a column that fits in no part alone gets one to itself, its names folding. Numbers
+    are never cut."""
+
+    def width(columns: list[int]) -> int:
+        return _natural_width(console, _shapes_table([headers[c] for c in columns], [[*r[:2], *(r[2 + c] for c in columns)] for r in rows], None))
+
+    parts: list[list[int]] = [[]]
+    for c in range(len(headers)):
+        if parts[-1] and width([*parts[-1], c]) > console.width:
+            parts.append([])
+        parts[-1].append(c)
+    tables = []
+    for part in parts:
+        table = _shapes_table([headers[c] for c in part], [[*r[:2], *(r[2 + c] for c in part)] for r in rows], None, fold=True)
+        table.columns[1].min_width = MIN_NAME
+        tables.append(table)
+    return tables
 
 
 def shapes_view(
@@ -92,23 +123,27 @@ def shapes_view(
             "flops": [format_count(layer["flops"])],
             "memory": [format_bytes(layer["activation_bytes"], units)],
             "rf": [format_field(layer["receptive_field"])],
+            **{name: [text] for name, text in attr_cells(layer).items()},
         }
         rows.append([str(layer["index"]), name, layer["type"], *(c for column in columns for c in cells[column])])
     shape_headers = ["Output shape"] if report["architecture"] else ["Channels in → out", "Kernel"]
-    headers = [h for column in columns for h in (shape_headers if column == "shape" else [COLUMNS[column]])]
-    table = _shapes_table(headers, rows, None)
+    headers = ["Type", *(h for column in columns for h in (shape_headers if column == "shape" else [HEADERS[column]]))]
+    tables = [_shapes_table(headers, rows, None)]
     inbound_hidden = False
-    if report["architecture"] and not _is_chain(layers):  # weights alone record no inbound layers
+    if _natural_width(console, tables[0]) > console.width:  # too wide: parts matched by # and name
+        tables = _split_tables(console, headers, rows)
+        inbound_hidden = report["architecture"] and not _is_chain(layers)
+    elif report["architecture"] and not _is_chain(layers):  # weights alone record no inbound layers
         inbound = ["\n".join(", ".join(call) for call in layer["inbound"]) for layer in layers]
-        used = Measurement.get(console, console.options, table).maximum
+        used = Measurement.get(console, console.options, tables[0]).maximum
         room = console.width - used - 3  # a separator and the column's padding
         if room >= MIN_INBOUND:
             longest = max(len(x) for x in ["Inbound", *"\n".join(inbound).split("\n")])
-            table = _shapes_table(headers, rows, inbound, min(room, longest))
+            tables = [_shapes_table(headers, rows, inbound, min(room, longest))]
         else:
             inbound_hidden = True
     yield _source_line(report)
-    yield table
+    yield from tables
     totals = report["totals"]
     yield Text(f"Total params: {totals['params']:,} ({format_bytes(totals['bytes'], units)})")
     yield Text(f"Trainable params: {totals['trainable_params']:,} ({format_bytes(totals['trainable_bytes'], units)})")
@@ -121,6 +156,8 @@ def shapes_view(
         yield Text("? = a dimension the file leaves open; give --input-shape to fix it", style="dim")
     if inbound_hidden:
         yield Text("(the Inbound column needs a wider terminal; --json lists every layer's inbound)", style="dim")
+    if any(c in ("stride", "padding", "dilation", "groups") for c in columns) and any("window" not in x for x in layers):
+        yield Text("? in Stride, Padding, Dilation, Groups: this report does not give the layers' windows", style="dim")
     if "rf" in columns:
         yield Text("RF = receptive field in input pixels (per spatial axis), j = jump (effective stride); --json adds its start", style="dim")
     for note in report.get("notes", []):
@@ -321,7 +358,9 @@ def _weights_table(console: Console, headers: list[str], rows: list[list[str]]) 
     return table, room >= min(longest, MIN_LAYER)
 
 
-def weights_view(report: dict[str, Any], console: Console) -> Iterator[RenderableType]:
+def weights_view(report: dict[str, Any], console: Console, in_app: bool = False) -> Iterator[RenderableType]:
+    """The tensors table (with statistics, split in two by ``#`` when too wide);
+    ``in_app``: inside ``explore``, where command-line options mean nothing."""
     tensors = report["tensors"]
     with_stats = any("stats" in t for t in tensors)
     dtypes = sorted({t["dtype"] for t in tensors})
@@ -332,7 +371,7 @@ def weights_view(report: dict[str, Any], console: Console) -> Iterator[Renderabl
         layout = t["layout"] + (" flipped" if t["flipped"] else "")
         rows.append([t["layer"], t["role"], shape, layout, *([t["dtype"]] if len(dtypes) > 1 else []), format_bytes(t["bytes"])])
     yield _source_line(report)
-    stats = [_stats_cells(t["stats"]) for t in tensors] if with_stats else []
+    stats = _stats_cells([t["stats"] for t in tensors]) if with_stats else []
     table, fits = _weights_table(console, headers + STATS_HEADERS * with_stats, [r + c for r, c in zip(rows, stats)] or rows)
     if fits or not with_stats:
         yield table
@@ -341,7 +380,8 @@ def weights_view(report: dict[str, Any], console: Console) -> Iterator[Renderabl
         yield _weights_table(console, ["#", *STATS_HEADERS], [[str(i), *c] for i, c in enumerate(stats)])[0]
     uniform = f", all {dtypes[0]}" if len(dtypes) == 1 else ""
     yield Text(f"{report['totals']['tensors']} tensors, {format_bytes(report['totals']['bytes'])}{uniform}")
-    yield Text("Layout letters: D/H/W spatial, I in, O out, M depth multiplier, C channels (--json names every axis)", style="dim")
+    where = "" if in_app else " (--json names every axis)"
+    yield Text(f"Layout letters: D/H/W spatial, I in, O out, M depth multiplier, C channels{where}", style="dim")
     if any(t["flipped"] for t in tensors):
         yield Text("flipped: kernels learned for a true convolution (Theano); filters --as-correlation shows them "
                    "as TensorFlow/PyTorch cross-correlation kernels", style="yellow")  # fmt: skip
@@ -352,13 +392,17 @@ def weights_view(report: dict[str, Any], console: Console) -> Iterator[Renderabl
         yield Text(f"note: {note}", style="dim")
 
 
-def _stats_cells(stats: dict[str, Any]) -> list[str]:
-    if "error" in stats:
-        return [stats["error"], "", "", "", "", "", ""]
-
-    def num(x: float | None) -> str:
-        return "?" if x is None else f"{x:.3g}"
-
-    bad = f"{stats['nan']}/{stats['inf']}"
-    return [num(stats["min"]), num(stats["max"]), num(stats["mean"]), num(stats["std"]),
-            f"{100 * stats['zero_fraction']:.1f}%", bad, str(len(stats["dead_filters"]))]  # fmt: skip
+def _stats_cells(all_stats: list[dict[str, Any]]) -> list[list[str]]:
+    """The statistics columns, one row per tensor: Min, Max, Mean and Std with three
+    significant digits each, trailing zeros kept (tensors differ by orders of magnitude:
+    fixed decimals would flatten the small ones to 0)."""
+    measures = ("min", "max", "mean", "std")
+    number = fixed("#.3g", signed=False)
+    rows = []
+    for st in all_stats:
+        if "error" in st:
+            rows.append([st["error"], "", "", "", "", "", ""])
+            continue
+        numbers = ["?" if st[m] is None else number(st[m]) for m in measures]
+        rows.append([*numbers, f"{100 * st['zero_fraction']:.1f}%", f"{st['nan']}/{st['inf']}", str(len(st["dead_filters"]))])
+    return rows
