@@ -79,22 +79,28 @@ def _natural_width(console: Console, table: Table) -> int:
     return Measurement.get(console, console.options.update_width(1 << 20), table).maximum
 
 
+def _pack(count: int, fits: Callable[[list[int]], bool]) -> list[list[int]]:
+    """Columns 0..count-1 in order, in parts of as many as ``fits`` allows (at least one)."""
+    parts: list[list[int]] = [[]]
+    for c in range(count):
+        if parts[-1] and not fits([*parts[-1], c]):
+            parts.append([])
+        parts[-1].append(c)
+    return parts
+
+
 def _split_tables(console: Console, headers: list[str], rows: list[list[Any]]) -> list[Table]:
     """The shapes table in parts no wider than the console, each keeping ``#`` and Layer
     (so rows match by number and name), the other columns in order, as many to a part as
     fit; a column that fits in no part alone gets one to itself, its names folding. Numbers
     are never cut."""
 
-    def width(columns: list[int]) -> int:
-        return _natural_width(console, _shapes_table([headers[c] for c in columns], [[*r[:2], *(r[2 + c] for c in columns)] for r in rows], None))
+    def fits(columns: list[int]) -> bool:
+        table = _shapes_table([headers[c] for c in columns], [[*r[:2], *(r[2 + c] for c in columns)] for r in rows], None)
+        return _natural_width(console, table) <= console.width
 
-    parts: list[list[int]] = [[]]
-    for c in range(len(headers)):
-        if parts[-1] and width([*parts[-1], c]) > console.width:
-            parts.append([])
-        parts[-1].append(c)
     tables = []
-    for part in parts:
+    for part in _pack(len(headers), fits):
         table = _shapes_table([headers[c] for c in part], [[*r[:2], *(r[2 + c] for c in part)] for r in rows], None, fold=True)
         table.columns[1].min_width = MIN_NAME
         tables.append(table)
@@ -358,6 +364,17 @@ def _weights_table(console: Console, headers: list[str], rows: list[list[str]]) 
     return table, room >= min(longest, MIN_LAYER)
 
 
+def _numbered_tables(console: Console, headers: list[str], rows: list[list[str]]) -> Iterator[Table]:
+    """The rows numbered by ``#``: one table, or, too wide for the console, parts of its
+    columns that each keep ``#``."""
+
+    def table(columns: list[int]) -> tuple[Table, bool]:
+        return _weights_table(console, ["#", *(headers[c] for c in columns)], [[str(i), *(r[c] for c in columns)] for i, r in enumerate(rows)])
+
+    for part in _pack(len(headers), lambda columns: table(columns)[1]):
+        yield table(part)[0]
+
+
 def weights_view(report: dict[str, Any], console: Console, in_app: bool = False) -> Iterator[RenderableType]:
     """The tensors table (with statistics, split in two by ``#`` when too wide);
     ``in_app``: inside ``explore``, where command-line options mean nothing."""
@@ -376,8 +393,8 @@ def weights_view(report: dict[str, Any], console: Console, in_app: bool = False)
     if fits or not with_stats:
         yield table
     else:  # too wide for one table: the statistics get their own, rows matched by number
-        yield _weights_table(console, ["#", *headers], [[str(i), *r] for i, r in enumerate(rows)])[0]
-        yield _weights_table(console, ["#", *STATS_HEADERS], [[str(i), *c] for i, c in enumerate(stats)])[0]
+        yield from _numbered_tables(console, headers, rows)
+        yield from _numbered_tables(console, STATS_HEADERS, stats)
     uniform = f", all {dtypes[0]}" if len(dtypes) == 1 else ""
     yield Text(f"{report['totals']['tensors']} tensors, {format_bytes(report['totals']['bytes'])}{uniform}")
     where = "" if in_app else " (--json names every axis)"
