@@ -204,7 +204,7 @@ class ExploreApp(App):
         except OSError as exc:
             self.notify(f"cannot write {path}: {exc.strerror}", severity="error")
             return
-        self.notify(f"wrote {path}", title="export", timeout=8)
+        self.notify(f"wrote {path}", title="export", timeout=8, markup=False)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
