@@ -179,3 +179,18 @@ def test_png_title_says_how_many_of_how_many_inputs() -> None:
         picture.filters_picture(data, data["inputs"])
     assert "the 1 strongest of 2 input maps feeding output map 2 of 4" in titles[0]
     assert "filters feeding output map 2 of 4" in titles[1]
+
+
+def test_dense_ranking_names_each_unit_by_its_place_before_flatten() -> None:
+    with open_model(PATH) as model:
+        data = filters_report(model, select_layer(model, "dense"), 2)
+    h, w, c = EXPECT["flatten_input"]
+    data["unflattened"] = {"shape": [h, w, c], "axes": ["h", "w", "c"]}
+    text = render(connections_view(data, 64), None)
+    assert "at (h, w, c)" in text
+    rows = [line.split() for line in text.splitlines() if line.strip()[:1].isdigit() and "(" in line]
+    assert len(rows) == h * w * c
+    for row in rows:
+        unit = int(row[1])
+        y, x, ch = np.unravel_index(unit, (h, w, c))  # Keras flattens (h, w, c) row-major
+        assert " ".join(row[2:5]) == f"({y}, {x}, {ch})"

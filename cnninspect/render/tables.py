@@ -329,15 +329,28 @@ def _dense_weights(report: dict[str, Any], entries: list[dict[str, Any]], key: s
     table = Table(box=box.SIMPLE_HEAD)
     table.add_column("rank", justify="right")
     table.add_column(key, justify="right")
+    unflattened = report.get("unflattened") if key == "in" else None  # the input as Flatten received it
+    if unflattened:
+        table.add_column(f"at ({', '.join(unflattened['axes'])})", justify="left")
     table.add_column("weight", justify="right")
     weights = {e[key]: e["filter"] for e in entries}
     ranked = ranking[:n]
     fmt = column_format((weights[e[key]] for e in ranked), significant=6, signed=True)
     for i, e in enumerate(ranked, 1):
-        table.add_row(str(i), str(e[key]), fmt(weights[e[key]]))
+        at = [_unflat_index(e[key], unflattened["shape"])] if unflattened else []
+        table.add_row(str(i), str(e[key]), *at, fmt(weights[e[key]]))
     yield table
     yield from quantized_note(report["weight"])
     yield from _unranked(report, key)
+
+
+def _unflat_index(i: int, shape: list[int]) -> str:
+    """Unit ``i`` of a row-major flattening of ``shape``, as its index there: ``(13, 7, 23)``."""
+    position = []
+    for size in reversed(shape):
+        i, k = divmod(i, size)
+        position.append(k)
+    return "(" + ", ".join(map(str, reversed(position))) + ")"
 
 
 MIN_LAYER = 24  # a Layer column folded narrower than this is hard to read: split the table instead
