@@ -8,7 +8,6 @@ the file, and a newer request cancels the one it replaces (exclusive workers).
 from __future__ import annotations
 
 import io
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from textual.worker import get_current_worker
 
 from ..core.model import Model, Row
 from ..errors import CnnInspectError, damaged_file
+from ..render.jsondoc import dumps
 from ..render.tables import connections_body, feeds_header, filters_header, weights_view
 from ..reports.filters import feeds_report, filters_report
 from ..reports.weights import weights_report
@@ -193,11 +193,7 @@ class ExploreApp(App):
 
     def action_export(self) -> None:
         name = export_name(self.document, self.row.path if self.row is not None else None)
-        try:
-            text = json.dumps(self.document, indent=2, allow_nan=False)
-        except ValueError as exc:
-            self.notify(f"cannot write JSON: {exc}", severity="error")
-            return
+        text = dumps(self.document, indent=2)
         path = Path.cwd() / name
         try:
             path.write_text(text + "\n")

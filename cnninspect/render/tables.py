@@ -211,7 +211,9 @@ def filters_header(report: dict[str, Any]) -> Iterator[RenderableType]:
         f" ({layer['type']}): output map {report['out']} of {report['out_maps']}",
     )
     yield from _weight_lines(report)
-    bias = "none (use_bias=False)" if report["bias"] is None else f"b[{report['out']}] = {fixed('+.6g')(report['bias'])}"
+    # A file without an architecture (a lone array) does not say whether the layer had a bias
+    absent = "none (use_bias=False)" if report.get("architecture", True) else "unknown (not in the file, which records no architecture)"
+    bias = absent if report["bias"] is None else f"b[{report['out']}] = {fixed('+.6g')(report['bias'])}"
     yield Text(f"bias: {bias}    activation: {report['activation']}")
     yield from _equation_notes(report)
 
