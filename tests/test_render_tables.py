@@ -209,3 +209,18 @@ def test_layer_columns_on_demand() -> None:
         assert line.split()[3] == word if word else line.split()[3:4] not in (["yes"], ["no"], ["partly"])
         if layer["kernel_size"]:
             assert "×".join(map(str, layer["kernel_size"])) in line
+
+
+def test_window_columns_lay_out_the_reports_window() -> None:
+    """Stride, padding, dilation and groups come from the report's ``window`` (for the
+    sliding-window layers); a value the file does not give is ``?``, and a layer without
+    a window leaves the cells empty."""
+    from cnninspect.render.columns import attr_cells
+
+    conv = {"params": 10, "trainable_params": 4, "kernel_size": [3, 3], "op": "conv"}
+    given = attr_cells({**conv, "window": {"kernel_size": [3, 3], "strides": [2, 1], "padding": "same", "dilation": [1, 1], "groups": 4}})
+    assert given == {"trainable": "partly", "kernel": "3×3", "stride": "2×1", "padding": "same", "dilation": "1×1", "groups": "4"}
+    unknown = attr_cells({**conv, "window": {"kernel_size": [3, 3], "strides": None, "padding": [1, 2], "dilation": None, "groups": None}})
+    assert unknown["stride"] == unknown["dilation"] == unknown["groups"] == "?" and unknown["padding"] == "1×2"
+    dense = attr_cells({"params": 6, "trainable_params": 0, "kernel_size": None, "op": "dense", "window": None})
+    assert dense == {"trainable": "no", "kernel": "", "stride": "", "padding": "", "dilation": "", "groups": ""}

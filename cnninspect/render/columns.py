@@ -97,14 +97,18 @@ def attr_cells(layer: dict) -> dict[str, str]:
     if window is None:  # not a sliding-window layer
         kernel = format_sizes(layer["kernel_size"])
         return {"trainable": format_trainable(layer), "kernel": kernel, "stride": "", "padding": "", "dilation": "", "groups": ""}
-    padding = window.get("padding", "?")
+
+    def known(name: str) -> str:  # absent or None (weights alone do not say): unknown
+        value = window.get(name)
+        return "?" if value is None else value if isinstance(value, str) else str(value) if isinstance(value, int) else format_sizes(value)
+
     return {
         "trainable": format_trainable(layer),
-        "kernel": format_sizes(window.get("kernel_size", layer["kernel_size"])),
-        "stride": format_sizes(window["strides"]) if "strides" in window else "?",
-        "padding": padding if isinstance(padding, str) else format_sizes(padding),
-        "dilation": format_sizes(window["dilation"]) if "dilation" in window else "?",
-        "groups": str(window["groups"]) if "groups" in window else "?",
+        "kernel": format_sizes(window.get("kernel_size") or layer["kernel_size"]) or "?",
+        "stride": known("strides"),
+        "padding": known("padding"),
+        "dilation": known("dilation"),
+        "groups": known("groups"),
     }
 
 

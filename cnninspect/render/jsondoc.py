@@ -21,8 +21,8 @@ def _finite(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        items = {k: _finite(v) for k, v in value.items()}
-        return value if all(items[k] is v for k, v in value.items()) else items
+        fields = {k: _finite(v) for k, v in value.items()}
+        return value if all(fields[k] is v for k, v in value.items()) else fields
     if isinstance(value, (list, tuple)):
         items = [_finite(v) for v in value]
         return value if all(a is b for a, b in zip(items, value)) else items
