@@ -19,11 +19,20 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from . import __version__, commands, watchdog
-from .commands import ExploreRequest, FiltersRequest, InputShape, Request, ShapesRequest, WeightsRequest
+from .commands import (
+    DiffRequest,
+    ExploreRequest,
+    FiltersRequest,
+    GraphRequest,
+    InputShape,
+    Request,
+    ShapesRequest,
+    WeightsRequest,
+)
 from .environment import Environment
 from .errors import CnnInspectError, ExitStatus, UsageError
 
-WATCHED = ("shapes", "filters", "weights")  # the commands run under the watchdog
+WATCHED = ("shapes", "filters", "weights", "diff", "graph")  # the commands run under the watchdog
 
 
 class _Command(TyperCommand):
@@ -113,6 +122,12 @@ class Units(str, Enum):
     binary = "binary"
 
 
+class GraphFormat(str, Enum):
+    dot = "dot"
+    mermaid = "mermaid"
+    svg = "svg"
+
+
 FileArg = typer.Argument(..., metavar="FILE", help="Model file (detected by content, whatever its extension).", show_default=False)
 JsonOpt = typer.Option(False, "--json", help="Print one JSON document to stdout (schema in README).")
 DebugOpt = typer.Option(False, "--debug", help="On failure, show the Python traceback.")
@@ -176,7 +191,10 @@ def shapes(
     input_shape: List[str] = InputShapeOpt,
     batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Fill the batch dimension with N (counts are then for N samples)."),
     columns: Optional[str] = typer.Option(
-        None, "--columns", help="Table columns: shape,params,macs,flops,memory,rf or all (default shape,params,macs)."
+        None,
+        "--columns",
+        help="Table columns: shape,params,macs,flops,memory,rf or all (default shape,params,macs); "
+        "trainable,kernel,stride,padding,dilation,groups or attrs.",
     ),
     units: Units = typer.Option(Units.si, "--units", help="Bytes in si (kB, MB) or binary (KiB, MiB) units."),
     depth: Optional[int] = typer.Option(None, "--depth", help="Fold nested models deeper than N (0: top level only)."),
@@ -278,6 +296,7 @@ def explore(
     file: Path = FileArg,
     input_shape: List[str] = InputShapeOpt,
     batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Fill the batch dimension with N."),
+    dequantize: bool = DequantizeOpt,
     config: Optional[Path] = ConfigOpt,
     layout: Optional[str] = LayoutOpt,
     debug: bool = DebugOpt,
@@ -291,7 +310,63 @@ def explore(
     """
     return ExploreRequest(
         file=file, config=config, layout=layout, debug=debug,
-        input_shapes=tuple(parse_input_shape(s) for s in input_shape), batch=batch,
+        input_shapes=tuple(parse_input_shape(s) for s in input_shape), batch=batch, dequantize=dequantize,
+    )  # fmt: skip
+
+
+@app.command(cls=_Command)
+def diff(
+    file_a: Path = typer.Argument(..., metavar="A", help="A model file.", show_default=False),
+    file_b: Path = typer.Argument(..., metavar="B", help="Another checkpoint of it, or its port to another library.", show_default=False),
+    tolerance: float = typer.Option(
+        1e-6,
+        "--tolerance",
+        "-t",
+        min=0.0,
+        help="An element differs when |a - b| exceeds T times the largest |value| of its tensor in A or B.",
+    ),
+    as_json: bool = JsonOpt,
+    layout: Optional[str] = LayoutOpt,
+    debug: bool = DebugOpt,
+) -> DiffRequest:
+    """Compare two models layer by layer in the neutral layout: two checkpoints (what
+    changed, and by how much), or one network in two libraries (did the port copy the
+    weights right). Exit 0 when they are the same network, 8 when they differ.
+
+    Example: cnninspect diff model.h5 port.pt --tolerance 1e-5
+    """
+    return DiffRequest(file=file_a, other=file_b, layout=layout, debug=debug, tolerance=tolerance, as_json=as_json)
+
+
+@app.command(cls=_Command)
+def graph(
+    file: Path = FileArg,
+    fmt: GraphFormat = typer.Option(
+        GraphFormat.dot, "--format", "-f", help="dot (Graphviz), mermaid, or svg (needs Graphviz's dot program)."
+    ),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    show_shape_ops: bool = typer.Option(
+        False, "--show-shape-ops", help="Also draw the nodes that only compute shapes (ONNX Shape, Gather, Constant...)."
+    ),
+    input_shape: List[str] = InputShapeOpt,
+    batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Fill the batch dimension with N."),
+    as_json: bool = JsonOpt,
+    config: Optional[Path] = ConfigOpt,
+    layout: Optional[str] = LayoutOpt,
+    debug: bool = DebugOpt,
+) -> GraphRequest:
+    """The network as a picture's source: one node per layer call with its type, output
+    shape and params (and kernel, stride and groups for convolutions), edges along the
+    tensors, nested models as clusters.
+
+    Example: cnninspect graph sample_models/mnist_cnn.h5 --format mermaid
+
+    Example: cnninspect graph model.onnx -o model.dot && dot -Tpng model.dot -o model.png
+    """
+    return GraphRequest(
+        file=file, config=config, layout=layout, debug=debug, format=fmt.value, output=output,
+        show_shape_ops=show_shape_ops, input_shapes=tuple(parse_input_shape(s) for s in input_shape), batch=batch,
+        as_json=as_json,
     )  # fmt: skip
 
 

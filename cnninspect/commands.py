@@ -11,7 +11,6 @@ A command is a request type, a handler taking ``(request, env)``, and a line in
 
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -71,6 +70,26 @@ class WeightsRequest(Request):
 class ExploreRequest(Request):
     input_shapes: Tuple[InputShape, ...] = ()
     batch: Optional[int] = None
+    dequantize: bool = False
+
+
+@dataclass(frozen=True)
+class DiffRequest(Request):
+    """``file`` is A; ``other`` is B."""
+
+    other: Path = Path()
+    tolerance: float = 1e-6
+    as_json: bool = False
+
+
+@dataclass(frozen=True)
+class GraphRequest(Request):
+    format: str = "dot"  # dot, mermaid, svg
+    input_shapes: Tuple[InputShape, ...] = ()
+    batch: Optional[int] = None
+    show_shape_ops: bool = False
+    output: Optional[Path] = None
+    as_json: bool = False
 
 
 def run(request: Request, env: Environment) -> ExitStatus:
@@ -88,7 +107,8 @@ def run(request: Request, env: Environment) -> ExitStatus:
     except CnnInspectError as exc:
         if request.debug:
             raise
-        env.error(f"{request.file}: {exc.message}")
+        if exc.message:  # diff's verdict has been said by its report
+            env.error(f"{exc.path or request.file}: {exc.message}")
         return exc.status
     except Exception as exc:
         if request.debug:
@@ -225,7 +245,77 @@ def explore(request: ExploreRequest, env: Environment) -> None:
             )
         from .explore.app import ExploreApp
 
-        ExploreApp(model, report).run()
+        ExploreApp(model, report, dequantize=request.dequantize).run()
+
+
+def diff(request: DiffRequest, env: Environment) -> None:
+    from contextlib import ExitStack
+
+    from .reports.diff import diff_report, exit_code
+
+    with ExitStack() as stack:
+        a = stack.enter_context(_open(request))
+        try:
+            b = stack.enter_context(_open(replace(request, file=request.other)))
+        except CnnInspectError as exc:
+            exc.path = request.other
+            raise
+        report = diff_report(a, b, request.tolerance)
+    if request.as_json:
+        _emit_json(report, env)
+    else:
+        from .render.diff import diff_view
+
+        _print(env.console(), diff_view(report))
+    if exit_code(report):
+        raise Different()
+
+
+class Different(CnnInspectError):
+    """diff's verdict: not the same network (said by the report, so nothing more to say)."""
+
+    status = ExitStatus.DIFFERENT
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+
+def graph(request: GraphRequest, env: Environment) -> None:
+    from .reports.graph import graph_report
+
+    with _open(request) as model:
+        _check_input_ranks(model, request.input_shapes)
+        report = graph_report(model, list(request.input_shapes) or None, request.batch, request.show_shape_ops)
+    if request.as_json:
+        _emit_json(report, env)
+        return
+    from .render.graph import dot, mermaid
+
+    text = mermaid(report) if request.format == "mermaid" else dot(report)
+    if request.format == "svg":
+        text = _svg(text)
+    if request.output is None:
+        env.stdout.write(text)
+        return
+    try:
+        request.output.write_text(text)
+    except OSError as exc:
+        raise NotWritable(f"cannot write {request.output} ({exc.strerror or exc})") from None
+    env.error(f"wrote {request.output}")
+
+
+def _svg(dot_text: str) -> str:
+    """DOT laid out by Graphviz's ``dot`` program, when it is installed."""
+    import shutil
+    import subprocess
+
+    program = shutil.which("dot")
+    if program is None:
+        raise UsageError("--format svg needs Graphviz's 'dot' program, which is not installed; use --format dot")
+    done = subprocess.run([program, "-Tsvg"], input=dot_text, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise UsageError(f"Graphviz 'dot' failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+    return done.stdout
 
 
 HANDLERS: dict[type, Callable[[Any, Environment], None]] = {
@@ -233,6 +323,8 @@ HANDLERS: dict[type, Callable[[Any, Environment], None]] = {
     FiltersRequest: filters,
     WeightsRequest: weights,
     ExploreRequest: explore,
+    DiffRequest: diff,
+    GraphRequest: graph,
 }
 
 
@@ -291,15 +383,10 @@ def _check_types(model: Any, types: Tuple[str, ...]) -> None:
 
 
 def _emit_json(document: dict[str, Any], env: Environment) -> None:
+    from .render.jsondoc import dumps
+
     # Indented for a person at a terminal; compact (and several times faster) in a pipe.
-    indent = 2 if env.stdout_isatty else None
-    env.stdout.write(json.dumps(document, indent=indent, allow_nan=False, default=_json_default) + "\n")
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    env.stdout.write(dumps(document, 2 if env.stdout_isatty else None) + "\n")
 
 
 def _print(console: Any, renderables: Any) -> None:

@@ -33,16 +33,15 @@ from ..core.connections import in_maps
 from ..core.infer import infer_shapes
 from ..core.layouts import SPATIAL_AXES
 from ..core.model import Graph, Layer, Model, Row, Weight
-from ..errors import CnnInspectError, UsageError
+from ..errors import CnnInspectError, ExitStatus, UsageError
 from .shapes import source_json
 
 if TYPE_CHECKING:
     import numpy as np
 
 SCHEMA = "cnninspect.diff/1"
-# The exit code for "the two files are not the same network". ExitStatus (errors.py) ends at
-# TIMEOUT = 7; this is proposed as ExitStatus.DIFFERENT = 8.
-EXIT_DIFFERENT = 8
+# The exit code for "the two files are not the same network".
+EXIT_DIFFERENT = ExitStatus.DIFFERENT
 # An element differs when |a - b| > tolerance * (the largest |value| of the tensor in A or B):
 # scale-free across layers (a BatchNorm variance of 1e3 and a kernel of 1e-2 alike), and
 # 1e-6 is about 8 float32 steps of the largest value: exact copies, transposes and float32
