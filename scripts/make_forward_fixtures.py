@@ -1,0 +1,471 @@
+#!/usr/bin/env python3
+"""Ground truth for cnninspect's NumPy forward kernels and, per layer, for the model
+fixtures, computed by the real libraries.
+
+Two kinds of files under ``tests/fixtures/forward/``:
+
+* Kernel truth, ``kernels_<library>.npz`` + ``kernels_<library>.json``: small seeded
+  random inputs, the library's output, and the case's parameters already in
+  ``cnninspect.forward``'s vocabulary (weights in its neutral layouts, pads per side,
+  named paddings kept by name when the library's own rule for them is what is under
+  test). ``torch`` (``torch.nn.functional``) covers convolutions, transposed
+  convolutions, pooling, interpolation, padding, activations and norms;
+  ``keras3`` and ``tfkeras`` cover what only Keras defines: 'same'/'causal' padding,
+  hard_sigmoid, gelu's default, UpSampling2D bilinear, the BatchNormalization epsilon,
+  LeakyReLU's slope, Flatten of channels-first maps.
+* Per-layer activation truth for the model fixtures,
+  ``<family>/<model>.activations.npz`` + ``.json``: each model run in its own library
+  on a fixed seeded input; for every layer call (or node, or tensor) its output's
+  shape, min, max, mean, std, a few sampled elements (flat indices) and, for outputs
+  of at most ``FULL_LIMIT`` elements, the whole array. Families: ``keras3``,
+  ``tfkeras`` (``Model`` of every layer call's output), ``torch`` (forward hooks on
+  the pickled modules), ``onnx`` (onnxruntime with every node output made a graph
+  output) and ``tflite`` (the interpreter with ``experimental_preserve_all_tensors``).
+
+Run (paths are resolved from this file; each part runs in the interpreter that has
+its library, Keras 3 and tf_keras in separate processes)::
+
+    python3 scripts/make_forward_fixtures.py            # every part
+    python3 scripts/make_forward_fixtures.py --part torch-kernels
+
+Versions used: torch 2.13.0 (system python 3.11), tensorflow-cpu 2.21.0 with
+keras 3 and tf-keras 2.21.0, onnxruntime, in /work/venv-tf.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "tests" / "fixtures" / "forward"
+FIXTURES = REPO / "tests" / "fixtures"
+TF_PYTHON = "/work/venv-tf/bin/python"
+FULL_LIMIT = 512  # outputs up to this many elements are stored whole
+SAMPLES = 8  # sampled elements per layer output
+
+PARTS: dict[str, str] = {
+    "torch-kernels": sys.executable,
+    "keras3-kernels": TF_PYTHON,
+    "tfkeras-kernels": TF_PYTHON,
+    "keras3-models": TF_PYTHON,
+    "tfkeras-models": TF_PYTHON,
+    "torch-models": sys.executable,
+    "onnx-models": TF_PYTHON,
+    "tflite-models": TF_PYTHON,
+}
+
+
+class Cases:
+    """Kernel cases collected for one library: parameters in a JSON list, arrays in one npz."""
+
+    def __init__(self, library: str, versions: dict[str, str], channels_last: bool) -> None:
+        self.library = library
+        self.channels_last = channels_last
+        self.versions = versions
+        self.cases: list[dict[str, Any]] = []
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def add(self, name: str, kernel: str, args: dict[str, Any], call: str, out: Any, **inputs: Any) -> None:
+        if any(c["name"] == name for c in self.cases):
+            raise ValueError(f"duplicate case {name}")
+        names = []
+        for key, value in inputs.items():
+            if value is not None:
+                self.arrays[f"{name}/{key}"] = np.asarray(value)
+                names.append(key)
+        self.arrays[f"{name}/out"] = np.asarray(out)
+        args = {"channels_last": self.channels_last, **args}
+        self.cases.append({"name": name, "kernel": kernel, "args": args, "inputs": names, "library_call": call})
+
+    def save(self) -> None:
+        OUT.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(OUT / f"kernels_{self.library}.npz", **self.arrays)
+        doc = {"generated_by": "scripts/make_forward_fixtures.py", "library": self.library, "versions": self.versions, "cases": self.cases}
+        (OUT / f"kernels_{self.library}.json").write_text(json.dumps(doc, indent=1) + "\n")
+        size = (OUT / f"kernels_{self.library}.npz").stat().st_size
+        print(f"kernels_{self.library}: {len(self.cases)} cases, {size / 1024:.0f} KiB", flush=True)
+
+
+def _normal(rng: np.random.Generator, shape: tuple[int, ...], dtype: str = "float32", scale: float = 1.0) -> np.ndarray:
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+# --------------------------------------------------------------------------
+# torch.nn.functional kernels (channels first; the tests also run each spatial
+# case channels-last by moving the axes of input and output)
+# --------------------------------------------------------------------------
+
+
+def torch_kernels() -> None:
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(13)
+    cases = Cases("torch", {"torch": torch.__version__, "numpy": np.__version__}, channels_last=False)
+
+    def t(a: np.ndarray) -> "torch.Tensor":
+        return torch.from_numpy(np.ascontiguousarray(a))
+
+    def run(fn: Callable[..., "torch.Tensor"], *args: Any, **kw: Any) -> np.ndarray:
+        with torch.no_grad():
+            return fn(*args, **kw).numpy()
+
+    size = {1: 11, 2: 8, 3: 5}
+    convs = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+    transposed = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+    # (in, out, groups): plain, grouped, depthwise with multiplier 2
+    channel_sets = [(3, 4, 1), (4, 6, 2), (4, 8, 4)]
+    # (kernel, stride, dilation, pad)
+    conv_sets = [(3, 1, 1, 0), (3, 2, 1, 1), (3, 1, 2, 2), (2, 2, 1, 0), (5, 3, 1, 2)]
+    for rank in (1, 2, 3):
+        for cin, cout, groups in channel_sets:
+            for k, s, d, p in conv_sets:
+                if rank == 3 and (k, s) == (5, 3):
+                    continue
+                x = _normal(rng, (2, cin, *(size[rank],) * rank))
+                w = _normal(rng, (cout, cin // groups, *(k,) * rank), scale=0.5)
+                b = _normal(rng, (cout,))
+                out = run(convs[rank], t(x), t(w), t(b), stride=s, padding=p, dilation=d, groups=groups)
+                args = {"strides": s, "dilation": d, "pads": [[p, p]] * rank, "groups": groups}
+                call = f"conv{rank}d(stride={s}, padding={p}, dilation={d}, groups={groups})"
+                cases.add(f"conv{rank}d_g{groups}_k{k}s{s}d{d}p{p}", "conv", args, call, out, x=x, w=w, b=b)
+    # asymmetric pads (F.pad, then the convolution), an anisotropic kernel, no bias, float64
+    x = _normal(rng, (2, 3, 9, 8))
+    w = _normal(rng, (5, 3, 3, 2), scale=0.5)
+    out = run(lambda: F.conv2d(F.pad(t(x), (2, 1, 0, 1)), t(w), stride=(2, 1)))
+    cases.add("conv2d_asymmetric_pads", "conv", {"strides": [2, 1], "pads": [[0, 1], [2, 1]]}, "conv2d(pad(x, (2, 1, 0, 1)), stride=(2, 1))", out, x=x, w=w)
+    for groups in (1, 3):
+        x = _normal(rng, (2, 6, 9, 9), "float64")
+        w = _normal(rng, (6, 6 // groups, 3, 3), "float64")
+        b = _normal(rng, (6,), "float64")
+        out = run(F.conv2d, t(x), t(w), t(b), stride=2, padding=1, groups=groups)
+        cases.add(f"conv2d_float64_g{groups}", "conv", {"strides": 2, "pads": [[1, 1]] * 2, "groups": groups}, f"conv2d(float64, stride=2, padding=1, groups={groups})", out, x=x, w=w, b=b)
+
+    # transposed: (kernel, stride, dilation, pad, output_padding)
+    transposed_sets = [(3, 1, 1, 0, 0), (3, 2, 1, 1, 1), (4, 2, 1, 1, 0), (3, 2, 2, 2, 1), (2, 3, 1, 0, 2)]
+    for rank in (1, 2, 3):
+        for cin, cout_group, groups in ((3, 4, 1), (4, 3, 2)):
+            for k, s, d, p, op in transposed_sets:
+                x = _normal(rng, (2, cin, *(size[rank] - 1 if rank < 3 else 3,) * rank))
+                w = _normal(rng, (cin, cout_group, *(k,) * rank), scale=0.5)
+                b = _normal(rng, (cout_group * groups,))
+                out = run(transposed[rank], t(x), t(w), t(b), stride=s, padding=p, output_padding=op, groups=groups, dilation=d)
+                args = {"strides": s, "dilation": d, "pads": [[p, p]] * rank, "output_padding": op, "groups": groups}
+                call = f"conv_transpose{rank}d(stride={s}, padding={p}, output_padding={op}, groups={groups}, dilation={d})"
+                cases.add(f"conv_transpose{rank}d_g{groups}_k{k}s{s}d{d}p{p}op{op}", "conv_transpose", args, call, out, x=x, w=w, b=b)
+    x = _normal(rng, (1, 4, 5, 6), "float64")
+    w = _normal(rng, (4, 2, 3, 3), "float64")
+    out = run(F.conv_transpose2d, t(x), t(w), stride=2, padding=1, output_padding=1, groups=2)
+    cases.add("conv_transpose2d_float64", "conv_transpose", {"strides": 2, "pads": [[1, 1]] * 2, "output_padding": 1, "groups": 2}, "conv_transpose2d(float64, stride=2, padding=1, output_padding=1, groups=2)", out, x=x, w=w)
+
+    # separable = depthwise (multiplier 2) then pointwise, and the per-input-map contributions
+    x = _normal(rng, (2, 3, 9, 9))
+    dw = _normal(rng, (6, 1, 3, 3))
+    pw = _normal(rng, (5, 6, 1, 1))
+    b = _normal(rng, (5,))
+    out = run(lambda: F.conv2d(F.conv2d(t(x), t(dw), stride=2, padding=1, groups=3), t(pw), t(b)))
+    cases.add("separable2d", "separable_conv", {"strides": 2, "pads": [[1, 1]] * 2}, "conv2d(conv2d(x, dw, stride=2, padding=1, groups=3), pw, b)", out, x=x, dw=dw, pw=pw, b=b)
+    for rank, groups, s, d, p in ((2, 1, 1, 1, 1), (2, 2, 2, 1, 1), (2, 1, 1, 2, 0), (1, 1, 2, 1, 1), (3, 1, 1, 1, 1)):
+        x = _normal(rng, (2, 4, *(size[rank],) * rank))
+        w = _normal(rng, (6, 4 // groups, *(3,) * rank))
+        n = 5
+        g = n // (6 // groups)
+        per = 4 // groups
+        # The library's own convolution of one input map with its kernel slice, per map.
+        maps = [
+            run(convs[rank], t(x[1:2, g * per + i : g * per + i + 1]), t(w[n : n + 1, i : i + 1]), stride=s, padding=p, dilation=d)[0, 0]
+            for i in range(per)
+        ]
+        args = {"out_channel": n, "strides": s, "dilation": d, "pads": [[p, p]] * rank, "groups": groups, "batch": 1}
+        call = f"stack(conv{rank}d(x[1:2, i:i+1], w[{n}:{n + 1}, i:i+1], stride={s}, padding={p}, dilation={d}) for i)"
+        cases.add(f"contributions{rank}d_g{groups}s{s}d{d}p{p}", "contributions", args, call, np.stack(maps), x=x, w=w)
+
+    # pooling: max (kernel, stride, pad, dilation, ceil) and avg (kernel, stride, pad, ceil, count_include_pad)
+    maxes = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
+    avgs = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
+    pool_size = {1: 11, 2: 9, 3: 7}
+    for rank in (1, 2, 3):
+        for k, s, p, d, ceil in ((2, 2, 0, 1, False), (3, 2, 1, 1, False), (3, 2, 1, 1, True), (3, 2, 0, 2, False), (2, 3, 1, 1, True), (3, 1, 1, 1, False)):
+            x = _normal(rng, (2, 3, *(pool_size[rank],) * rank))
+            out = run(maxes[rank], t(x), k, s, p, d, ceil_mode=ceil)
+            args = {"kind": "max", "kernel": k, "strides": s, "pads": [[p, p]] * rank, "dilation": d, "ceil_mode": ceil}
+            cases.add(f"maxpool{rank}d_k{k}s{s}p{p}d{d}{'_ceil' if ceil else ''}", "pool", args, f"max_pool{rank}d(k={k}, stride={s}, padding={p}, dilation={d}, ceil_mode={ceil})", out, x=x)
+        for k, s, p, ceil, cip in ((2, 2, 0, False, True), (3, 2, 1, False, True), (3, 2, 1, False, False), (3, 2, 1, True, True), (3, 2, 1, True, False), (2, 3, 1, True, False)):
+            x = _normal(rng, (2, 3, *(pool_size[rank],) * rank))
+            out = run(avgs[rank], t(x), k, s, p, ceil_mode=ceil, count_include_pad=cip)
+            args = {"kind": "avg", "kernel": k, "strides": s, "pads": [[p, p]] * rank, "ceil_mode": ceil, "count_include_pad": cip}
+            cases.add(f"avgpool{rank}d_k{k}s{s}p{p}{'_ceil' if ceil else ''}{'_cip' if cip else ''}", "pool", args, f"avg_pool{rank}d(k={k}, stride={s}, padding={p}, ceil_mode={ceil}, count_include_pad={cip})", out, x=x)
+    x = _normal(rng, (2, 3, 9, 9), "float64")
+    out = run(F.avg_pool2d, t(x), 3, 2, 1, ceil_mode=True, count_include_pad=False)
+    cases.add("avgpool2d_float64", "pool", {"kind": "avg", "kernel": 3, "strides": 2, "pads": [[1, 1]] * 2, "ceil_mode": True}, "avg_pool2d(float64, 3, 2, 1, ceil_mode=True, count_include_pad=False)", out, x=x)
+    x = _normal(rng, (2, 4, 5, 6))
+    cases.add("global_avg2d", "global_pool", {"kind": "avg"}, "adaptive_avg_pool2d(x, 1).flatten(1)", run(lambda: F.adaptive_avg_pool2d(t(x), 1).flatten(1)), x=x)
+    cases.add("global_max2d", "global_pool", {"kind": "max"}, "adaptive_max_pool2d(x, 1).flatten(1)", run(lambda: F.adaptive_max_pool2d(t(x), 1).flatten(1)), x=x)
+
+    # interpolation: (name, input spatial, torch kwargs, our args)
+    interp = [
+        ("nearest_size", (6, 5), {"size": (13, 10), "mode": "nearest"}, {"size": [13, 10], "mode": "nearest"}),
+        ("nearest_scale2", (6, 5), {"scale_factor": 2, "mode": "nearest"}, {"size": [12, 10], "mode": "nearest", "scales": [2, 2]}),
+        ("nearest_scale1_5", (6, 5), {"scale_factor": 1.5, "mode": "nearest"}, {"size": [9, 7], "mode": "nearest", "scales": [1.5, 1.5]}),
+        ("nearest_down", (9, 7), {"size": (4, 3), "mode": "nearest"}, {"size": [4, 3], "mode": "nearest"}),
+        ("nearest_exact", (6, 5), {"size": (13, 10), "mode": "nearest-exact"}, {"size": [13, 10], "mode": "nearest", "coordinates": "half_pixel", "nearest": "round_prefer_ceil"}),
+        ("bilinear_size", (6, 5), {"size": (13, 10), "mode": "bilinear", "align_corners": False}, {"size": [13, 10], "mode": "linear", "coordinates": "half_pixel"}),
+        ("bilinear_scale2", (6, 5), {"scale_factor": 2, "mode": "bilinear", "align_corners": False}, {"size": [12, 10], "mode": "linear", "coordinates": "half_pixel", "scales": [2, 2]}),
+        ("bilinear_align", (6, 5), {"size": (13, 10), "mode": "bilinear", "align_corners": True}, {"size": [13, 10], "mode": "linear", "coordinates": "align_corners"}),
+        ("bilinear_down", (9, 7), {"size": (4, 3), "mode": "bilinear", "align_corners": False}, {"size": [4, 3], "mode": "linear", "coordinates": "half_pixel"}),
+        ("linear1d", (7,), {"size": (15,), "mode": "linear", "align_corners": False}, {"size": [15], "mode": "linear", "coordinates": "half_pixel"}),
+        ("trilinear", (3, 4, 5), {"scale_factor": 2, "mode": "trilinear", "align_corners": False}, {"size": [6, 8, 10], "mode": "linear", "coordinates": "half_pixel", "scales": [2, 2, 2]}),
+        ("nearest3d", (3, 4, 5), {"size": (5, 8, 7), "mode": "nearest"}, {"size": [5, 8, 7], "mode": "nearest"}),
+    ]
+    for name, spatial, kw, args in interp:
+        x = _normal(rng, (2, 3, *spatial))
+        cases.add(f"interpolate_{name}", "resize", args, f"interpolate({kw})", run(F.interpolate, t(x), **kw), x=x)
+
+    # padding of a whole tensor
+    x = _normal(rng, (2, 3, 6, 7))
+    for mode, torch_mode in (("constant", "constant"), ("reflect", "reflect"), ("edge", "replicate")):
+        value = 0.5 if mode == "constant" else None
+        out = run(F.pad, t(x), (1, 2, 3, 0), mode=torch_mode, value=value)
+        args = {"pads": [[0, 0], [0, 0], [3, 0], [1, 2]], "mode": mode, "value": value or 0.0}
+        cases.add(f"pad_{mode}", "pad", args, f"pad(x, (1, 2, 3, 0), mode={torch_mode!r})", out, x=x)
+
+    # activations
+    acts: list[tuple[str, dict[str, Any], Callable[["torch.Tensor"], "torch.Tensor"], str]] = [
+        ("relu", {}, F.relu, "relu"),
+        ("relu6", {}, F.relu6, "relu6"),
+        ("leaky_relu", {"alpha": 0.1}, lambda v: F.leaky_relu(v, 0.1), "leaky_relu(0.1)"),
+        ("elu", {"alpha": 0.7}, lambda v: F.elu(v, 0.7), "elu(alpha=0.7)"),
+        ("selu", {}, F.selu, "selu"),
+        ("sigmoid", {}, torch.sigmoid, "sigmoid"),
+        ("hard_sigmoid", {"alpha": 1 / 6, "beta": 0.5}, F.hardsigmoid, "hardsigmoid"),
+        ("hard_swish", {}, F.hardswish, "hardswish"),
+        ("tanh", {}, torch.tanh, "tanh"),
+        ("softplus", {}, F.softplus, "softplus"),
+        ("softsign", {}, F.softsign, "softsign"),
+        ("swish", {}, F.silu, "silu"),
+        ("gelu", {}, F.gelu, "gelu"),
+        ("gelu", {"approximate": True}, lambda v: F.gelu(v, approximate="tanh"), "gelu(approximate='tanh')"),
+        ("softmax", {"axis": 1}, lambda v: F.softmax(v, dim=1), "softmax(dim=1)"),
+        ("softmax", {"axis": -1}, lambda v: F.softmax(v, dim=-1), "softmax(dim=-1)"),
+        ("log_softmax", {"axis": 1}, lambda v: F.log_softmax(v, dim=1), "log_softmax(dim=1)"),
+        ("exponential", {}, torch.exp, "exp"),
+    ]
+    for dtype in ("float32", "float64"):
+        x = _normal(rng, (2, 3, 5, 7), dtype, scale=4.0)
+        x[0, 0, 0, :5] = [-30.0, -3.0, 0.0, 3.0, 30.0]
+        for i, (name, params, fn, call) in enumerate(acts):
+            out = run(fn, t(x))
+            cases.add(f"act{i:02d}_{name}_{dtype}", "activation", {"name": name, "params": params}, call, out, x=x)
+
+    # dense, norms, embedding
+    x = _normal(rng, (4, 3, 7))
+    w = _normal(rng, (5, 7))
+    b = _normal(rng, (5,))
+    cases.add("linear", "dense", {}, "linear(x, weight (5, 7), bias): w stored as weight.T", run(F.linear, t(x), t(w), t(b)), x=x, w=w.T.copy(), b=b)
+    for dtype in ("float32", "float64"):
+        x = _normal(rng, (2, 4, 5, 6), dtype, scale=3.0)
+        mean, var = _normal(rng, (4,), dtype), rng.uniform(0.5, 2.0, 4).astype(dtype)
+        gamma, beta = _normal(rng, (4,), dtype), _normal(rng, (4,), dtype)
+        out = run(F.batch_norm, t(x), t(mean), t(var), t(gamma), t(beta), False, 0.0, 1e-5)
+        cases.add(f"batch_norm_{dtype}", "batch_norm", {"epsilon": 1e-5, "axis": 1}, "batch_norm(training=False, eps=1e-5)", out, x=x, mean=mean, variance=var, gamma=gamma, beta=beta)
+    x = _normal(rng, (2, 4, 5, 6), scale=3.0)
+    for shape in ((6,), (5, 6)):
+        gamma, beta = _normal(rng, shape), _normal(rng, shape)
+        out = run(F.layer_norm, t(x), shape, t(gamma), t(beta), 1e-5)
+        axes = list(range(-len(shape), 0))
+        cases.add(f"layer_norm_{len(shape)}", "layer_norm", {"epsilon": 1e-5, "axes": axes}, f"layer_norm(normalized_shape={shape}, eps=1e-5)", out, x=x, gamma=gamma, beta=beta)
+    ids = rng.integers(0, 10, (3, 5))
+    table = _normal(rng, (10, 4))
+    cases.add("embedding", "embedding", {}, "embedding(ids, table)", run(F.embedding, t(ids), t(table)), ids=ids, table=table)
+    cases.save()
+
+
+# --------------------------------------------------------------------------
+# Keras kernels (Keras 3 or tf_keras; channels last unless a case says otherwise)
+# --------------------------------------------------------------------------
+
+
+def keras_kernels(api: str) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    if api == "keras3":
+        import keras as K
+    else:
+        import tf_keras as K
+    L = K.layers
+    K.utils.set_random_seed(0)
+    rng = np.random.default_rng(31 if api == "keras3" else 37)
+    library = "keras3" if api == "keras3" else "tfkeras"
+    cases = Cases(library, {"keras": K.__version__, "tensorflow": tf.__version__, "numpy": np.__version__}, channels_last=True)
+
+    def call(layer: Any, *xs: np.ndarray) -> np.ndarray:
+        out = layer(list(xs) if len(xs) > 1 else xs[0], training=False)
+        return np.asarray(out)
+
+    def conv_kernel(w: np.ndarray) -> np.ndarray:  # (*k, in, out) -> (out, in, *k)
+        return np.moveaxis(w, (-1, -2), (0, 1)).copy()
+
+    spatial = {1: (11,), 2: (9, 8), 3: (5, 6, 5)}
+    layers = {1: L.Conv1D, 2: L.Conv2D, 3: L.Conv3D}
+    for rank in (1, 2, 3):
+        for k, s, d, padding in ((3, 2, 1, "same"), (2, 2, 1, "same"), (4, 3, 1, "same"), (3, 1, 2, "same"), (3, 1, 1, "valid"), (3, 1, 2, "causal")):
+            if padding == "causal" and rank != 1:
+                continue
+            if d > 1 and s > 1:
+                continue
+            x = _normal(rng, (2, *spatial[rank], 3))
+            layer = layers[rank](4, k, strides=s, dilation_rate=d, padding=padding)
+            out = call(layer, x)
+            w, b = layer.get_weights()
+            b = _normal(rng, b.shape)
+            layer.set_weights([w, b])
+            out = call(layer, x)
+            args = {"strides": s, "dilation": d, "padding": padding}
+            cases.add(f"conv{rank}d_{padding}_k{k}s{s}d{d}", "conv", args, f"Conv{rank}D(4, {k}, strides={s}, dilation_rate={d}, padding={padding!r})", out, x=x, w=conv_kernel(w), b=b)
+    x = _normal(rng, (2, 3, 9, 8))
+    layer = L.Conv2D(4, 3, strides=2, padding="same", data_format="channels_first")
+    out = call(layer, x) if api == "keras3" else None  # TensorFlow's CPU kernels have no channels-first conv
+    if out is not None:
+        w, b = layer.get_weights()
+        cases.add("conv2d_channels_first_same", "conv", {"strides": 2, "padding": "same", "channels_last": False}, "Conv2D(4, 3, strides=2, padding='same', data_format='channels_first')", out, x=x, w=conv_kernel(w), b=b)
+    for s, padding, mult in ((2, "same", 2), (1, "valid", 1), (2, "valid", 3)):
+        x = _normal(rng, (2, 9, 8, 3))
+        layer = L.DepthwiseConv2D(3, strides=s, padding=padding, depth_multiplier=mult, bias_initializer="random_normal")
+        out = call(layer, x)
+        w, b = layer.get_weights()  # (kh, kw, in, mult)
+        dw = w.reshape(3, 3, 3 * mult, 1).transpose(2, 3, 0, 1).copy()
+        cases.add(f"depthwise2d_{padding}_s{s}_m{mult}", "conv", {"strides": s, "padding": padding, "groups": 3}, f"DepthwiseConv2D(3, strides={s}, padding={padding!r}, depth_multiplier={mult})", out, x=x, w=dw, b=b)
+    x = _normal(rng, (2, 9, 8, 3))
+    layer = L.SeparableConv2D(5, 3, strides=2, padding="same", depth_multiplier=2, bias_initializer="random_normal")
+    out = call(layer, x)
+    dwk, pwk, b = layer.get_weights()  # (kh, kw, in, mult), (1, 1, in*mult, out)
+    cases.add("separable2d_same", "separable_conv", {"strides": 2, "padding": "same"}, "SeparableConv2D(5, 3, strides=2, padding='same', depth_multiplier=2)", out, x=x, dw=dwk.reshape(3, 3, 6, 1).transpose(2, 3, 0, 1).copy(), pw=conv_kernel(pwk), b=b)
+
+    tlayers = {1: L.Conv1DTranspose, 2: L.Conv2DTranspose, 3: L.Conv3DTranspose}
+    for rank in (1, 2, 3):
+        for k, s, padding, op in ((3, 2, "same", None), (3, 2, "valid", None), (2, 3, "valid", None), (3, 2, "valid", 1), (4, 2, "same", None), (3, 2, "same", 1)):
+            if rank == 3 and k == 4:
+                continue
+            x = _normal(rng, (2, *(4,) * rank, 3))
+            layer = tlayers[rank](2, k, strides=s, padding=padding, output_padding=op, bias_initializer="random_normal")
+            out = call(layer, x)
+            w, b = layer.get_weights()  # (*k, out, in) -> (in, out, *k)
+            wt = np.moveaxis(w, (-1, -2), (0, 1)).copy()
+            args = {"strides": s, "padding": padding, "output_padding": op}
+            cases.add(f"conv{rank}d_transpose_{padding}_k{k}s{s}op{op}", "conv_transpose", args, f"Conv{rank}DTranspose(2, {k}, strides={s}, padding={padding!r}, output_padding={op})", out, x=x, w=wt, b=b)
+
+    pools = {("max", 1): L.MaxPooling1D, ("max", 2): L.MaxPooling2D, ("max", 3): L.MaxPooling3D, ("avg", 1): L.AveragePooling1D, ("avg", 2): L.AveragePooling2D, ("avg", 3): L.AveragePooling3D}
+    for (kind, rank), cls in pools.items():
+        for k, s, padding in ((3, 2, "same"), (2, 2, "same"), (2, 1, "valid"), (3, 3, "same")):
+            x = _normal(rng, (2, *spatial[rank], 3))
+            out = call(cls(k, strides=s, padding=padding), x)
+            args = {"kind": kind, "kernel": k, "strides": s, "padding": padding}
+            cases.add(f"{kind}pool{rank}d_{padding}_k{k}s{s}", "pool", args, f"{cls.__name__}({k}, strides={s}, padding={padding!r})", out, x=x)
+
+    x = _normal(rng, (2, 4, 5, 3))
+    for interpolation in ("nearest", "bilinear"):
+        for size in ((2, 2), (2, 3)):
+            out = call(L.UpSampling2D(size, interpolation=interpolation), x)
+            cases.add(f"upsampling2d_{interpolation}_{size[0]}x{size[1]}", "upsample", {"factors": list(size), "interpolation": interpolation}, f"UpSampling2D({size}, interpolation={interpolation!r})", out, x=x)
+    x = _normal(rng, (2, 9, 7, 3))
+    out = call(L.Resizing(4, 5), x)
+    cases.add("resizing_bilinear_down", "resize", {"size": [4, 5], "mode": "linear", "coordinates": "half_pixel"}, "Resizing(4, 5)", out, x=x)
+    out = call(L.ZeroPadding2D(((1, 2), (0, 3))), x)
+    cases.add("zero_padding2d", "zero_pad", {"pads": [[1, 2], [0, 3]]}, "ZeroPadding2D(((1, 2), (0, 3)))", out, x=x)
+    out = call(L.Cropping2D(((1, 0), (2, 1))), x)
+    cases.add("cropping2d", "crop", {"crops": [[1, 0], [2, 1]]}, "Cropping2D(((1, 0), (2, 1)))", out, x=x)
+    xf = _normal(rng, (2, 3, 4, 5))
+    out = call(L.Flatten(data_format="channels_first"), xf)
+    cases.add("flatten_channels_first", "flatten", {"channels_to_last": True}, "Flatten(data_format='channels_first')", out, x=xf)
+    out = call(L.Permute((2, 1, 3)), x)
+    cases.add("permute", "transpose", {"perm": [2, 1, 3], "keep_batch": True}, "Permute((2, 1, 3))", out, x=x)
+    out = call(L.Reshape((-1, 7)), x)
+    cases.add("reshape", "reshape", {"shape": [-1, 7]}, "Reshape((-1, 7))", out, x=x)
+
+    x = _normal(rng, (2, 5, 4, 6), scale=3.0)
+    layer = L.BatchNormalization()
+    call(layer, x)
+    gamma, beta, _, _ = layer.get_weights()
+    gamma, beta = _normal(rng, gamma.shape), _normal(rng, beta.shape)
+    mean, var = _normal(rng, (6,)), rng.uniform(0.01, 0.1, 6).astype("float32")  # small: epsilon matters
+    layer.set_weights([gamma, beta, mean, var])
+    out = call(layer, x)
+    cases.add("batch_normalization_default", "batch_norm", {"epsilon": float(layer.epsilon), "axis": -1}, f"BatchNormalization() (epsilon {layer.epsilon})", out, x=x, mean=mean, variance=var, gamma=gamma, beta=beta)
+    layer = L.LayerNormalization(beta_initializer="random_normal", gamma_initializer="random_normal")
+    out = call(layer, x)
+    gamma, beta = layer.get_weights()
+    cases.add("layer_normalization_default", "layer_norm", {"epsilon": float(layer.epsilon), "axes": [-1]}, f"LayerNormalization() (epsilon {layer.epsilon})", out, x=x, gamma=gamma, beta=beta)
+    x2 = _normal(rng, (2, 3, 7))
+    layer = L.Dense(4, bias_initializer="random_normal")
+    out = call(layer, x2)
+    w, b = layer.get_weights()
+    cases.add("dense_3d_input", "dense", {}, "Dense(4) on (2, 3, 7)", out, x=x2, w=w, b=b)
+
+    # activations as Keras defines them, with their default parameters
+    x = _normal(rng, (2, 5, 4, 6), scale=4.0)
+    x[0, 0, 0, :5] = [-30.0, -3.0, 0.0, 3.0, 30.0]
+    hard_alpha = 1 / 6 if api == "keras3" else 0.2
+    gelu_approx = bool(inspect.signature(K.activations.gelu).parameters["approximate"].default)
+    act = K.activations
+    named: list[tuple[str, dict[str, Any], Callable[[Any], Any], str]] = [
+        ("hard_sigmoid", {"alpha": hard_alpha, "beta": 0.5}, act.hard_sigmoid, "activations.hard_sigmoid"),
+        ("gelu", {"approximate": gelu_approx}, act.gelu, "activations.gelu"),
+        ("swish", {}, act.swish, "activations.swish"),
+        ("selu", {}, act.selu, "activations.selu"),
+        ("elu", {}, act.elu, "activations.elu"),
+        ("softplus", {}, act.softplus, "activations.softplus"),
+        ("softsign", {}, act.softsign, "activations.softsign"),
+        ("softmax", {"axis": -1}, act.softmax, "activations.softmax"),
+        ("sigmoid", {}, act.sigmoid, "activations.sigmoid"),
+        ("exponential", {}, act.exponential, "activations.exponential"),
+        ("linear", {}, act.linear, "activations.linear"),
+        ("leaky_relu", {"alpha": 0.3}, L.LeakyReLU(), "layers.LeakyReLU()"),
+        ("relu", {"max_value": 6.0}, L.ReLU(max_value=6.0), "layers.ReLU(max_value=6)"),
+        ("relu", {"negative_slope": 0.1, "threshold": 0.5}, L.ReLU(negative_slope=0.1, threshold=0.5), "layers.ReLU(negative_slope=0.1, threshold=0.5)"),
+        ("elu", {"alpha": 0.5}, L.ELU(alpha=0.5), "layers.ELU(alpha=0.5)"),
+    ]
+    if api == "keras3":
+        named.append(("hard_swish", {}, act.hard_swish, "activations.hard_swish"))
+        named.append(("relu6", {}, act.relu6, "activations.relu6"))
+    for i, (name, params, fn, label) in enumerate(named):
+        out = np.asarray(fn(tf.constant(x)))
+        cases.add(f"act{i:02d}_{name}", "activation", {"name": name, "params": params}, label, out, x=x)
+    cases.save()
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--part", choices=sorted(PARTS), action="append", help="default: every part, each in its own process")
+    args = p.parse_args(argv)
+    if not args.part:
+        for part, python in PARTS.items():
+            print("+", part, flush=True)
+            subprocess.run([python, str(Path(__file__).resolve()), "--part", part], check=True)
+        return 0
+    for part in args.part:
+        family, what = part.rsplit("-", 1)
+        if what == "kernels":
+            if family == "torch":
+                torch_kernels()
+            else:
+                keras_kernels("keras3" if family == "keras3" else "tf_keras")
+        else:
+            MODEL_PARTS[family]()
+    return 0
+
+
+MODEL_PARTS: dict[str, Callable[[], None]] = {}
+
+if __name__ == "__main__":
+    sys.exit(main())

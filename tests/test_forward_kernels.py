@@ -1,0 +1,195 @@
+"""The NumPy forward kernels against the libraries' own outputs.
+
+tests/fixtures/forward/kernels_<library>.{json,npz} hold, per case, the inputs, the
+parameters (already in cnninspect.forward's vocabulary) and what torch.nn.functional,
+Keras 3 or tf.keras computed (scripts/make_forward_fixtures.py). Each case runs in
+its own layout, and the torch cases with spatial axes run channels-last as well.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+from cnninspect.forward import activations, conv, dense, norm, pool, resize, tensor
+
+FIXTURES = Path(__file__).parent / "fixtures" / "forward"
+LIBRARIES = ("torch", "keras3", "tfkeras")
+
+
+def _cases() -> list[Any]:
+    params = []
+    for library in LIBRARIES:
+        doc = json.loads((FIXTURES / f"kernels_{library}.json").read_text())
+        for case in doc["cases"]:
+            params.append(pytest.param(library, case, id=f"{library}-{case['name']}"))
+    return params
+
+
+_ARRAYS: dict[str, Any] = {}
+
+
+def _arrays(library: str, name: str) -> dict[str, np.ndarray]:
+    if library not in _ARRAYS:
+        _ARRAYS[library] = np.load(FIXTURES / f"kernels_{library}.npz")
+    data = _ARRAYS[library]
+    prefix = name + "/"
+    return {k[len(prefix) :]: data[k] for k in data.files if k.startswith(prefix)}
+
+
+def _spatial(x: np.ndarray, cl: bool) -> list[int]:
+    return list(x.shape[1:-1] if cl else x.shape[2:])
+
+
+def _conv(a: dict[str, np.ndarray], p: dict[str, Any], cl: bool) -> np.ndarray:
+    pads = p.get("pads")
+    if "padding" in p:
+        pads = conv.conv_pads(_spatial(a["x"], cl), a["w"].shape[2:], p.get("strides", 1), p.get("dilation", 1), p["padding"])
+    return conv.conv(a["x"], a["w"], a.get("b"), p.get("strides", 1), p.get("dilation", 1), pads, p.get("groups", 1), cl)
+
+
+def _separable(a: dict[str, np.ndarray], p: dict[str, Any], cl: bool) -> np.ndarray:
+    pads = p.get("pads")
+    if "padding" in p:
+        pads = conv.conv_pads(_spatial(a["x"], cl), a["dw"].shape[2:], p.get("strides", 1), 1, p["padding"])
+    return conv.separable_conv(a["x"], a["dw"], a["pw"], a.get("b"), p.get("strides", 1), 1, pads, cl)
+
+
+def _transposed(a: dict[str, np.ndarray], p: dict[str, Any], cl: bool) -> np.ndarray:
+    pads, extra = p.get("pads"), p.get("output_padding") or 0
+    if "padding" in p:
+        pads, extra = conv.transposed_pads(_spatial(a["x"], cl), a["w"].shape[2:], p.get("strides", 1), p.get("dilation", 1), p["padding"], p.get("output_padding"))
+    return conv.conv_transpose(a["x"], a["w"], a.get("b"), p.get("strides", 1), p.get("dilation", 1), pads, extra, p.get("groups", 1), cl)
+
+
+def _contributions(a: dict[str, np.ndarray], p: dict[str, Any], cl: bool) -> np.ndarray:
+    return conv.conv_contributions(a["x"], a["w"], p["out_channel"], p["strides"], p["dilation"], p["pads"], p["groups"], cl, p["batch"])
+
+
+def _pool(a: dict[str, np.ndarray], p: dict[str, Any], cl: bool) -> np.ndarray:
+    pads = p.get("pads")
+    if "padding" in p:
+        pads = conv.conv_pads(_spatial(a["x"], cl), [p["kernel"]] * (a["x"].ndim - 2), p["strides"], 1, p["padding"])
+    return pool.pool(a["x"], p["kind"], p["kernel"], p.get("strides"), pads, p.get("dilation", 1), p.get("ceil_mode", False), p.get("count_include_pad", False), cl)
+
+
+def _activation(a: dict[str, np.ndarray], p: dict[str, Any], cl: bool) -> np.ndarray:
+    return activations.ACTIVATIONS[p["name"]](a["x"], **p["params"])  # type: ignore[call-arg]
+
+
+# kernel name -> (runs on arrays and params in the given layout, has spatial axes)
+KERNELS: dict[str, tuple[Callable[[dict[str, np.ndarray], dict[str, Any], bool], np.ndarray], bool]] = {
+    "conv": (_conv, True),
+    "separable_conv": (_separable, True),
+    "conv_transpose": (_transposed, True),
+    "contributions": (_contributions, True),
+    "pool": (_pool, True),
+    "global_pool": (lambda a, p, cl: pool.global_pool(a["x"], p["kind"], cl), True),
+    "resize": (lambda a, p, cl: resize.resize(a["x"], p["size"], p["mode"], p.get("coordinates", "asymmetric"), p.get("nearest", "floor"), p.get("scales"), cl), True),
+    "upsample": (lambda a, p, cl: resize.upsample(a["x"], p["factors"], p["interpolation"], cl), True),
+    "zero_pad": (lambda a, p, cl: tensor.zero_pad(a["x"], p["pads"], cl), True),
+    "crop": (lambda a, p, cl: tensor.crop(a["x"], p["crops"], cl), True),
+    "pad": (lambda a, p, cl: tensor.pad(a["x"], p["pads"], p["mode"], p["value"]), False),
+    "activation": (_activation, False),
+    "dense": (lambda a, p, cl: dense.dense(a["x"], a["w"], a.get("b")), False),
+    "batch_norm": (lambda a, p, cl: norm.batch_norm(a["x"], a["mean"], a["variance"], a.get("gamma"), a.get("beta"), p["epsilon"], p["axis"]), False),
+    "layer_norm": (lambda a, p, cl: norm.layer_norm(a["x"], a.get("gamma"), a.get("beta"), p["epsilon"], p["axes"]), False),
+    "embedding": (lambda a, p, cl: tensor.embedding(a["ids"], a["table"]), False),
+    "flatten": (lambda a, p, cl: tensor.flatten(a["x"], 1, p["channels_to_last"]), False),
+    "transpose": (lambda a, p, cl: tensor.transpose(a["x"], p["perm"], p["keep_batch"]), False),
+    "reshape": (lambda a, p, cl: tensor.reshape(a["x"], p["shape"]), False),
+}
+
+
+def relative_error(got: np.ndarray, want: np.ndarray) -> float:
+    """Largest absolute difference over the output's largest magnitude (at least 1)."""
+    return float(np.max(np.abs(got.astype(np.float64) - want), initial=0.0) / max(1.0, float(np.max(np.abs(want), initial=0.0))))
+
+
+def _check(got: np.ndarray, want: np.ndarray) -> None:
+    assert got.shape == want.shape
+    assert got.dtype == want.dtype, f"computed in {got.dtype}, the library in {want.dtype}"
+    rtol = 1e-4 if want.dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * 0.1 * max(1.0, float(np.abs(want).max(initial=0.0))))
+
+
+@pytest.mark.parametrize(("library", "case"), _cases())
+def test_kernel_matches_library(library: str, case: dict[str, Any]) -> None:
+    arrays = _arrays(library, case["name"])
+    want = arrays.pop("out")
+    args = dict(case["args"])
+    layout = bool(args.pop("channels_last", False))
+    run, spatial = KERNELS[case["kernel"]]
+    _check(run(arrays, args, layout), want)
+    if spatial and library == "torch" and case["kernel"] != "contributions":
+        moved = dict(arrays, x=np.moveaxis(arrays["x"], 1, -1))
+        _check(np.moveaxis(run(moved, args, True), -1, 1), want)
+    if case["kernel"] == "contributions":  # channels-last input, same maps
+        moved = dict(arrays, x=np.moveaxis(arrays["x"], 1, -1))
+        _check(run(moved, args, True), want)
+
+
+def test_every_kernel_has_cases() -> None:
+    kernels = {c.values[1]["kernel"] for c in _cases()}
+    assert kernels == set(KERNELS)
+
+
+def test_contributions_sum_to_the_convolution() -> None:
+    """Σ_i in[i] ⋆ F[i, n] + bias[n] is the layer's pre-activation map n."""
+    arrays = _arrays("torch", "conv2d_g2_k3s2d1p1")
+    x, w, b = arrays["x"], arrays["w"], arrays["b"]
+    full = conv.conv(x, w, b, 2, 1, [(1, 1)] * 2, groups=2)
+    for n in (0, 5):
+        parts = conv.conv_contributions(x, w, n, 2, 1, [(1, 1)] * 2, groups=2, batch=1)
+        np.testing.assert_allclose(parts.sum(axis=0) + b[n], full[1, n], rtol=1e-5, atol=1e-5)
+
+
+def test_conv_pads_named() -> None:
+    # 'same' with an even total pads the odd pixel after (TensorFlow), before for same_lower (ONNX)
+    assert conv.conv_pads([8], [4], 1, 1, "same") == [(1, 2)]
+    assert conv.conv_pads([8], [4], 1, 1, "same_lower") == [(2, 1)]
+    assert conv.conv_pads([9, 9], [3, 3], 2, 1, "same") == [(1, 1), (1, 1)]
+    assert conv.conv_pads([8], [3], 2, 1, "same") == [(0, 1)]
+    assert conv.conv_pads([10], [3], 1, 2, "causal") == [(4, 0)]
+    assert conv.conv_pads([10], [3], 1, 2, "full") == [(4, 4)]
+    assert conv.conv_pads([10, 10], [3, 3], 1, 1, [(1, 2), (0, 0)]) == [(1, 2), (0, 0)]
+    with pytest.raises(ValueError, match="unknown padding"):
+        conv.conv_pads([10], [3], 1, 1, "mirror")
+
+
+def test_float64_stays_float64_and_float32_is_never_upcast() -> None:
+    rng = np.random.default_rng(0)
+    x64 = rng.standard_normal((1, 2, 5, 5))
+    w32 = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    assert conv.conv(x64, w32).dtype == np.float64
+    assert conv.conv(x64.astype(np.float32), w32.astype(np.float64)).dtype == np.float32
+    x32 = x64.astype(np.float32)
+    for name, fn in activations.ACTIVATIONS.items():
+        assert fn(x32).dtype == np.float32, name
+        assert fn(x64).dtype == np.float64, name
+    assert pool.pool(x32, "avg", 2).dtype == np.float32
+    assert resize.resize(x32, [7, 9], "linear", "half_pixel").dtype == np.float32
+    assert norm.layer_norm(x32).dtype == np.float32
+
+
+def test_pointwise_conv_needs_no_im2col_copy() -> None:
+    """A 1x1, stride-1, unpadded channels-last conv contracts the input itself."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, 6, 6, 4)).astype(np.float32)
+    w = rng.standard_normal((5, 4, 1, 1)).astype(np.float32)
+    want = np.einsum("nhwc,oc->nhwo", x, w[:, :, 0, 0])
+    np.testing.assert_allclose(conv.conv(x, w, channels_last=True), want, rtol=1e-5, atol=1e-6)
+
+
+def test_bad_shapes_are_value_errors() -> None:
+    x = np.zeros((1, 3, 5, 5), np.float32)
+    with pytest.raises(ValueError, match="channels"):
+        conv.conv(x, np.zeros((4, 2, 3, 3), np.float32))
+    with pytest.raises(ValueError, match="does not fit"):
+        conv.conv(x, np.zeros((4, 3, 7, 7), np.float32))
+    with pytest.raises(ValueError, match="outside a vocabulary"):
+        tensor.embedding(np.array([0, 12]), np.zeros((10, 2), np.float32))
