@@ -444,6 +444,235 @@ def keras_kernels(api: str) -> None:
     cases.save()
 
 
+# --------------------------------------------------------------------------
+# Per-layer activations of the model fixtures
+# --------------------------------------------------------------------------
+
+
+class Activations:
+    """One model's per-layer outputs: stats and samples in JSON, inputs and the small
+    outputs whole in an npz (``input/<i>`` and ``<entry index>``)."""
+
+    def __init__(self, family: str, model: str, source: str, versions: dict[str, str]) -> None:
+        self.family, self.model = family, model
+        self.doc: dict[str, Any] = {"generated_by": "scripts/make_forward_fixtures.py", "source": source, "versions": versions, "inputs": [], "outputs": []}
+        self.arrays: dict[str, np.ndarray] = {}
+        self.rng = np.random.default_rng(5)
+        self.calls: dict[tuple[str, int], int] = {}
+
+    def input(self, value: np.ndarray, name: str, how: str) -> None:
+        self.arrays[f"input/{len(self.doc['inputs'])}"] = value
+        self.doc["inputs"].append({"name": name, "shape": list(value.shape), "dtype": str(value.dtype), "from": how})
+
+    def output(self, value: Any, path: str, class_name: str, output: int = 0, **where: Any) -> None:
+        """One output of one call of ``path`` (calls counted in the order they come)."""
+        a = np.asarray(value)
+        call = self.calls.get((path, output), 0)
+        self.calls[(path, output)] = call + 1
+        entry: dict[str, Any] = {"path": path, "class_name": class_name, "call": call, "output": output, **where}
+        entry.update({"shape": list(a.shape), "dtype": str(a.dtype)})
+        if a.size and a.dtype.kind in "fiub":
+            f = a.astype(np.float64)
+            entry["stats"] = {"min": float(f.min()), "max": float(f.max()), "mean": float(f.mean()), "std": float(f.std()), "zeros": float(np.mean(f == 0))}
+            index = np.unique(self.rng.integers(0, a.size, min(SAMPLES, a.size)))
+            entry["samples"] = {"flat_index": index.tolist(), "value": f.reshape(-1)[index].tolist()}
+            entry["full"] = a.size <= FULL_LIMIT
+            if entry["full"]:
+                self.arrays[str(len(self.doc["outputs"]))] = a
+        self.doc["outputs"].append(entry)
+
+    def save(self) -> None:
+        folder = OUT / self.family
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(folder / f"{self.model}.activations.npz", **self.arrays)
+        (folder / f"{self.model}.activations.json").write_text(json.dumps(self.doc, indent=1) + "\n")
+        size = (folder / f"{self.model}.activations.npz").stat().st_size
+        print(f"{self.family}/{self.model}: {len(self.doc['outputs'])} outputs, {size / 1024:.0f} KiB npz", flush=True)
+
+
+def _seeded_input(shape: list[Optional[int]], dtype: str, rng: np.random.Generator, vocabulary: int = 20) -> np.ndarray:
+    concrete = [2] + [9 if d is None else int(d) for d in shape[1:]]
+    if "int" in dtype:
+        return rng.integers(0, vocabulary, concrete).astype(dtype)
+    return rng.standard_normal(concrete).astype(dtype)
+
+
+def keras_models(api: str) -> None:
+    """Every layer call's outputs (nested models' inner calls too, each fed what the
+    outer call received), through ``Model(inputs, [call outputs])`` per graph."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    if api == "keras3":
+        import keras as K
+    else:
+        import tf_keras as K
+    family = "keras3" if api == "keras3" else "tfkeras"
+
+    def graph_of(model: Any) -> Any:
+        return getattr(model, "_functional", None) or model
+
+    def op_of(node: Any) -> Any:
+        return node.operation if api == "keras3" else node.layer
+
+    def outs_of(node: Any) -> list[Any]:
+        return list(tf.nest.flatten(node.output_tensors if api == "keras3" else node.outputs))
+
+    def ins_of(node: Any) -> list[Any]:
+        return list(tf.nest.flatten(node.input_tensors))
+
+    def walk(model: Any, values: list[np.ndarray], prefix: str, record: Activations) -> None:
+        graph = graph_of(model)
+        nodes = [n for d in sorted(graph._nodes_by_depth, reverse=True) for n in graph._nodes_by_depth[d]]
+        nodes = [n for n in nodes if not isinstance(op_of(n), K.layers.InputLayer)]
+        tensors: list[Any] = []
+        for node in nodes:
+            tensors += ins_of(node) + outs_of(node)
+        probe = K.Model(graph.inputs, tensors)
+        computed = probe(list(values), training=False)
+        value_of = {id(t): np.asarray(v) for t, v in zip(tensors, tf.nest.flatten(computed))}
+        for node in nodes:
+            op = op_of(node)
+            path = f"{prefix}/{op.name}" if prefix else op.name
+            for i, t in enumerate(outs_of(node)):
+                record.output(value_of[id(t)], path, type(op).__name__, i, node_index=op._inbound_nodes.index(node))
+            if isinstance(op, K.Model):
+                walk(op, [value_of[id(t)] for t in ins_of(node)], path, record)
+
+    def load(path: Path) -> Any:
+        if api == "keras3":
+            return K.models.load_model(path, compile=False, safe_mode=False)
+        return K.models.load_model(path, compile=False)
+
+    versions = {"keras": K.__version__, "tensorflow": tf.__version__, "numpy": np.__version__}
+    for path in sorted((FIXTURES / family).glob("*.h5")):
+        if path.name.endswith((".weights.h5", ".weights_only.h5")):
+            continue
+        source = path
+        try:
+            model = load(path)
+        except ValueError:  # Keras 3 writes ops (GetItem) into an .h5 it cannot read back
+            source = path.with_suffix(".keras")
+            model = load(source)
+        record = Activations(family, path.stem, f"tests/fixtures/{family}/{source.name}", versions)
+        rng = np.random.default_rng(2026)
+        values = []
+        for t in model.inputs:
+            dtype = str(getattr(t.dtype, "name", t.dtype))
+            values.append(_seeded_input(list(t.shape), dtype, rng))
+            record.input(values[-1], t.name, "numpy default_rng(2026): standard normal floats, integers 0..19; unknown dims 9; batch 2")
+        walk(model, values, "", record)
+        final = model(values if len(values) > 1 else values[0], training=False)
+        record.doc["model_outputs"] = [list(np.shape(v)) for v in tf.nest.flatten(final)]
+        record.save()
+
+
+def _torch_hook(record: Activations, path: str) -> Callable[..., None]:
+    def hook(module: Any, args: Any, output: Any) -> None:
+        record.output(output.detach().numpy(), path, type(module).__name__)
+
+    return hook
+
+
+def torch_models() -> None:
+    """Forward hooks on every submodule of the pickled whole modules; the TorchScript
+    twins are run on the same input and must agree."""
+    import torch
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    import make_torch_fixtures as built  # the classes the pickles name as __main__.*
+
+    main_module = sys.modules["__main__"]
+    for name in ("SmallCNN",):
+        setattr(main_module, name, getattr(built, name))
+    models = {"small_cnn": ("small_cnn_module.pt", "small_cnn_script.pt"), "mixed": ("mixed_module.pt", "mixed_script.pt"), "grouped_transpose": ("grouped_transpose_module.pt", None)}
+    versions = {"torch": torch.__version__, "numpy": np.__version__}
+    for stem, (module_file, script_file) in models.items():
+        truth = json.loads((FIXTURES / "torch" / f"{stem}.truth.json").read_text())
+        model = torch.load(FIXTURES / "torch" / module_file, weights_only=False).eval()
+        record = Activations("torch", stem, f"tests/fixtures/torch/{module_file}", versions)
+        x = _seeded_input([None, *truth["input_shape"]], "float32", np.random.default_rng(2026))
+        record.input(x, "input", "numpy default_rng(2026) standard normal, batch 2")
+        handles = [m.register_forward_hook(_torch_hook(record, n.replace(".", "/"))) for n, m in model.named_modules() if n]
+        with torch.no_grad():
+            final = model(torch.from_numpy(x)).numpy()
+        for h in handles:
+            h.remove()
+        if script_file:
+            with torch.no_grad():
+                scripted = torch.jit.load(FIXTURES / "torch" / script_file)(torch.from_numpy(x)).numpy()
+            record.doc["script_max_abs_difference"] = float(np.abs(scripted - final).max())
+        record.output(final, "", type(model).__name__)
+        record.save()
+
+
+def onnx_models() -> None:
+    """onnxruntime with every node output made a graph output."""
+    import onnx
+    import onnxruntime as ort
+
+    versions = {"onnx": onnx.__version__, "onnxruntime": ort.__version__, "numpy": np.__version__}
+    for path in sorted((FIXTURES / "onnx").glob("*.onnx")):
+        truth = json.loads(path.with_suffix(".truth.json").read_text())
+        model = onnx.load(str(path))
+        existing = {o.name for o in model.graph.output}
+        for node in model.graph.node:
+            for name in node.output:
+                if name and name not in existing:
+                    model.graph.output.append(onnx.ValueInfoProto(name=name))
+                    existing.add(name)
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        record = Activations("onnx", path.stem, f"tests/fixtures/onnx/{path.name}", versions)
+        rng = np.random.default_rng(2026)
+        feed = {}
+        for name, shape in truth["feed"].items():
+            feed[name] = rng.standard_normal(shape).astype(np.float32)
+            record.input(feed[name], name, "numpy default_rng(2026) standard normal, the truth file's feed shape")
+        results = dict(zip([o.name for o in session.get_outputs()], session.run(None, feed)))
+        for node in model.graph.node:
+            for i, name in enumerate(node.output):
+                if name:
+                    record.output(results[name], node.name or name, node.op_type, i, tensor=name)
+        record.save()
+
+
+def tflite_models() -> None:
+    """The interpreter with ``experimental_preserve_all_tensors``: every operator's
+    outputs (quantized ones as stored, with their scale and zero point)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    versions = {"tensorflow": tf.__version__, "numpy": np.__version__}
+    for path in sorted((FIXTURES / "tflite").glob("*.tflite")):
+        interpreter = tf.lite.Interpreter(
+            model_path=str(path),
+            experimental_preserve_all_tensors=True,
+            # XNNPACK would fuse operators and drop their intermediate outputs
+            experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        )
+        interpreter.allocate_tensors()
+        record = Activations("tflite", path.stem, f"tests/fixtures/tflite/{path.name}", versions)
+        rng = np.random.default_rng(2026)
+        for detail in interpreter.get_input_details():
+            x = rng.standard_normal(detail["shape"]).astype(np.float32)
+            scale, zero = detail["quantization"]
+            how = "numpy default_rng(2026) standard normal"
+            if detail["dtype"] != np.float32:
+                info = np.iinfo(detail["dtype"])
+                x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(detail["dtype"])
+                how += f", quantized with scale {scale} and zero point {zero}"
+            interpreter.set_tensor(detail["index"], x)
+            record.input(x, detail["name"], how)
+        interpreter.invoke()
+        details = {d["index"]: d for d in interpreter.get_tensor_details()}
+        for op in interpreter._get_ops_details():
+            for i, index in enumerate(op["outputs"]):
+                d = details[index]
+                scale, zero = d["quantization"]
+                record.output(interpreter.get_tensor(index), d["name"], op["op_name"], i, tensor=int(index), quantization={"scale": float(scale), "zero_point": int(zero)})
+        record.save()
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--part", choices=sorted(PARTS), action="append", help="default: every part, each in its own process")
@@ -465,7 +694,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     return 0
 
 
-MODEL_PARTS: dict[str, Callable[[], None]] = {}
+MODEL_PARTS: dict[str, Callable[[], None]] = {
+    "keras3": lambda: keras_models("keras3"),
+    "tfkeras": lambda: keras_models("tf_keras"),
+    "torch": torch_models,
+    "onnx": onnx_models,
+    "tflite": tflite_models,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -193,3 +193,119 @@ def test_bad_shapes_are_value_errors() -> None:
         conv.conv(x, np.zeros((4, 3, 7, 7), np.float32))
     with pytest.raises(ValueError, match="outside a vocabulary"):
         tensor.embedding(np.array([0, 12]), np.zeros((10, 2), np.float32))
+
+
+def test_convolutions_in_blocks_of_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the im2col budget at one byte, every layer runs one output row at a
+    time, and still gives the library's numbers."""
+    monkeypatch.setattr(conv, "IM2COL_BYTES", 1)
+    doc = json.loads((FIXTURES / "kernels_torch.json").read_text())
+    checked = 0
+    for case in doc["cases"]:
+        if case["kernel"] not in ("conv", "conv_transpose", "separable_conv"):
+            continue
+        arrays = _arrays("torch", case["name"])
+        want = arrays.pop("out")
+        args = dict(case["args"])
+        args.pop("channels_last")
+        run = KERNELS[case["kernel"]][0]
+        _check(run(arrays, args, False), want)
+        moved = dict(arrays, x=np.moveaxis(arrays["x"], 1, -1))
+        _check(np.moveaxis(run(moved, args, True), -1, 1), want)
+        checked += 1
+    assert checked > 50
+
+
+# ---------------------------------------------------------------------------
+# The kernels on the layers of real model files: every conv and pooling layer of
+# the Keras fixtures whose input is a model input, fed the seeded input stored in
+# tests/fixtures/forward/<family>/<model>.activations.*, against the layer output
+# Keras computed for it (shape, stats, sampled elements, the whole array if small).
+# ---------------------------------------------------------------------------
+
+KERAS_MODELS = ("convs", "transposed", "depthwise_separable", "pooling", "mnist_cnn")
+
+
+def _keras_layers(family: str, model: str) -> tuple[list[dict[str, Any]], list[str]]:
+    import h5py
+
+    with h5py.File(Path(__file__).parent / "fixtures" / family / f"{model}.h5", "r") as f:
+        config = json.loads(f.attrs["model_config"])
+    layers = config["config"]["layers"]
+    if config["class_name"] == "Sequential":  # mnist_cnn: only its first layer reads the input
+        first = next(layer for layer in layers if layer["class_name"] != "InputLayer")
+        return [dict(first, source="input")], ["input"]
+    inputs = [entry[0] for entry in config["config"]["input_layers"]]
+    for layer in layers:
+        nodes = layer.get("inbound_nodes") or []
+        if not nodes:
+            continue
+        first = nodes[0]
+        layer["source"] = first["args"][0]["config"]["keras_history"][0] if isinstance(first, dict) else first[0][0]
+    return [layer for layer in layers if layer.get("source") in inputs], inputs
+
+
+def _keras_layer(layer: dict[str, Any], x: np.ndarray, weights: list[np.ndarray]) -> np.ndarray:
+    """One Keras conv or pooling layer through the kernels (Keras kernels are
+    ``(*k, in, out)``; transposed ``(*k, out, in)``; depthwise ``(*k, in, mult)``)."""
+    kind, c = layer["class_name"], layer["config"]
+    cl = c.get("data_format", "channels_last") == "channels_last"
+    rank = x.ndim - 2
+    spatial = list(x.shape[1:-1] if cl else x.shape[2:])
+    strides, dilation = c.get("strides", 1), c.get("dilation_rate", 1)
+    bias = weights[-1] if c.get("use_bias") else None
+    if kind.startswith(("MaxPooling", "AveragePooling")):
+        pads = conv.conv_pads(spatial, c["pool_size"], c["strides"], 1, c["padding"])
+        return pool.pool(x, "max" if kind.startswith("Max") else "avg", c["pool_size"], c["strides"], pads, channels_last=cl)
+    if kind.startswith("Global"):
+        return pool.global_pool(x, "max" if "Max" in kind else "avg", cl, c.get("keepdims", False))
+    if kind.startswith("Depthwise") or kind.startswith("Separable"):
+        k = weights[0].shape[:rank]
+        channels = weights[0].shape[rank]
+        dw = np.moveaxis(weights[0].reshape(*k, -1, 1), (-2, -1), (0, 1))
+        pads = conv.conv_pads(spatial, k, strides, dilation, c["padding"])
+        if kind.startswith("Depthwise"):
+            out = conv.conv(x, dw, bias, strides, dilation, pads, channels, cl)
+        else:
+            pw = np.moveaxis(weights[1], (-1, -2), (0, 1))
+            out = conv.separable_conv(x, dw, pw, bias, strides, dilation, pads, cl)
+    elif kind.endswith("Transpose"):
+        w = np.moveaxis(weights[0], (-1, -2), (0, 1))
+        pads, extra = conv.transposed_pads(spatial, w.shape[2:], strides, dilation, c["padding"], c.get("output_padding"))
+        out = conv.conv_transpose(x, w, bias, strides, dilation, pads, extra, 1, cl)
+    else:
+        w = np.moveaxis(weights[0], (-1, -2), (0, 1))
+        pads = conv.conv_pads(spatial, w.shape[2:], strides, dilation, c["padding"])
+        out = conv.conv(x, w, bias, strides, dilation, pads, c.get("groups", 1), cl)
+    return activations.ACTIVATIONS[c["activation"]](out)
+
+
+def _matches_truth(got: np.ndarray, entry: dict[str, Any], full: Any) -> float:
+    """Compare with one stored layer output; return the error over the output's scale."""
+    assert list(got.shape) == entry["shape"]
+    scale = max(1.0, abs(entry["stats"]["min"]), abs(entry["stats"]["max"]))
+    flat = got.reshape(-1).astype(np.float64)
+    errors = [np.abs(flat[entry["samples"]["flat_index"]] - entry["samples"]["value"]).max()]
+    errors += [abs(float(getattr(flat, stat)()) - entry["stats"][stat]) for stat in ("min", "max", "mean", "std")]
+    if full is not None:
+        errors.append(float(np.abs(flat - full.reshape(-1)).max()))
+    return max(errors) / scale
+
+
+@pytest.mark.parametrize("family", ["keras3", "tfkeras"])
+@pytest.mark.parametrize("model", KERAS_MODELS)
+def test_kernels_reproduce_keras_layers(family: str, model: str) -> None:
+    folder = FIXTURES / family
+    truth = json.loads((folder / f"{model}.activations.json").read_text())
+    stored = np.load(folder / f"{model}.activations.npz")
+    weights = np.load(Path(__file__).parent / "fixtures" / family / f"{model}.weights.npz")
+    layers, inputs = _keras_layers(family, model)
+    assert layers
+    names = [i["name"] for i in truth["inputs"]]
+    for layer in layers:
+        name = layer["config"]["name"]
+        x = stored[f"input/{names.index(layer['source']) if layer['source'] in names else inputs.index(layer['source'])}"]
+        own = [weights[f"{name}::{i}"] for i in range(len([k for k in weights.files if k.startswith(name + "::")]))]
+        index, entry = next((i, e) for i, e in enumerate(truth["outputs"]) if e["path"] == name and e["call"] == 0)
+        full = stored[str(index)] if entry["full"] else None
+        assert _matches_truth(_keras_layer(layer, x, own), entry, full) < 1e-4, name

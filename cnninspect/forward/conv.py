@@ -104,37 +104,78 @@ def _check(x: np.ndarray, w: np.ndarray, groups: int, channels_last: bool, in_ax
     return rank
 
 
-def _matmul_windows(
-    win: np.ndarray, w: np.ndarray, groups: int, channels_last: bool
-) -> np.ndarray:
+IM2COL_BYTES = 32 << 20
+"""The largest im2col buffer a convolution builds; a bigger layer is computed in
+blocks of output rows (each one matmul) so that memory stays bounded."""
+
+
+def _view(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``a`` reshaped without a copy (results written to it must land in ``a``)."""
+    v = a.reshape(shape)
+    if v.size and not np.may_share_memory(v, a):
+        raise AssertionError(f"reshaping {a.shape} to {shape} copied")
+    return v
+
+
+def _matmul_windows(win: np.ndarray, w: np.ndarray, groups: int, channels_last: bool) -> np.ndarray:
     """Contract a window view ``(N, *S_out, C, *k)`` with a kernel ``(O, C/G, *k)``.
 
-    The view is copied once into the im2col matrix (no copy at all for a 1x1
-    stride-1 window); the product is written straight into the output's layout.
+    Each block of output rows copies its windows once into the im2col matrix (no
+    copy at all for a 1x1 stride-1 window) and runs one matmul (batched over the
+    groups) straight into the output, in the output's layout.
     """
     rank = w.ndim - 2
     n, out_spatial = win.shape[0], win.shape[1 : rank + 1]
-    positions = math.prod(out_spatial)
     out_ch = w.shape[0]
     per_group = out_ch // groups
     depth = math.prod(w.shape[1:])  # (C/G) * prod(k)
-    cols = win.reshape(n, positions, groups, depth)  # the one im2col buffer
     wg = w.reshape(groups, per_group, depth)
-    if channels_last:
-        out = np.empty((n, *out_spatial, out_ch), dtype=win.dtype)
-        flat_cols = cols.reshape(n * positions, groups, depth)
-        if groups == 1:
-            np.matmul(flat_cols[:, 0], wg[0].T, out=out.reshape(n * positions, out_ch))
+    shape = (n, *out_spatial, out_ch) if channels_last else (n, out_ch, *out_spatial)
+    out = np.empty(shape, dtype=win.dtype)
+    row = math.prod(out_spatial[1:])
+    step = max(1, IM2COL_BYTES // max(1, n * row * groups * depth * win.itemsize))
+    for r0 in range(0, out_spatial[0], step):
+        block = win[:, r0 : r0 + step]
+        positions = block.shape[1] * row
+        cols = block.reshape(n, positions, groups, depth)  # the im2col buffer
+        if channels_last:
+            target = _view(out[:, r0 : r0 + step], (n, positions, groups, per_group))
+            if groups == 1:
+                np.matmul(cols[:, :, 0], wg[0].T, out=target[:, :, 0])
+            else:
+                np.matmul(cols.transpose(0, 2, 1, 3), wg.transpose(0, 2, 1), out=target.transpose(0, 2, 1, 3))
         else:
-            target = out.reshape(n * positions, groups, per_group).transpose(1, 0, 2)
-            np.matmul(flat_cols.transpose(1, 0, 2), wg.transpose(0, 2, 1), out=target)
-    else:
-        out = np.empty((n, out_ch, *out_spatial), dtype=win.dtype)
-        if groups == 1:
-            np.matmul(wg[0], cols[:, :, 0].transpose(0, 2, 1), out=out.reshape(n, out_ch, positions))
-        else:
-            np.matmul(wg, cols.transpose(0, 2, 3, 1), out=out.reshape(n, groups, per_group, positions))
+            target = _view(out[:, :, r0 : r0 + step], (n, groups, per_group, positions))
+            if groups == 1:
+                np.matmul(wg[0], cols[:, :, 0].transpose(0, 2, 1), out=target[:, 0])
+            else:
+                np.matmul(wg, cols.transpose(0, 2, 3, 1), out=target)
     return out
+
+
+def _depthwise_taps(win: np.ndarray, w: np.ndarray, channels_last: bool) -> np.ndarray:
+    """A depthwise convolution (``w`` ``(C * M, 1, *k)``, groups = C) as one
+    multiply-add per kernel tap over every position and channel at once: with one
+    input channel per group there is no matrix to multiply, and this needs no
+    im2col buffer (one temporary the output's size)."""
+    rank = w.ndim - 2
+    n, out_spatial, channels = win.shape[0], win.shape[1 : rank + 1], win.shape[rank + 1]
+    mult = w.shape[0] // channels
+    taps = w.reshape(channels, mult, -1)
+    if channels_last:
+        out = np.zeros((n, *out_spatial, channels, mult), dtype=win.dtype)
+    else:
+        out = np.zeros((n, channels, mult, *out_spatial), dtype=win.dtype)
+    product = np.empty_like(out)
+    for t, index in enumerate(np.ndindex(*w.shape[2:])):
+        tap = win[(Ellipsis,) + tuple(index)]  # (N, *S_out, C), a view
+        if channels_last:
+            np.multiply(tap[..., np.newaxis], taps[:, :, t], out=product)
+        else:
+            weights = taps[:, :, t].reshape(channels, mult, *(1,) * rank)
+            np.multiply(np.moveaxis(tap, -1, 1)[:, :, np.newaxis], weights, out=product)
+        out += product
+    return out.reshape((n, *out_spatial, channels * mult) if channels_last else (n, channels * mult, *out_spatial))
 
 
 def _to_channels_last_windows(win: np.ndarray, rank: int, channels_last: bool) -> np.ndarray:
@@ -165,7 +206,11 @@ def _direct(
     """Pad (spreading the input ``insert`` apart), take the windows, one matmul, the bias."""
     axes = spatial_axes(x.ndim, channels_last)
     win = windows(padded(x, axes, pads, insert=insert), axes, w.shape[2:], strides, dilation)
-    out = _matmul_windows(_to_channels_last_windows(win, len(axes), channels_last), w, groups, channels_last)
+    win = _to_channels_last_windows(win, len(axes), channels_last)
+    if w.shape[1] == 1 and groups > 1 and groups == win.shape[len(axes) + 1]:
+        out = _depthwise_taps(win, w, channels_last)
+    else:
+        out = _matmul_windows(win, w, groups, channels_last)
     return _add_bias(out, bias, channels_last)
 
 
