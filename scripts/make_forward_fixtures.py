@@ -4,7 +4,7 @@ fixtures, computed by the real libraries.
 
 Two kinds of files under ``tests/fixtures/forward/``:
 
-* Kernel truth, ``kernels_<library>.npz`` + ``kernels_<library>.json``: small seeded
+* Kernel truth, ``kernels_<library>.zip`` + ``kernels_<library>.json``: small seeded
   random inputs, the library's output, and the case's parameters already in
   ``cnninspect.forward``'s vocabulary (weights in its neutral layouts, pads per side,
   named paddings kept by name when the library's own rule for them is what is under
@@ -14,13 +14,16 @@ Two kinds of files under ``tests/fixtures/forward/``:
   hard_sigmoid, gelu's default, UpSampling2D bilinear, the BatchNormalization epsilon,
   LeakyReLU's slope, Flatten of channels-first maps.
 * Per-layer activation truth for the model fixtures,
-  ``<family>/<model>.activations.npz`` + ``.json``: each model run in its own library
+  ``<family>/<model>.activations.zip`` + ``.json``: each model run in its own library
   on a fixed seeded input; for every layer call (or node, or tensor) its output's
   shape, min, max, mean, std, a few sampled elements (flat indices) and, for outputs
   of at most ``FULL_LIMIT`` elements, the whole array. Families: ``keras3``,
   ``tfkeras`` (``Model`` of every layer call's output), ``torch`` (forward hooks on
   the pickled modules), ``onnx`` (onnxruntime with every node output made a graph
   output) and ``tflite`` (the interpreter with ``experimental_preserve_all_tensors``).
+
+The arrays are compressed npz archives named ``.zip`` (``np.load`` reads them): they
+are truth data, not model files for the sweeps over every fixture.
 
 Run (paths are resolved from this file; each part runs in the interpreter that has
 its library, Keras 3 and tf_keras in separate processes)::
@@ -64,6 +67,14 @@ PARTS: dict[str, str] = {
 }
 
 
+def _save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """A compressed npz (``np.load`` reads it) named ``.zip``: these are truth data, and
+    the sweeps over every model fixture (``*.npz`` included) must not take them for
+    models."""
+    with open(path, "wb") as f:
+        np.savez_compressed(f, **arrays)
+
+
 class Cases:
     """Kernel cases collected for one library: parameters in a JSON list, arrays in one npz."""
 
@@ -88,10 +99,10 @@ class Cases:
 
     def save(self) -> None:
         OUT.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(OUT / f"kernels_{self.library}.npz", **self.arrays)
+        _save_arrays(OUT / f"kernels_{self.library}.zip", self.arrays)
         doc = {"generated_by": "scripts/make_forward_fixtures.py", "library": self.library, "versions": self.versions, "cases": self.cases}
         (OUT / f"kernels_{self.library}.json").write_text(json.dumps(doc, indent=1) + "\n")
-        size = (OUT / f"kernels_{self.library}.npz").stat().st_size
+        size = (OUT / f"kernels_{self.library}.zip").stat().st_size
         print(f"kernels_{self.library}: {len(self.cases)} cases, {size / 1024:.0f} KiB", flush=True)
 
 
@@ -484,10 +495,10 @@ class Activations:
     def save(self) -> None:
         folder = OUT / self.family
         folder.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(folder / f"{self.model}.activations.npz", **self.arrays)
+        _save_arrays(folder / f"{self.model}.activations.zip", self.arrays)
         (folder / f"{self.model}.activations.json").write_text(json.dumps(self.doc, indent=1) + "\n")
-        size = (folder / f"{self.model}.activations.npz").stat().st_size
-        print(f"{self.family}/{self.model}: {len(self.doc['outputs'])} outputs, {size / 1024:.0f} KiB npz", flush=True)
+        size = (folder / f"{self.model}.activations.zip").stat().st_size
+        print(f"{self.family}/{self.model}: {len(self.doc['outputs'])} outputs, {size / 1024:.0f} KiB of arrays", flush=True)
 
 
 def _seeded_input(shape: list[Optional[int]], dtype: str, rng: np.random.Generator, vocabulary: int = 20) -> np.ndarray:

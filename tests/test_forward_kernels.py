@@ -1,6 +1,6 @@
 """The NumPy forward kernels against the libraries' own outputs.
 
-tests/fixtures/forward/kernels_<library>.{json,npz} hold, per case, the inputs, the
+tests/fixtures/forward/kernels_<library>.{json,zip} (npz archives) hold, per case, the inputs, the
 parameters (already in cnninspect.forward's vocabulary) and what torch.nn.functional,
 Keras 3 or tf.keras computed (scripts/make_forward_fixtures.py). Each case runs in
 its own layout, and the torch cases with spatial axes run channels-last as well.
@@ -35,7 +35,7 @@ _ARRAYS: dict[str, Any] = {}
 
 def _arrays(library: str, name: str) -> dict[str, np.ndarray]:
     if library not in _ARRAYS:
-        _ARRAYS[library] = np.load(FIXTURES / f"kernels_{library}.npz")
+        _ARRAYS[library] = np.load(FIXTURES / f"kernels_{library}.zip")
     data = _ARRAYS[library]
     prefix = name + "/"
     return {k[len(prefix) :]: data[k] for k in data.files if k.startswith(prefix)}
@@ -297,7 +297,7 @@ def _matches_truth(got: np.ndarray, entry: dict[str, Any], full: Any) -> float:
 def test_kernels_reproduce_keras_layers(family: str, model: str) -> None:
     folder = FIXTURES / family
     truth = json.loads((folder / f"{model}.activations.json").read_text())
-    stored = np.load(folder / f"{model}.activations.npz")
+    stored = np.load(folder / f"{model}.activations.zip")
     weights = np.load(Path(__file__).parent / "fixtures" / family / f"{model}.weights.npz")
     layers, inputs = _keras_layers(family, model)
     assert layers
