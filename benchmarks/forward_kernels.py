@@ -9,7 +9,9 @@ layer's im2col shape ``(H_out*W_out, C_in/G*k*k) @ (C_in/G*k*k, C_out/G)``, batc
 over the G groups, then a square
 1024x1024 matmul; rounds repeat ``--repeats`` times so that the machine's load
 falls on all three alike. Printed: best and median GFLOP/s (2 * MACs per second),
-and the conv's best as a fraction of the same-shape and square matmul bests.
+the conv's best as a fraction of the same-shape and square matmul bests, and the
+median over rounds of the same-shape matmul's time over the conv's in that round
+(steadiest on a loaded machine: both ran under the same load).
 Batch 1, as ``activations`` runs. Nothing is asserted: this is a measurement.
 """
 
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     square = rng.standard_normal((1024, 1024)).astype(dtype)
     square_flops = 2 * 1024**3
     print(f"numpy {np.__version__}, {dtype}, channels {args.layout}, batch 1, {args.repeats} interleaved rounds")
-    print(f"{'layer':28s} {'GFLOP':>6s} {'conv best/med':>15s} {'matmul same shape':>18s} {'square 1024':>12s} {'conv/same':>9s} {'conv/square':>11s}")
+    print(f"{'layer':28s} {'GFLOP':>6s} {'conv best/med':>15s} {'matmul same shape':>18s} {'square 1024':>12s} {'conv/same':>9s} {'conv/square':>11s} {'per-round':>9s}")
     for name, (h, w, cin), cout, k, stride, groups in LAYERS:
         x = rng.standard_normal((1, h, w, cin) if channels_last else (1, cin, h, w)).astype(dtype)
         weight = (rng.standard_normal((cout, cin // groups, k, k)) * 0.1).astype(dtype)
@@ -79,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         conv_best, conv_med = flops / min(runs["conv"]) / 1e9, flops / statistics.median(runs["conv"]) / 1e9
         same = same_flops / min(runs["same"]) / 1e9
         sq = square_flops / min(runs["square"]) / 1e9
-        print(f"{name:28s} {flops / 1e9:6.2f} {conv_best:7.1f}/{conv_med:<7.1f} {same:18.1f} {sq:12.1f} {conv_best / same:9.2f} {conv_best / sq:11.2f}")
+        per_round = statistics.median(s / c for s, c in zip(runs["same"], runs["conv"]))
+        print(f"{name:28s} {flops / 1e9:6.2f} {conv_best:7.1f}/{conv_med:<7.1f} {same:18.1f} {sq:12.1f} {conv_best / same:9.2f} {conv_best / sq:11.2f} {per_round:9.2f}")
     return 0
 
 

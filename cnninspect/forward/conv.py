@@ -118,38 +118,49 @@ def _view(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _matmul_windows(win: np.ndarray, w: np.ndarray, groups: int, channels_last: bool) -> np.ndarray:
-    """Contract a window view ``(N, *S_out, C, *k)`` with a kernel ``(O, C/G, *k)``.
+    """Contract a window view (``(N, *S_out, C, *k)`` channels-last, ``(N, C, *S_out,
+    *k)`` channels-first) with a kernel ``(O, C/G, *k)``.
 
-    Each block of output rows copies its windows once into the im2col matrix (no
-    copy at all for a 1x1 stride-1 window) and runs one matmul (batched over the
-    groups) straight into the output, in the output's layout.
+    Each block of output rows copies its windows once into the im2col matrix and
+    runs one matmul (batched over the groups) straight into the output. The matrix
+    is ordered so that the copy reads contiguous runs: ``(position, tap, channel)``
+    from channels-last input, ``(channel, tap, position)`` from channels-first,
+    which also makes the product come out in the input's layout.
     """
     rank = w.ndim - 2
-    n, out_spatial = win.shape[0], win.shape[1 : rank + 1]
-    out_ch = w.shape[0]
+    n, out_ch, per_in = win.shape[0], w.shape[0], w.shape[1]
     per_group = out_ch // groups
     depth = math.prod(w.shape[1:])  # (C/G) * prod(k)
-    wg = w.reshape(groups, per_group, depth)
-    shape = (n, *out_spatial, out_ch) if channels_last else (n, out_ch, *out_spatial)
-    out = np.empty(shape, dtype=win.dtype)
+    grouped = w.reshape(groups, per_group, *w.shape[1:])
+    if channels_last:
+        out_spatial = win.shape[1 : rank + 1]
+        # (N, *S, G, C/G, *k) -> (N, *S, G, *k, C/G); the kernel to (G, O/G, *k, C/G)
+        win = np.moveaxis(win.reshape(n, *out_spatial, groups, per_in, *w.shape[2:]), rank + 2, -1)
+        wg = np.moveaxis(grouped, 2, -1).reshape(groups, per_group, depth)
+        out = np.empty((n, *out_spatial, out_ch), dtype=win.dtype)
+        first = 1
+    else:
+        out_spatial = win.shape[2 : rank + 2]
+        # (N, G, C/G, *S, *k) -> (N, G, C/G, *k, *S)
+        split = win.reshape(n, groups, per_in, *out_spatial, *w.shape[2:])
+        win = np.moveaxis(split, tuple(range(3, 3 + rank)), tuple(range(3 + rank, 3 + 2 * rank)))
+        wg = grouped.reshape(groups, per_group, depth)
+        out = np.empty((n, out_ch, *out_spatial), dtype=win.dtype)
+        first = 3 + rank
     row = math.prod(out_spatial[1:])
     step = max(1, IM2COL_BYTES // max(1, n * row * groups * depth * win.itemsize))
     for r0 in range(0, out_spatial[0], step):
-        block = win[:, r0 : r0 + step]
-        positions = block.shape[1] * row
-        cols = block.reshape(n, positions, groups, depth)  # the im2col buffer
+        index = (slice(None),) * first + (slice(r0, r0 + step),)
+        block = win[index]
+        positions = block.shape[first] * row
         if channels_last:
+            cols = block.reshape(n, positions, groups, depth)  # the im2col buffer
             target = _view(out[:, r0 : r0 + step], (n, positions, groups, per_group))
-            if groups == 1:
-                np.matmul(cols[:, :, 0], wg[0].T, out=target[:, :, 0])
-            else:
-                np.matmul(cols.transpose(0, 2, 1, 3), wg.transpose(0, 2, 1), out=target.transpose(0, 2, 1, 3))
+            np.matmul(cols.transpose(0, 2, 1, 3), wg.transpose(0, 2, 1), out=target.transpose(0, 2, 1, 3))
         else:
+            cols = block.reshape(n, groups, depth, positions)  # the im2col buffer
             target = _view(out[:, :, r0 : r0 + step], (n, groups, per_group, positions))
-            if groups == 1:
-                np.matmul(wg[0], cols[:, :, 0].transpose(0, 2, 1), out=target[:, 0])
-            else:
-                np.matmul(wg, cols.transpose(0, 2, 3, 1), out=target)
+            np.matmul(wg, cols, out=target)
     return out
 
 
@@ -206,9 +217,8 @@ def _direct(
     """Pad (spreading the input ``insert`` apart), take the windows, one matmul, the bias."""
     axes = spatial_axes(x.ndim, channels_last)
     win = windows(padded(x, axes, pads, insert=insert), axes, w.shape[2:], strides, dilation)
-    win = _to_channels_last_windows(win, len(axes), channels_last)
-    if w.shape[1] == 1 and groups > 1 and groups == win.shape[len(axes) + 1]:
-        out = _depthwise_taps(win, w, channels_last)
+    if w.shape[1] == 1 and groups > 1 and groups == x.shape[channel_axis(channels_last)]:
+        out = _depthwise_taps(_to_channels_last_windows(win, len(axes), channels_last), w, channels_last)
     else:
         out = _matmul_windows(win, w, groups, channels_last)
     return _add_bias(out, bias, channels_last)
