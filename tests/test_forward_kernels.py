@@ -309,3 +309,31 @@ def test_kernels_reproduce_keras_layers(family: str, model: str) -> None:
         index, entry = next((i, e) for i, e in enumerate(truth["outputs"]) if e["path"] == name and e["call"] == 0)
         full = stored[str(index)] if entry["full"] else None
         assert _matches_truth(_keras_layer(layer, x, own), entry, full) < 1e-4, name
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+@pytest.mark.parametrize(("groups", "cin", "cout", "k"), [(1, 16, 24, 3), (4, 16, 24, 3), (16, 16, 32, 3), (1, 16, 24, 1)])
+def test_conv_allocates_its_output_and_one_bounded_buffer(
+    monkeypatch: pytest.MonkeyPatch, channels_last: bool, groups: int, cin: int, cout: int, k: int
+) -> None:
+    """Peak memory (NumPy reports its allocations to tracemalloc): the output, the
+    padded input, one im2col block within the budget (a product the output's size
+    for depthwise), the reordered kernel, and NumPy's own ufunc buffers (8192
+    elements per strided operand); a 1x1 stride-1 conv copies nothing."""
+    import tracemalloc
+
+    budget = 64 << 10
+    monkeypatch.setattr(conv, "IM2COL_BYTES", budget)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 40, 40, cin) if channels_last else (1, cin, 40, 40)).astype(np.float32)
+    w = rng.standard_normal((cout, cin // groups, k, k)).astype(np.float32)
+    tracemalloc.start()
+    try:
+        out = conv.conv(x, w, None, 1, 1, [(k // 2, k // 2)] * 2, groups, channels_last)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    padded = 42 * 42 * cin * 4 if k > 1 else 0
+    working = out.nbytes if groups == cin else (budget + w.nbytes if k > 1 else 0)
+    ufunc_buffers = 2 * 8192 * x.itemsize
+    assert peak <= out.nbytes + padded + working + ufunc_buffers + (16 << 10), (peak, out.nbytes, padded, working)

@@ -161,6 +161,7 @@ def _matmul_windows(win: np.ndarray, w: np.ndarray, groups: int, channels_last: 
             cols = block.reshape(n, groups, depth, positions)  # the im2col buffer
             target = _view(out[:, :, r0 : r0 + step], (n, groups, per_group, positions))
             np.matmul(wg, cols, out=target)
+        del cols  # before the next block's buffer exists
     return out
 
 
