@@ -298,6 +298,15 @@ def torch_kernels() -> None:
     ids = rng.integers(0, 10, (3, 5))
     table = _normal(rng, (10, 4))
     cases.add("embedding", "embedding", {}, "embedding(ids, table)", run(F.embedding, t(ids), t(table)), ids=ids, table=table)
+
+    # adaptive pooling, windows of uneven length included
+    adaptive = {("max", 1): F.adaptive_max_pool1d, ("max", 2): F.adaptive_max_pool2d, ("max", 3): F.adaptive_max_pool3d, ("avg", 1): F.adaptive_avg_pool1d, ("avg", 2): F.adaptive_avg_pool2d, ("avg", 3): F.adaptive_avg_pool3d}
+    for spatial, out_size in (((9, 7), (4, 3)), ((7, 7), (7, 7)), ((10, 5), (3, 2)), ((8, 8), (1, 1)), ((11,), (4,)), ((5, 6, 7), (2, 3, 4))):
+        for kind in ("max", "avg"):
+            x = _normal(rng, (2, 3, *spatial))
+            out = run(adaptive[kind, len(spatial)], t(x), out_size)
+            name = f"adaptive_{kind}{len(spatial)}d_{'x'.join(map(str, spatial))}_to_{'x'.join(map(str, out_size))}"
+            cases.add(name, "adaptive_pool", {"kind": kind, "size": list(out_size)}, f"adaptive_{kind}_pool{len(spatial)}d(x, {out_size})", out, x=x)
     cases.save()
 
 

@@ -1,11 +1,12 @@
-"""Max and average pooling in 1-D, 2-D and 3-D, and global pooling: reductions over
-the strided window view, no im2col copy."""
+"""Max and average pooling in 1-D, 2-D and 3-D, global and adaptive pooling:
+reductions over the strided window view, no im2col copy."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ..core.arithmetic import effective_kernel
 from ._window import IntOrSeq, Pairs, pad_pairs, padded, per_axis, spatial_axes, windows
@@ -78,3 +79,37 @@ def global_pool(x: np.ndarray, kind: str, channels_last: bool = False, keepdims:
     if kind == "avg":
         return x.mean(axis=axes, keepdims=keepdims)
     raise ValueError(f"unknown pooling {kind!r}")
+
+
+def adaptive_pool(x: np.ndarray, kind: str, size: Sequence[int], channels_last: bool = False) -> np.ndarray:
+    """PyTorch's AdaptiveMax/AvgPool: output pixel ``i`` of an axis of length ``n``
+    pools ``[floor(i * n / out), ceil((i + 1) * n / out))``. Rectangles pool one axis
+    at a time (max and mean are separable), each axis one gather of its windows."""
+    if kind not in ("max", "avg"):
+        raise ValueError(f"unknown pooling {kind!r}")
+    axes = spatial_axes(x.ndim, channels_last)
+    if len(size) != len(axes):
+        raise ValueError(f"size {tuple(size)} for {len(axes)} spatial axes")
+    fill = -np.inf if kind == "max" else 0.0
+    out = x
+    for axis, out_len in zip(axes, size):
+        n = out.shape[axis]
+        i = np.arange(out_len)
+        start = (i * n) // out_len
+        end = -(-((i + 1) * n) // out_len)
+        length = int((end - start).max())
+        if length == 1:
+            out = out.take(start, axis=axis)
+            continue
+        extended = padded(out, (axis,), [(0, length - 1)], value=fill)
+        win = sliding_window_view(extended, length, axis=axis).take(start, axis=axis)  # (..., out_len, ..., length)
+        shape = [1] * win.ndim
+        shape[axis], shape[-1] = out_len, length
+        outside = (np.arange(length) >= (end - start)[:, np.newaxis]).reshape(shape)
+        win = np.where(outside, np.asarray(fill, dtype=x.dtype), win)
+        if kind == "max":
+            out = win.max(axis=-1)
+        else:
+            counts = (end - start).astype(x.dtype).reshape(shape[:-1])
+            out = win.sum(axis=-1) / counts
+    return out
