@@ -338,3 +338,12 @@ def test_conv_allocates_its_output_and_one_bounded_buffer(
     working = out.nbytes if groups == cin else (budget + w.nbytes if k > 1 else 0)
     ufunc_buffers = 2 * 8192 * x.itemsize
     assert peak <= out.nbytes + padded + working + ufunc_buffers + (16 << 10), (peak, out.nbytes, padded, working)
+
+
+def test_dense_contributions_sum_to_the_library_output() -> None:
+    arrays = _arrays("torch", "linear")
+    x, w, b, want = arrays["x"], arrays["w"], arrays["b"], arrays["out"]
+    for unit in (0, 4):
+        parts = dense.dense_contributions(x, w, unit, batch=2)
+        assert parts.shape == (3, 7)
+        np.testing.assert_allclose(parts.sum(axis=-1) + b[unit], want[2, :, unit], rtol=1e-5, atol=1e-6)

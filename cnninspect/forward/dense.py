@@ -38,3 +38,10 @@ def gemm(
     if c is not None:
         out += np.asarray(beta, dtype=a.dtype) * np.asarray(c, dtype=a.dtype)
     return out
+
+
+def dense_contributions(x: np.ndarray, w: np.ndarray, unit: int, batch: int = 0) -> np.ndarray:
+    """For output unit ``unit``, every input unit's share ``in[i] * W[i, unit]`` (the
+    dense counterpart of ``conv.conv_contributions``): their sum plus the bias is the
+    unit's pre-activation. ``x`` is ``(N, ..., in)``; the shares keep x's middle axes."""
+    return x[batch] * np.asarray(w, dtype=x.dtype)[:, unit]
