@@ -20,6 +20,12 @@ Conventions shared by every kernel:
   named paddings into them with ``core.arithmetic``'s rules.
 - The input's dtype decides the computation's: float32 stays float32 and
   float64 stays float64; weights are cast to it, never the input upcast.
-- Memory: a kernel allocates its output and at most one working buffer (the
-  padded input, or the im2col matrix); windows are strided views.
+- Memory: a kernel allocates its output, the padded input when there are pads,
+  and at most one working buffer: a convolution's im2col block, at most
+  ``conv.IM2COL_BYTES`` (larger layers run in blocks of output rows), or the
+  product of a depthwise tap. Windows are strided views; a 1x1 stride-1
+  convolution multiplies the input itself.
+
+Modules: ``conv`` (convolutions, their pads, the per-input-map contributions),
+``pool``, ``resize``, ``activations``, ``norm``, ``dense``, ``tensor``.
 """
