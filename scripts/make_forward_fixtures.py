@@ -307,6 +307,20 @@ def torch_kernels() -> None:
             out = run(adaptive[kind, len(spatial)], t(x), out_size)
             name = f"adaptive_{kind}{len(spatial)}d_{'x'.join(map(str, spatial))}_to_{'x'.join(map(str, out_size))}"
             cases.add(name, "adaptive_pool", {"kind": kind, "size": list(out_size)}, f"adaptive_{kind}_pool{len(spatial)}d(x, {out_size})", out, x=x)
+
+    # elementwise with broadcasting, concatenation, matrix products
+    a, b, c = _normal(rng, (2, 3, 4, 5)), _normal(rng, (3, 1, 5)), _normal(rng, (1, 4, 1))
+    for kind, fn in (("add", torch.add), ("sub", torch.sub), ("mul", torch.mul), ("max", torch.maximum), ("min", torch.minimum)):
+        cases.add(f"elementwise_{kind}", "elementwise", {"kind": kind}, f"{fn.__name__}({fn.__name__}(a, b), c), broadcasting", run(lambda f=fn: f(f(t(a), t(b)), t(c))), a=a, b=b, c=c)
+    d = np.abs(_normal(rng, (3, 1, 5))) + 0.5
+    cases.add("elementwise_div", "elementwise", {"kind": "div"}, "div(a, d), broadcasting", run(torch.div, t(a), t(d)), a=a, b=d)
+    parts = [_normal(rng, (2, n, 4, 5)) for n in (1, 3, 2)]
+    cases.add("concat_axis1", "concat", {"axis": 1}, "cat([a, b, c], dim=1)", run(lambda: torch.cat([t(v) for v in parts], dim=1)), a=parts[0], b=parts[1], c=parts[2])
+    m1, m2 = _normal(rng, (2, 1, 3, 4)), _normal(rng, (5, 4, 6))
+    cases.add("matmul_batched_broadcast", "matmul", {}, "matmul(a (2, 1, 3, 4), b (5, 4, 6))", run(torch.matmul, t(m1), t(m2)), a=m1, b=m2)
+    ga, gb, gc = _normal(rng, (4, 3)), _normal(rng, (5, 4)), _normal(rng, (5,))
+    out = run(lambda: torch.addmm(t(gc), t(ga).T, t(gb).T, beta=0.5, alpha=2.0))
+    cases.add("gemm_transposed", "gemm", {"alpha": 2.0, "beta": 0.5, "trans_a": True, "trans_b": True}, "addmm(c, a.T, b.T, beta=0.5, alpha=2) (ONNX Gemm transA=1 transB=1)", out, a=ga, b=gb, c=gc)
     cases.save()
 
 
@@ -461,6 +475,15 @@ def keras_kernels(api: str) -> None:
     for i, (name, params, fn, label) in enumerate(named):
         out = np.asarray(fn(tf.constant(x)))
         cases.add(f"act{i:02d}_{name}", "activation", {"name": name, "params": params}, label, out, x=x)
+
+    a, b, c = _normal(rng, (2, 4, 6)), _normal(rng, (2, 4, 6)), _normal(rng, (2, 4, 6))
+    merges = [("add", L.Add), ("sub", L.Subtract), ("mul", L.Multiply), ("mean", L.Average), ("max", L.Maximum), ("min", L.Minimum)]
+    for kind, cls in merges:
+        operands = (a, b) if kind == "sub" else (a, b, c)
+        out = call(cls(), *operands)
+        cases.add(f"merge_{kind}", "elementwise", {"kind": kind}, f"{cls.__name__}()", out, **dict(zip("abc", operands)))
+    out = call(L.Concatenate(axis=1), a, b)
+    cases.add("concatenate_axis1", "concat", {"axis": 1}, "Concatenate(axis=1)", out, a=a, b=b)
     cases.save()
 
 
