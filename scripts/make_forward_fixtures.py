@@ -12,7 +12,11 @@ Two kinds of files under ``tests/fixtures/forward/``:
   convolutions, pooling, interpolation, padding, activations and norms;
   ``keras3`` and ``tfkeras`` cover what only Keras defines: 'same'/'causal' padding,
   hard_sigmoid, gelu's default, UpSampling2D bilinear, the BatchNormalization epsilon,
-  LeakyReLU's slope, Flatten of channels-first maps.
+  LeakyReLU's slope, Flatten of channels-first maps, the merge layers; ``onnx``
+  (onnxruntime on one-node graphs) covers ONNX's own rules: Resize's coordinate modes
+  and nearest roundings, auto_pad SAME_UPPER/SAME_LOWER for Conv and ConvTranspose,
+  AveragePool's count_include_pad with ceil_mode, negative Pad, its activation
+  defaults (HardSigmoid alpha 0.2), Gemm.
 * Per-layer activation truth for the model fixtures,
   ``<family>/<model>.activations.zip`` + ``.json``: each model run in its own library
   on a fixed seeded input; for every layer call (or node, or tensor) its output's
@@ -31,8 +35,9 @@ its library, Keras 3 and tf_keras in separate processes)::
     python3 scripts/make_forward_fixtures.py            # every part
     python3 scripts/make_forward_fixtures.py --part torch-kernels
 
-Versions used: torch 2.13.0 (system python 3.11), tensorflow-cpu 2.21.0 with
-keras 3 and tf-keras 2.21.0, onnxruntime, in /work/venv-tf.
+Versions used: torch 2.13.0 (system python 3.11); tensorflow-cpu 2.21.0 with keras
+3.15.1 and tf-keras 2.21.0, onnx 1.x and onnxruntime, in /work/venv-tf (each JSON
+file records the exact versions).
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ PARTS: dict[str, str] = {
     "torch-kernels": sys.executable,
     "keras3-kernels": TF_PYTHON,
     "tfkeras-kernels": TF_PYTHON,
+    "onnx-kernels": TF_PYTHON,
     "keras3-models": TF_PYTHON,
     "tfkeras-models": TF_PYTHON,
     "torch-models": sys.executable,
@@ -488,6 +494,98 @@ def keras_kernels(api: str) -> None:
 
 
 # --------------------------------------------------------------------------
+# ONNX operators, as onnxruntime computes them (one-node graphs)
+# --------------------------------------------------------------------------
+
+
+def onnx_kernels() -> None:
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(43)
+    cases = Cases("onnx", {"onnx": onnx.__version__, "onnxruntime": ort.__version__, "numpy": np.__version__}, channels_last=False)
+
+    def run(op: str, feeds: dict[str, np.ndarray], inputs: list[str], constants: Optional[dict[str, np.ndarray]] = None, opset: int = 18, **attrs: Any) -> np.ndarray:
+        constants = constants or {}
+        node = helper.make_node(op, inputs, ["y"], **attrs)
+        graph = helper.make_graph(
+            [node],
+            op.lower(),
+            [helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape) for k, v in feeds.items()],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+            initializer=[numpy_helper.from_array(v, k) for k, v in constants.items()],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        return np.asarray(session.run(None, feeds)[0])
+
+    # Resize: coordinate modes and nearest roundings, by sizes and by scales
+    linear = ["half_pixel", "pytorch_half_pixel", "asymmetric", "align_corners"]
+    nearest = [("asymmetric", "floor"), ("half_pixel", "round_prefer_floor"), ("align_corners", "round_prefer_ceil"), ("asymmetric", "ceil"), ("half_pixel", "round_prefer_ceil")]
+    for spatial, size in (((5, 6), (9, 13)), ((9, 7), (4, 3))):
+        x = _normal(rng, (2, 3, *spatial))
+        sizes = np.array([2, 3, *size], dtype=np.int64)
+        for mode in linear:
+            out = run("Resize", {"x": x}, ["x", "", "", "sizes"], {"sizes": sizes}, mode="linear", coordinate_transformation_mode=mode)
+            cases.add(f"resize_linear_{mode}_{spatial[0]}x{spatial[1]}_to_{size[0]}x{size[1]}", "resize", {"size": list(size), "mode": "linear", "coordinates": mode}, f"Resize(mode=linear, coordinate_transformation_mode={mode}, sizes={list(sizes)})", out, x=x)
+        for mode, rounding in nearest:
+            out = run("Resize", {"x": x}, ["x", "", "", "sizes"], {"sizes": sizes}, mode="nearest", coordinate_transformation_mode=mode, nearest_mode=rounding)
+            args = {"size": list(size), "mode": "nearest", "coordinates": mode, "nearest": rounding}
+            cases.add(f"resize_nearest_{mode}_{rounding}_{spatial[0]}x{spatial[1]}_to_{size[0]}x{size[1]}", "resize", args, f"Resize(mode=nearest, coordinate_transformation_mode={mode}, nearest_mode={rounding})", out, x=x)
+    x = _normal(rng, (1, 2, 4, 6))
+    scales = np.array([1, 1, 2.5, 1.5], dtype=np.float32)
+    for mode in ("linear", "nearest"):
+        out = run("Resize", {"x": x}, ["x", "", "scales"], {"scales": scales}, mode=mode, coordinate_transformation_mode="half_pixel")
+        args = {"size": [10, 9], "mode": mode, "coordinates": "half_pixel", "nearest": "round_prefer_floor", "scales": [2.5, 1.5]}
+        cases.add(f"resize_{mode}_scales", "resize", args, f"Resize(mode={mode}, half_pixel, scales=[1, 1, 2.5, 1.5])", out, x=x)
+
+    # Conv and ConvTranspose with auto_pad, AveragePool counting pads
+    x = _normal(rng, (2, 3, 7, 8))  # odd total pads on both axes: UPPER and LOWER differ
+    w = _normal(rng, (4, 3, 4, 3), scale=0.5)
+    for auto in ("SAME_UPPER", "SAME_LOWER", "VALID"):
+        out = run("Conv", {"x": x}, ["x", "w"], {"w": w}, auto_pad=auto, strides=[2, 2])
+        cases.add(f"conv_auto_pad_{auto.lower()}", "conv", {"strides": 2, "padding": auto.lower()}, f"Conv(auto_pad={auto}, strides=[2, 2]) kernel 4x3", out, x=x, w=w)
+    x = _normal(rng, (2, 4, 5, 6))
+    wt = _normal(rng, (4, 3, 3, 3), scale=0.5)
+    for auto in ("SAME_UPPER", "SAME_LOWER"):
+        out = run("ConvTranspose", {"x": x}, ["x", "w"], {"w": wt}, auto_pad=auto, strides=[2, 2])
+        args = {"strides": 2, "padding": "same", "lower": auto == "SAME_LOWER"}
+        cases.add(f"conv_transpose_auto_pad_{auto.lower()}", "conv_transpose", args, f"ConvTranspose(auto_pad={auto}, strides=[2, 2])", out, x=x, w=wt)
+    x = _normal(rng, (2, 3, 9, 9))
+    for include in (0, 1):
+        out = run("AveragePool", {"x": x}, ["x"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 0, 1, 2], ceil_mode=1, count_include_pad=include)
+        args = {"kind": "avg", "kernel": 3, "strides": 2, "pads": [[1, 1], [0, 2]], "ceil_mode": True, "count_include_pad": bool(include)}
+        cases.add(f"averagepool_ceil_cip{include}", "pool", args, f"AveragePool(3x3, strides 2, pads [1, 0, 1, 2], ceil_mode=1, count_include_pad={include})", out, x=x)
+    out = run("MaxPool", {"x": x}, ["x"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 0, 1, 2], dilations=[1, 2], ceil_mode=1)
+    cases.add("maxpool_ceil_dilated", "pool", {"kind": "max", "kernel": 3, "strides": 2, "pads": [[1, 1], [0, 2]], "dilation": [1, 2], "ceil_mode": True}, "MaxPool(3x3, strides 2, pads [1, 0, 1, 2], dilations [1, 2], ceil_mode=1)", out, x=x)
+
+    # activations with ONNX's defaults
+    x = _normal(rng, (2, 3, 4, 5), scale=4.0)
+    for op, name, params in (("HardSigmoid", "hard_sigmoid", {"alpha": 0.2, "beta": 0.5}), ("LeakyRelu", "leaky_relu", {"alpha": 0.01}), ("Elu", "elu", {}), ("Selu", "selu", {}), ("HardSwish", "hard_swish", {}), ("Softplus", "softplus", {}), ("Softsign", "softsign", {})):
+        cases.add(f"act_{op}", "activation", {"name": name, "params": params}, f"{op} (default attributes)", run(op, {"x": x}, ["x"]), x=x)
+    cases.add("act_Gelu", "activation", {"name": "gelu", "params": {}}, "Gelu (opset 20, approximate='none')", run("Gelu", {"x": x}, ["x"], opset=20), x=x)
+    cases.add("act_Gelu_tanh", "activation", {"name": "gelu", "params": {"approximate": True}}, "Gelu (opset 20, approximate='tanh')", run("Gelu", {"x": x}, ["x"], opset=20, approximate="tanh"), x=x)
+
+    # Pad (negative pads crop), BatchNormalization, Gemm
+    x = _normal(rng, (2, 3, 6, 7))
+    pads = np.array([0, 0, 2, -1, 0, 0, -1, 3], dtype=np.int64)
+    for mode in ("constant", "reflect", "edge"):
+        constants = {"pads": pads, "value": np.array(0.25, dtype=np.float32)} if mode == "constant" else {"pads": pads}
+        out = run("Pad", {"x": x}, ["x", "pads", "value"] if mode == "constant" else ["x", "pads"], constants, mode=mode)
+        args = {"pads": [[0, 0], [0, 0], [2, -1], [-1, 3]], "mode": mode, "value": 0.25 if mode == "constant" else 0.0}
+        cases.add(f"pad_{mode}_negative", "pad", args, f"Pad(mode={mode}, pads={pads.tolist()})", out, x=x)
+    mean, var = _normal(rng, (3,)), rng.uniform(0.5, 2.0, 3).astype(np.float32)
+    gamma, beta = _normal(rng, (3,)), _normal(rng, (3,))
+    out = run("BatchNormalization", {"x": x}, ["x", "gamma", "beta", "mean", "var"], {"gamma": gamma, "beta": beta, "mean": mean, "var": var})
+    cases.add("batch_normalization", "batch_norm", {"epsilon": 1e-5, "axis": 1}, "BatchNormalization (epsilon 1e-5 default)", out, x=x, mean=mean, variance=var, gamma=gamma, beta=beta)
+    ga, gb, gc = _normal(rng, (4, 3)), _normal(rng, (4, 5)), _normal(rng, (1, 5))
+    out = run("Gemm", {"a": ga}, ["a", "b", "c"], {"b": gb, "c": gc}, alpha=1.5, beta=0.5, transA=1)
+    cases.add("gemm", "gemm", {"alpha": 1.5, "beta": 0.5, "trans_a": True, "trans_b": False}, "Gemm(alpha=1.5, beta=0.5, transA=1)", out, a=ga, b=gb, c=gc)
+    cases.save()
+
+
+# --------------------------------------------------------------------------
 # Per-layer activations of the model fixtures
 # --------------------------------------------------------------------------
 
@@ -730,6 +828,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         if what == "kernels":
             if family == "torch":
                 torch_kernels()
+            elif family == "onnx":
+                onnx_kernels()
             else:
                 keras_kernels("keras3" if family == "keras3" else "tf_keras")
         else:

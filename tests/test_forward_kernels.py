@@ -2,7 +2,7 @@
 
 tests/fixtures/forward/kernels_<library>.{json,zip} (npz archives) hold, per case, the inputs, the
 parameters (already in cnninspect.forward's vocabulary) and what torch.nn.functional,
-Keras 3 or tf.keras computed (scripts/make_forward_fixtures.py). Each case runs in
+Keras 3, tf.keras or onnxruntime (one-node graphs) computed (scripts/make_forward_fixtures.py). Each case runs in
 its own layout, and the torch cases with spatial axes run channels-last as well.
 """
 
@@ -18,7 +18,7 @@ import pytest
 from cnninspect.forward import activations, conv, dense, norm, pool, resize, tensor
 
 FIXTURES = Path(__file__).parent / "fixtures" / "forward"
-LIBRARIES = ("torch", "keras3", "tfkeras")
+LIBRARIES = ("torch", "keras3", "tfkeras", "onnx")
 
 
 def _cases() -> list[Any]:
@@ -62,7 +62,7 @@ def _separable(a: dict[str, np.ndarray], p: dict[str, Any], cl: bool) -> np.ndar
 def _transposed(a: dict[str, np.ndarray], p: dict[str, Any], cl: bool) -> np.ndarray:
     pads, extra = p.get("pads"), p.get("output_padding") or 0
     if "padding" in p:
-        pads, extra = conv.transposed_pads(_spatial(a["x"], cl), a["w"].shape[2:], p.get("strides", 1), p.get("dilation", 1), p["padding"], p.get("output_padding"))
+        pads, extra = conv.transposed_pads(_spatial(a["x"], cl), a["w"].shape[2:], p.get("strides", 1), p.get("dilation", 1), p["padding"], p.get("output_padding"), p.get("lower", False))
     return conv.conv_transpose(a["x"], a["w"], a.get("b"), p.get("strides", 1), p.get("dilation", 1), pads, extra, p.get("groups", 1), cl)
 
 
