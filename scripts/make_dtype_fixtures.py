@@ -11,8 +11,8 @@ conv, batch norm, conv, linear, cast with ``model.to(dtype)``):
   (``{"epoch", "model": state dict, "optimizer"}``), ``<dtype>_module.pt`` (``torch.save(model)``),
   ``<dtype>_legacy.pt`` (the pre-1.6 stream), ``<dtype>_script.pt``
   (``torch.jit.save(torch.jit.script(model))``);
-- ``int8_state.pt`` and ``int8_legacy.pt``: int8 kernels with float32 scales and uint8/int32
-  tensors beside them, as hand-quantized checkpoints keep them;
+- ``int8_*``: the same five containers of the CNN with int8 kernels (frozen parameters) and
+  float32 scales, uint8 and int32 buffers beside them, as hand-quantized checkpoints keep them;
 - ``float8_state.pt``: float8_e4m3fn/float8_e5m2 kernels and a uint16 tensor (PyTorch 2
   pickles these through an untyped storage and ``_rebuild_tensor_v3``);
 - ``<family>.truth.json``: for every tensor of the state dict its name, dtype, shape,
@@ -110,23 +110,30 @@ def float_family(dtype: torch.dtype) -> None:
 
 
 def int8_family() -> None:
-    """Kernels quantized by hand to int8 (a float32 scale per output map), as people
-    store them without torch.ao: the int8 tensors are the stored integers."""
+    """Kernels quantized by hand to int8 (a float32 scale per output map), as people store
+    them without torch.ao: the int8 tensors are the stored integers, held by the modules
+    themselves (frozen int8 parameters, scale buffers), so every container holds them."""
     model = trained()
-    state: dict[str, torch.Tensor] = {}
-    for key, value in model.state_dict().items():
-        if key.endswith("weight") and value.dim() in (2, 4):
-            scale = value.abs().amax(dim=tuple(range(1, value.dim()))) / 127
-            shape = (-1,) + (1,) * (value.dim() - 1)
-            state[key] = torch.round(value / scale.reshape(shape)).to(torch.int8)
-            state[key.removesuffix("weight") + "weight_scale"] = scale
-        else:
-            state[key] = value
-    state["features.1.mask"] = (torch.arange(8) % 3 == 0).to(torch.uint8)
-    state["classifier.1.zero_point"] = torch.arange(10, dtype=torch.int32) - 5
-    torch.save(state, TORCH_OUT / "int8_state.pt")
-    torch.save(state, TORCH_OUT / "int8_legacy.pt", _use_new_zipfile_serialization=False)
-    write_truth(TORCH_OUT / "int8.truth.json", state, ["int8_state.pt", "int8_legacy.pt"])
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            w = module.weight.detach()
+            scale = w.abs().amax(dim=tuple(range(1, w.dim()))) / 127
+            q = torch.round(w / scale.reshape((-1,) + (1,) * (w.dim() - 1))).to(torch.int8)
+            module.weight = nn.Parameter(q, requires_grad=False)
+            module.register_buffer("weight_scale", scale)
+    model.features[1].register_buffer("mask", (torch.arange(8) % 3 == 0).to(torch.uint8))
+    model.classifier[1].register_buffer("zero_point", torch.arange(10, dtype=torch.int32) - 5)
+    state = model.state_dict()
+    files = {
+        "int8_state.pt": lambda p: torch.save(state, p),
+        "int8_checkpoint.pth": lambda p: torch.save({"epoch": 1, "state_dict": state}, p),
+        "int8_module.pt": lambda p: torch.save(model, p),
+        "int8_legacy.pt": lambda p: torch.save(state, p, _use_new_zipfile_serialization=False),
+        "int8_script.pt": lambda p: torch.jit.save(torch.jit.script(model), p),
+    }
+    for file, save in files.items():
+        save(TORCH_OUT / file)
+    write_truth(TORCH_OUT / "int8.truth.json", state, list(files))
 
 
 def float8_family() -> None:
