@@ -94,6 +94,7 @@ _ALL = (
     DType("complex64", "complex", 64, "<c8"),
     DType("complex32", "complex", 32, None, native=False),  # two float16: NumPy has no such complex
     DType("string", "string", None, None, native=False),
+    DType("object", "object", 64, None),  # Python objects (NumPy object arrays): one pointer each, never read
     DType("resource", "opaque", None, None, native=False),
     DType("variant", "opaque", None, None, native=False),
 )
@@ -127,9 +128,9 @@ TFLITE: dict[int, str] = {
     8: "complex64", 9: "int8", 10: "float64", 11: "complex128", 12: "uint64", 13: "resource", 14: "variant",
     15: "uint32", 16: "uint16", 17: "int4", 18: "bfloat16", 19: "int2", 20: "uint4",
 }  # fmt: skip
-# ONNX TensorProto.DataType
+# ONNX TensorProto.DataType (STRING: onnx reads it as an object array of bytes)
 ONNX: dict[int, str] = {
-    1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 8: "string", 9: "bool",
+    1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 8: "object", 9: "bool",
     10: "float16", 11: "float64", 12: "uint32", 13: "uint64", 14: "complex64", 15: "complex128", 16: "bfloat16",
     17: "float8_e4m3fn", 18: "float8_e4m3fnuz", 19: "float8_e5m2", 20: "float8_e5m2fnuz", 21: "uint4", 22: "int4",
     23: "float4_e2m1fn", 24: "float8_e8m0fnu", 25: "uint2", 26: "int2", 27: "float6_e2m3fn", 28: "float6_e3m2fn",
