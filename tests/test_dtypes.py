@@ -17,20 +17,14 @@ import numpy as np
 import pytest
 
 from conftest import FIXTURES, cli, cli_json, load_truth, run
-from cnninspect.core import dtypes, model as core_model
+from cnninspect.core import dtypes
 from cnninspect.loaders import open_model
 
 DT = FIXTURES / "torch" / "dtypes"
 ST = FIXTURES / "safetensors"
 FAMILIES = ["bfloat16", "float16", "int8", "float8"]
-# bfloat16 and float8 PyTorch files need core/model.py's Weight.nbytes and loaders/pytorch.py's
-# reader to ask core.dtypes (the dtypes branch's report gives both changes); until then these
-# are expected to fail. Not strictly: in a process that imported onnx, ml_dtypes has taught
-# NumPy the name bfloat16, which hides the bug from in-process runs (a user's process has no
-# onnx; test_a_user_opens_them runs as one). Goes with those changes.
-PENDING = pytest.mark.xfail(hasattr(core_model, "itemsize"), reason="core/model.py, loaders/pytorch.py")
 TORCH_FILES = [
-    pytest.param(family, file, id=file, marks=[PENDING] if family in ("bfloat16", "float8") else [])
+    pytest.param(family, file, id=file)
     for family in FAMILIES
     for file in load_truth(DT / f"{family}.truth.json")["files"]
 ]

@@ -35,10 +35,6 @@ class StorageType:
         return self.spec.name
 
     @property
-    def numpy(self) -> str | None:  # loaders/pytorch.py's reader, until it widens through core.dtypes
-        return self.spec.storage
-
-    @property
     def itemsize(self) -> int:
         return self.spec.itemsize
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+from ..core.dtypes import from_onnx, widen
 from ..core.layouts import Layout, layout_for
 from ..core.model import Call, Graph, Layer, Model, Source, TensorRef, Weight
 from ..errors import BrokenFile, UnrecognisedFile
@@ -284,8 +285,6 @@ class _Builder:
             a["output_shape"] = [None, a["filters"], *attrs["output_shape"][-rank:]]
 
     def _weight(self, layer: Layer, node: Any, pos: int, tensor: Any) -> Weight:
-        from onnx import helper
-
         op, ndim = layer.op, len(tensor.dims)
         roles = OPERAND_ROLES["Upsample"] if node.op_type == "Resize" and self.opset < 11 else OPERAND_ROLES.get(node.op_type, {})
         role = roles.get(pos, f"input_{pos}")
@@ -306,8 +305,8 @@ class _Builder:
         if layout is None:
             layout = layout_for("torch", op, role, ndim)
         try:
-            dtype = str(helper.tensor_dtype_to_np_dtype(tensor.data_type))
-        except (KeyError, ValueError, TypeError):
+            dtype = from_onnx(tensor.data_type).name
+        except KeyError:
             raise BrokenFile(f"ONNX tensor '{tensor.name}' has unknown data type {tensor.data_type}") from None
         if any(d < 0 for d in tensor.dims):
             raise BrokenFile(f"ONNX tensor '{tensor.name}' has a negative dimension in {list(tensor.dims)}")
@@ -323,20 +322,24 @@ class _Builder:
 
         def read(index: tuple) -> Any:
             import numpy as np
-            from onnx import TensorProto, helper, numpy_helper
+            from onnx import TensorProto, numpy_helper
 
+            spec = from_onnx(tensor.data_type)
             if tensor.data_location == TensorProto.EXTERNAL:
                 info = {e.key: e.value for e in tensor.external_data}
                 where = path.parent / info.get("location", "")
                 if not where.is_file():
                     raise BrokenFile(f"'{tensor.name}' is stored in '{info.get('location')}', which is not beside the model")
-                dtype = helper.tensor_dtype_to_np_dtype(tensor.data_type)
-                mm = np.memmap(where, dtype=dtype, mode="r", offset=int(info.get("offset", 0)), shape=tuple(tensor.dims))
-                return np.array(mm[index])
+                if spec.storage is None:
+                    raise BrokenFile(f"'{tensor.name}' is {spec.name}, which cnninspect cannot read as an array")
+                mm = np.memmap(where, dtype=spec.storage, mode="r", offset=int(info.get("offset", 0)), shape=tuple(tensor.dims))
+                return widen(np.array(mm[index]), spec)
             try:
                 array = numpy_helper.to_array(tensor)
             except Exception as exc:  # noqa: BLE001 - onnx raises several kinds for bad data
                 raise BrokenFile(f"'{tensor.name}' cannot be read ({str(exc)[:120]})") from None
+            if not spec.native:  # onnx gives ml_dtypes arrays (bfloat16, float8, int4): exact in float32
+                array = array.astype(np.float32)
             return np.array(array[index]) if index else array
 
         return read

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..core.dtypes import DType, from_safetensors, nbytes, widen
-from ..core.model import Graph, Model, Source, Weight
+from ..core.dtypes import DType, from_safetensors, widen
+from ..core.model import Graph, Model, Source
 from ..errors import BrokenFile
 
 MAX_HEADER = 100_000_000  # the safetensors library's own limit on the JSON header
@@ -139,12 +139,9 @@ def open_model(path: Path, options: Any = None) -> Model:
     tensors, metadata, offset = read_header(path)
     tensors.sort(key=lambda t: _natural_key(t.name))  # writers sort by dtype or name: show 2 before 10
     entries = [Entry(t.name, t.shape, t.dtype, _reader(path, offset, t)) for t in tensors]
-    wide = {t.name for t in tensors if not t.dtype.native}
     user = getattr(options, "layout", None)
     convention, flipped = USER_LAYOUTS[user] if user else ("torch", False)
     layers = named_layers(entries, convention, flipped)
-    for layer in layers:
-        layer.weights = [_Sized.of(w) if w.name in wide else w for w in layer.weights]
     notes = [
         "no architecture in a safetensors file: layers are rebuilt from the tensors' dotted names, their kinds "
         f"guessed from roles and ranks, kernels read in {'PyTorch' if convention == 'torch' else user}'s layout"
@@ -164,15 +161,3 @@ def open_model(path: Path, options: Any = None) -> Model:
 def _natural_key(name: str) -> tuple:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", name))
 
-
-class _Sized(Weight):
-    """A weight of a dtype NumPy lacks (bfloat16, float8): its bytes from ``core.dtypes``.
-    Goes when ``Weight.nbytes`` itself asks ``core.dtypes``."""
-
-    @classmethod
-    def of(cls, w: Weight) -> Weight:
-        return cls(w.name, w.role, w.shape, w.dtype, w.layout, w.trainable, w.reader, w.quantization)
-
-    @property
-    def nbytes(self) -> int:
-        return nbytes(self.dtype, self.size)
