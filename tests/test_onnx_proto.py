@@ -27,7 +27,8 @@ from cnninspect.loaders import onnx_proto as op
 onnx = pytest.importorskip("onnx")
 from onnx import AttributeProto, TensorProto, helper, numpy_helper  # noqa: E402
 
-FILES = sorted((FIXTURES / "onnx").glob("*.onnx")) + sorted((ROOT / "benchmarks" / "data").glob("*.onnx"))
+FIXTURE_FILES = sorted((FIXTURES / "onnx").glob("*.onnx"))
+FILES = FIXTURE_FILES + sorted((ROOT / "benchmarks" / "data").glob("*.onnx"))  # made by scripts/make_benchmark_onnx.py
 DATA_KINDS = {op.DATA_F32: np.float32, op.DATA_F64: np.float64}
 
 
@@ -244,6 +245,24 @@ def test_data_is_read_when_asked_not_when_parsed(tmp_path: Path) -> None:
     assert (op.to_array(tensor) == 7.5).all()
 
 
+def test_parsing_reads_at_most_a_page_at_each_end_of_a_tensor(every_field: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[tuple[int, int]] = []
+    real = op._Window._read  # noqa: SLF001
+
+    def read(window: object, offset: int, length: int) -> bytes:
+        reads.append((offset, length))
+        return real(window, offset, length)
+
+    monkeypatch.setattr(op._Window, "_read", read)  # noqa: SLF001
+    model = op.load(every_field)
+    big = next(t for t in model.graph.initializer if t.name == "big")
+    start, length = big.raw_span
+    assert length == 160000
+    inside = sum(max(0, min(o + n, start + length) - max(o, start)) for o, n in reads)
+    assert inside <= 2 * 4096
+    assert sum(n for _, n in reads) < every_field.stat().st_size - length + 2 * 4096
+
+
 def test_external_data_is_recorded_and_read_beside_the_model(tmp_path: Path) -> None:
     model = onnx.load(str(FIXTURES / "onnx" / "cnn_opset9.onnx"))
     expected = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
@@ -372,10 +391,10 @@ def _graph_span(data: bytes) -> tuple[int, int]:
         if key == 7 << 3 | 2:
             length, pos = op.read_varint(data, pos, len(data))
             return pos, pos + length
-        pos = op._skip(data, pos, len(data), key & 7, pos)
+        pos = op._skip(data, pos, len(data), key & 7, pos)  # noqa: SLF001
 
 
-@pytest.mark.parametrize("path", FILES[:7], ids=[f.name for f in FILES[:7]])
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=[f.name for f in FIXTURE_FILES])
 def test_every_cut_inside_the_graph_is_broken(path: Path) -> None:
     data = path.read_bytes()
     start, end = _graph_span(data)

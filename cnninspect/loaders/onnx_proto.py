@@ -26,7 +26,6 @@ which are recorded as present (``HasField``) but not parsed.
 
 from __future__ import annotations
 
-import mmap
 import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Sequence
@@ -207,8 +206,9 @@ class TensorProto(_Message):
     def data_spans(self) -> list[tuple[int, int]]:
         """(offset, length) of every byte range holding this tensor's data in the file."""
         spans = [self.raw_span] if self.raw_span else []
-        for spec in self._fields.values():
-            spans += [(start, end - start) for _, start, end in self.__dict__.get("_" + spec[0], ())]
+        for name, kind, _, _ in self._fields.values():
+            if kind in DATA:
+                spans += [(start, end - start) for _, start, end in self.__dict__.get("_" + name, ())]
         return spans
 
     @property
@@ -410,15 +410,47 @@ class _Source:
         return np.frombuffer(self.read(offset, length), dtype=dtype, count=count)
 
 
+class _Window:
+    """A file read on demand: byte by byte from one cached block, slices by a read each.
+    Not a memory map: mapped pages count in the RSS, and where the page cache holds the
+    file in huge folios one touched byte maps 2 MiB of weights."""
+
+    BLOCK = 4096  # a page: next to a tensor, a block holds little of its data
+
+    def __init__(self, file: Any, size: int) -> None:
+        self.file, self.size, self.start, self.block = file, size, -1, b""
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, slice):
+            offset = key.start - self.start
+            if 0 <= offset and key.stop - self.start <= len(self.block):
+                return self.block[offset : key.stop - self.start]
+            return self._read(key.start, key.stop - key.start)
+        if not 0 <= key - self.start < len(self.block):
+            self.start = key - key % self.BLOCK
+            self.block = self._read(self.start, min(self.BLOCK, self.size - self.start))
+        return self.block[key - self.start]
+
+    def _read(self, offset: int, length: int) -> bytes:
+        self.file.seek(offset)
+        data = self.file.read(length)
+        if len(data) != length:
+            raise BrokenFile("the file became shorter while it was read")
+        return data
+
+
 def load(path: str | Path) -> ModelProto:
-    """Parse an ONNX file's structure; its tensors' data stays in the file."""
+    """Parse an ONNX file's structure, reading only its non-weight bytes: tensors' data
+    stays in the file (reading a big message through the file, small ones at once)."""
     path = Path(path)
-    with open(path, "rb") as f:
+    with open(path, "rb", buffering=0) as f:
         size = f.seek(0, 2)
         if size == 0:
             raise BrokenFile("an empty file cannot be an ONNX model")
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            return _parse_model(buf, _Source(path, None, size))
+        return _parse_model(_Window(f, size), _Source(path, None, size))
 
 
 def load_from_string(data: bytes) -> ModelProto:
@@ -428,7 +460,7 @@ def load_from_string(data: bytes) -> ModelProto:
 
 def _parse_model(buf: Any, source: _Source) -> ModelProto:
     try:
-        model = _parse(ModelProto, buf, 0, len(buf), source, 0)
+        model = _parse(ModelProto, buf, 0, len(buf), 0, source, 0)
     except BrokenFile:
         if not _has_graph_field(buf):  # another protobuf that starts like ONNX (a TF saved_model.pb)
             raise UnrecognisedFile("a protobuf that starts like ONNX, but holds no ONNX graph") from None
@@ -445,9 +477,17 @@ def _has_graph_field(buf: Any) -> bool:
             if key >> 3 == 7:
                 return True
             pos = _skip(buf, pos, end, key & 7, pos)
-    except BrokenFile:
+    except Malformed:
         pass
     return False
+
+
+class Malformed(ValueError):
+    """Bytes that are not protobuf, at a position in the buffer being read."""
+
+    def __init__(self, pos: int, what: str) -> None:
+        super().__init__(what)
+        self.pos, self.what = pos, what
 
 
 def _damaged(pos: int, what: str) -> BrokenFile:
@@ -455,9 +495,9 @@ def _damaged(pos: int, what: str) -> BrokenFile:
 
 
 def read_varint(buf: Any, pos: int, end: int) -> tuple[int, int]:
-    """The varint at buf[pos:end] and the position after it."""
+    """The varint at buf[pos:end] and the position after it; Malformed if there is none."""
     if pos >= end:
-        raise _damaged(pos, "truncated in a varint")
+        raise Malformed(pos, "truncated in a varint")
     byte = buf[pos]
     if byte < 0x80:
         return byte, pos + 1
@@ -465,7 +505,7 @@ def read_varint(buf: Any, pos: int, end: int) -> tuple[int, int]:
     pos += 1
     while True:
         if pos >= end:
-            raise _damaged(pos, "truncated in a varint")
+            raise Malformed(pos, "truncated in a varint")
         byte = buf[pos]
         pos += 1
         value |= (byte & 0x7F) << shift
@@ -473,9 +513,9 @@ def read_varint(buf: Any, pos: int, end: int) -> tuple[int, int]:
             break
         shift += 7
         if shift > 63:
-            raise _damaged(start, "a varint longer than 10 bytes")
+            raise Malformed(start, "a varint longer than 10 bytes")
     if value >> 64:
-        raise _damaged(start, "a varint above 64 bits")
+        raise Malformed(start, "a varint above 64 bits")
     return value, pos
 
 
@@ -493,16 +533,27 @@ def _skip(buf: Any, pos: int, end: int, wire: int, start: int) -> int:
     elif wire in (I64, I32):
         stop = pos + (8 if wire == I64 else 4)
     else:
-        raise _damaged(start, f"wire type {wire}, which ONNX never writes")
+        raise Malformed(start, f"wire type {wire}, which ONNX never writes")
     if stop > end:
-        raise _damaged(pos, f"a field of {stop - pos} bytes runs past the end of its message")
+        raise Malformed(pos, f"a field of {stop - pos} bytes runs past the end of its message")
     return stop
 
 
-def _parse(cls: Any, buf: Any, pos: int, end: int, source: _Source, depth: int) -> Any:
-    """One message from buf[pos:end]: its fields read, its data arrays located."""
+SMALL = 1 << 16  # bytes: a nested message up to this size is read at once from a file
+
+
+def _parse(cls: Any, buf: Any, pos: int, end: int, base: int, source: _Source, depth: int) -> Any:
+    """One message from buf[pos:end], whose byte 0 is at ``base`` in the file: its fields
+    read, its data arrays located by file offset."""
+    try:
+        return _fields_of(cls, buf, pos, end, base, source, depth)
+    except Malformed as exc:
+        raise _damaged(base + exc.pos, exc.what) from None
+
+
+def _fields_of(cls: Any, buf: Any, pos: int, end: int, base: int, source: _Source, depth: int) -> Any:
     if depth > MAX_DEPTH:
-        raise _damaged(pos, f"messages nested more than {MAX_DEPTH} deep")
+        raise Malformed(pos, f"messages nested more than {MAX_DEPTH} deep")
     message = cls.__new__(cls)
     d = message.__dict__
     if cls is TensorProto:
@@ -515,7 +566,7 @@ def _parse(cls: Any, buf: Any, pos: int, end: int, source: _Source, depth: int) 
         spec = fields.get(number)
         if spec is None:
             if number == 0:
-                raise _damaged(start, "a field numbered 0")
+                raise Malformed(start, "a field numbered 0")
             pos = _skip(buf, pos, end, wire, start)
             continue
         name, kind, repeated, sub = spec
@@ -524,19 +575,21 @@ def _parse(cls: Any, buf: Any, pos: int, end: int, source: _Source, depth: int) 
             length, pos = read_varint(buf, pos, end)
             stop = pos + length
             if stop > end:
-                raise _damaged(pos, f"{cls.__name__}.{name} of {length} bytes runs past the end of its message")
-            if kind == MESSAGE:
-                value = _parse(sub, buf, pos, stop, source, depth + 1)
+                raise Malformed(pos, f"{cls.__name__}.{name} of {length} bytes runs past the end of its message")
+            if kind == MESSAGE and length <= SMALL and isinstance(buf, _Window):
+                value = _parse(sub, buf[pos:stop], 0, length, base + pos, source, depth + 1)
+            elif kind == MESSAGE:
+                value = _parse(sub, buf, pos, stop, base, source, depth + 1)
             elif kind == TEXT or kind == DOC:
                 value = _text(buf[pos:stop], kind, pos, cls, name)
             elif kind == BYTES:
                 value = bytes(buf[pos:stop])
             elif kind == UNREAD:
-                value = Unread(pos, length)
+                value = Unread(base + pos, length)
             elif kind == RAW:
-                value, name = (pos, length), "_" + name
+                value, name = (base + pos, length), "_" + name
             elif kind in DATA:
-                d.setdefault("_" + name, []).append([PACKED, pos, stop])
+                d.setdefault("_" + name, []).append([PACKED, base + pos, base + stop])
                 pos = stop
                 continue
             elif repeated:  # packed ints or floats (proto2 writes dims, ints, floats unpacked, but either is valid)
@@ -551,17 +604,17 @@ def _parse(cls: Any, buf: Any, pos: int, end: int, source: _Source, depth: int) 
         elif kind in DATA:  # one element: consecutive ones share a span
             pos = _skip(buf, pos, end, wire, start)
             spans = d.setdefault("_" + name, [])
-            if spans and spans[-1][0] == FIELDS and spans[-1][2] == start:
-                spans[-1][2] = pos
+            if spans and spans[-1][0] == FIELDS and spans[-1][2] == base + start:
+                spans[-1][2] = base + pos
             else:
-                spans.append([FIELDS, start, pos])
+                spans.append([FIELDS, base + start, base + pos])
             continue
         elif kind == INTEGER:
             raw, pos = read_varint(buf, pos, end)
             value = _signed(raw)
         else:  # REAL
             if pos + 4 > end:
-                raise _damaged(pos, f"{cls.__name__}.{name} runs past the end of its message")
+                raise Malformed(pos, f"{cls.__name__}.{name} runs past the end of its message")
             value = _F32.unpack(buf[pos : pos + 4])[0]
             pos += 4
         if repeated:
@@ -574,8 +627,8 @@ def _parse(cls: Any, buf: Any, pos: int, end: int, source: _Source, depth: int) 
 _F32 = struct.Struct("<f")
 
 
-def _wrong_wire(pos: int, cls: Any, name: str, wire: int) -> BrokenFile:
-    return _damaged(pos, f"{cls.__name__}.{name} has wire type {wire}, which its type never has")
+def _wrong_wire(pos: int, cls: Any, name: str, wire: int) -> Malformed:
+    return Malformed(pos, f"{cls.__name__}.{name} has wire type {wire}, which its type never has")
 
 
 def _text(raw: bytes, kind: int, pos: int, cls: Any, name: str) -> str:
@@ -584,22 +637,22 @@ def _text(raw: bytes, kind: int, pos: int, cls: Any, name: str) -> str:
     except UnicodeDecodeError:
         if kind == DOC:
             return raw.decode("utf-8", "replace")
-        raise _damaged(pos, f"{cls.__name__}.{name} is not valid UTF-8") from None
+        raise Malformed(pos, f"{cls.__name__}.{name} is not valid UTF-8") from None
 
 
-def _packed(raw: bytes, kind: int, base: int) -> list:
-    """The values of a small packed array (dims, ints, floats)."""
+def _packed(raw: bytes, kind: int, pos: int) -> list:
+    """The values of a small packed array (dims, ints, floats) that starts at ``pos``."""
     if kind == REAL:
         if len(raw) % 4:
-            raise _damaged(base, f"a packed float array of {len(raw)} bytes")
+            raise Malformed(pos, f"a packed float array of {len(raw)} bytes")
         return [v for (v,) in _F32.iter_unpack(raw)]
-    values, pos, end = [], 0, len(raw)
-    try:
-        while pos < end:
-            value, pos = read_varint(raw, pos, end)
-            values.append(_signed(value))
-    except BrokenFile:
-        raise _damaged(base + pos, "a packed varint array ends inside a varint") from None
+    values, at, end = [], 0, len(raw)
+    while at < end:
+        try:
+            value, at = read_varint(raw, at, end)
+        except Malformed as exc:
+            raise Malformed(pos + exc.pos, "a packed varint array ends inside a varint") from None
+        values.append(_signed(value))
     return values
 
 
@@ -613,17 +666,19 @@ def _decode(raw: bytes, how: int, kind: int, base: int) -> np.ndarray:
     """One span of a typed array: a packed payload, or consecutive (key, value) fields."""
     import numpy as np
 
-    if how == FIELDS:
+    if how == FIELDS:  # checked while parsing
         values, pos = [], 0
-        while pos < len(raw):
-            pos = read_varint(raw, pos, len(raw))[1]  # the key: the same field every time
-            if kind == DATA_VARINT:
-                value, pos = read_varint(raw, pos, len(raw))
-                values.append(value)
-            else:
-                width = 4 if kind == DATA_F32 else 8
-                values.append(struct.unpack_from("<f" if width == 4 else "<d", raw, pos)[0])
-                pos += width
+        try:
+            while pos < len(raw):
+                pos = read_varint(raw, pos, len(raw))[1]  # the key: the same field every time
+                if kind == DATA_VARINT:
+                    value, pos = read_varint(raw, pos, len(raw))
+                    values.append(value)
+                else:
+                    values.append(struct.unpack_from("<f" if kind == DATA_F32 else "<d", raw, pos)[0])
+                    pos += 4 if kind == DATA_F32 else 8
+        except (Malformed, struct.error):
+            raise _damaged(base + pos, "the file changed since it was parsed") from None
         return np.array(values, dtype=_DECODED[kind])
     if kind != DATA_VARINT:
         width = 4 if kind == DATA_F32 else 8
