@@ -158,6 +158,7 @@ def _every_field_model() -> object:
         helper.make_tensor("u4", TensorProto.UINT4, [3], [1, 15, 0]),
         helper.make_tensor("empty", TensorProto.FLOAT, [0, 3], []),
         helper.make_tensor("scalar", TensorProto.INT64, [], [5]),
+        helper.make_tensor("big_typed", TensorProto.FLOAT, [20000], np.linspace(-1, 1, 20000, dtype=np.float32)),  # packed: mapped
     ]
     raw = [
         numpy_helper.from_array(np.array([[1, -2], [3, -4]], np.int64), "raw_i64"),
@@ -227,8 +228,8 @@ def test_every_field_and_attribute_kind(every_field: Path) -> None:
     assert [(d.HasField("dim_value"), d.dim_value, d.dim_param) for d in dims] == [(False, 0, "batch"), (True, 3, ""), (False, 0, ""), (True, 8, "")]
     assert not unshaped.type.tensor_type.HasField("shape") and seq.type.HasField("sequence_type") and not untyped.HasField("type")
     assert len(model.functions) == 1 and len(model.graph.sparse_initializer) == 1
-    big = next(t for t in model.graph.initializer if t.name == "big")
-    assert isinstance(op.to_array(big), np.memmap)
+    for name in ("big", "big_typed"):
+        assert isinstance(op.to_array(next(t for t in model.graph.initializer if t.name == name)), np.memmap)
 
 
 def test_data_is_read_when_asked_not_when_parsed(tmp_path: Path) -> None:

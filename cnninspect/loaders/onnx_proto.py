@@ -11,8 +11,9 @@ reads them unchanged.
 Weights are never copied while parsing. ``raw_data`` is recorded as (offset, length) in
 the file, and typed arrays (``float_data``, ``int64_data`` ...) as the byte spans that hold
 them; ``to_array`` reads them only when asked, through ``np.memmap`` for big ones. The
-file is parsed through ``mmap``, so opening a 500 MB model touches only the pages of its
-non-weight bytes, and NumPy is imported only to read a tensor.
+file is parsed with seek and read, a page or a small message at a time, so opening a
+500 MB model reads its non-weight bytes and at most a page at each end of a tensor; NumPy
+is imported only to read a tensor.
 
 Every length, varint and wire type is checked against the bytes that are there: a
 damaged file raises ``BrokenFile`` with one line saying what is wrong and where, never a
@@ -235,8 +236,16 @@ class TensorProto(_Message):
         import numpy as np
 
         kind = {"float_data": DATA_F32, "double_data": DATA_F64}.get(name, DATA_VARINT)
-        parts = [_decode(self._source.read(start, end - start), how, kind, start) for how, start, end in self.__dict__.get("_" + name, ())]
-        values = np.concatenate(parts) if parts else np.zeros(0, _DECODED[kind])
+        parts = []
+        for how, start, end in self.__dict__.get("_" + name, ()):
+            if how == PACKED and kind != DATA_VARINT:  # fixed width: mapped when big, as raw_data
+                width = 4 if kind == DATA_F32 else 8
+                if (end - start) % width:
+                    raise _damaged(start, f"a packed array of {end - start} bytes, not a multiple of {width}")
+                parts.append(self._source.array(start, end - start, _DECODED[kind], (end - start) // width))
+            else:
+                parts.append(_decode(self._source.read(start, end - start), how, kind, start))
+        values = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.zeros(0, _DECODED[kind])
         return values.view(np.int64).astype(np.int32) if name == "int32_data" else values.view(np.int64) if name == "int64_data" else values
 
 
@@ -385,8 +394,8 @@ ModelProto.graph = GraphProto()
 class _Source:
     """Where a tensor's bytes are: the parsed file (read again by path when asked) or bytes."""
 
-    def __init__(self, path: Path | None, data: bytes | None, size: int) -> None:
-        self.path, self.data, self.size = path, data, size
+    def __init__(self, path: Path | None, data: bytes | None) -> None:
+        self.path, self.data = path, data
 
     def read(self, offset: int, length: int) -> bytes:
         if self.data is not None:
@@ -450,12 +459,12 @@ def load(path: str | Path) -> ModelProto:
         size = f.seek(0, 2)
         if size == 0:
             raise BrokenFile("an empty file cannot be an ONNX model")
-        return _parse_model(_Window(f, size), _Source(path, None, size))
+        return _parse_model(_Window(f, size), _Source(path, None))
 
 
 def load_from_string(data: bytes) -> ModelProto:
     """Parse a serialized ModelProto held in memory."""
-    return _parse_model(data, _Source(None, bytes(data), len(data)))
+    return _parse_model(data, _Source(None, bytes(data)))
 
 
 def _parse_model(buf: Any, source: _Source) -> ModelProto:
@@ -663,7 +672,7 @@ _DECODED = {DATA_F32: "<f4", DATA_F64: "<f8", DATA_VARINT: "<u8"}
 
 
 def _decode(raw: bytes, how: int, kind: int, base: int) -> np.ndarray:
-    """One span of a typed array: a packed payload, or consecutive (key, value) fields."""
+    """One span of a typed array: consecutive (key, value) fields, or packed varints."""
     import numpy as np
 
     if how == FIELDS:  # checked while parsing
@@ -680,12 +689,7 @@ def _decode(raw: bytes, how: int, kind: int, base: int) -> np.ndarray:
         except (Malformed, struct.error):
             raise _damaged(base + pos, "the file changed since it was parsed") from None
         return np.array(values, dtype=_DECODED[kind])
-    if kind != DATA_VARINT:
-        width = 4 if kind == DATA_F32 else 8
-        if len(raw) % width:
-            raise _damaged(base, f"a packed array of {len(raw)} bytes, not a multiple of {width}")
-        return np.frombuffer(raw, dtype=_DECODED[kind])
-    return _varints(raw, base)
+    return _varints(raw, base)  # packed fixed-width arrays are mapped by TensorProto._typed
 
 
 def _varints(raw: bytes, base: int) -> np.ndarray:
@@ -832,7 +836,7 @@ def to_array(tensor: TensorProto, base_dir: str | Path | None = None) -> np.ndar
                 raise BrokenFile(f"ONNX tensor '{name}' holds an odd count of {field} values for {type_name}")
             values = values.view(dtype)
         else:
-            values = values.astype(dtype)
+            values = values.astype(dtype, copy=False)
     if values.size != count:
         raise BrokenFile(f"ONNX tensor '{name}' holds {values.size} values in {field}, but {list(shape)} needs {count}")
     return values.reshape(shape)
@@ -874,4 +878,4 @@ def _external(tensor: TensorProto, name: str, base_dir: str | Path | None, nbyte
         raise BrokenFile(f"ONNX tensor '{name}' has external data offset/length that are not numbers") from None
     if offset < 0 or length < 0 or offset + length > size:
         raise BrokenFile(f"ONNX tensor '{name}' runs past the end of '{location}'")
-    return _Source(path, None, size), offset, length
+    return _Source(path, None), offset, length
