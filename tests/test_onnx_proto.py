@@ -363,6 +363,15 @@ def test_damage_is_one_line(data: bytes, words: str) -> None:
     assert "\n" not in raised.value.message and raised.value.message.startswith("starts like an ONNX protobuf")
 
 
+def test_read_varint_for_sniffers() -> None:
+    """Sniffing calls read_varint on a file's first bytes: values, or Malformed (a ValueError)."""
+    assert op.read_varint(b"\x08\x96\x01", 1, 3) == (150, 3)
+    assert op.read_varint(b"\xff" * 9 + b"\x01", 0, 10) == (2**64 - 1, 10)
+    for data in (b"\x96", b"\xff" * 10 + b"\x01", b"\xff" * 9 + b"\x02"):
+        with pytest.raises(op.Malformed):
+            op.read_varint(data, 0, len(data))
+
+
 def test_nesting_is_bounded() -> None:
     graph = b""
     for _ in range(200):  # a graph attribute of a node of a graph ...
