@@ -82,12 +82,12 @@ class _Message:
     def HasField(self, name: str) -> bool:  # noqa: N802 - the onnx package's name
         return name in self.__dict__ or "_" + name in self.__dict__
 
-    def ListFields(self) -> list[str]:  # noqa: N802 - the onnx package's name
+    def _present(self) -> list[str]:
         """The names of the fields present, in field-number order."""
         return [spec[0] for _, spec in sorted(self._fields.items()) if self.HasField(spec[0])]
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={getattr(self, name)!r}"[:80] for name in self.ListFields())
+        shown = ", ".join(f"{name}={getattr(self, name)!r}"[:80] for name in self._present())
         return f"{type(self).__name__}({shown})"
 
 
