@@ -296,8 +296,8 @@ def test_tensors_whose_data_do_not_fit_their_dims_are_refused() -> None:
     short = TensorProto(name="s", data_type=TensorProto.INT64, dims=[3], int64_data=[1, 2])
     negative = TensorProto(name="n", data_type=TensorProto.FLOAT, dims=[-1], raw_data=bytes(4))
     unknown = TensorProto(name="u", data_type=99, dims=[1], raw_data=bytes(4))
-    float8 = TensorProto(name="f8", data_type=TensorProto.FLOAT8E4M3FN, dims=[1], raw_data=bytes(1))
-    model = helper.make_model(helper.make_graph([], "g", [], [], initializer=[liar, short, negative, unknown, float8]))
+    float4 = TensorProto(name="f4", data_type=TensorProto.FLOAT4E2M1, dims=[2], raw_data=bytes(1))
+    model = helper.make_model(helper.make_graph([], "g", [], [], initializer=[liar, short, negative, unknown, float4]))
     tensors = op.load_from_string(model.SerializeToString()).graph.initializer
     for tensor, words in zip(tensors, ["holds 64 bytes", "holds 2 values", "negative dimension", "unknown data type", "cannot read"]):
         with pytest.raises(BrokenFile, match=words):
@@ -306,6 +306,17 @@ def test_tensors_whose_data_do_not_fit_their_dims_are_refused() -> None:
     with pytest.raises(ValueError, match="no NumPy dtype"):
         op.np_dtype(TensorProto.BFLOAT16)
     assert op.np_dtype(TensorProto.FLOAT16) == np.float16
+
+
+def test_float8_reads_as_onnx_values_in_float32() -> None:
+    raw = bytes(range(0, 256, 5))
+    for data_type in (TensorProto.FLOAT8E4M3FN, TensorProto.FLOAT8E5M2):
+        tensor = TensorProto(name="f8", data_type=data_type, dims=[len(raw)], raw_data=raw)
+        ours = op.to_array(op.load_from_string(helper.make_model(helper.make_graph(
+            [], "g", [], [], initializer=[tensor])).SerializeToString()).graph.initializer[0])
+        theirs = numpy_helper.to_array(tensor).astype(np.float32)
+        np.testing.assert_array_equal(ours, theirs)
+        assert ours.dtype == np.float32
 
 
 def test_unpacked_and_packed_arrays_read_alike() -> None:

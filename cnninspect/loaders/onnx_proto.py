@@ -31,6 +31,7 @@ import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
+from ..core.dtypes import from_onnx, widen
 from ..errors import BrokenFile, UnrecognisedFile
 
 if TYPE_CHECKING:
@@ -732,42 +733,16 @@ def get_attribute_value(attr: AttributeProto) -> Any:
 
 
 # data_type -> (the name NumPy or ml_dtypes prints for it, NumPy dtype or None, typed field)
-DTYPES: dict[int, tuple[str, str | None, str]] = {
-    1: ("float32", "<f4", "float_data"),
-    2: ("uint8", "u1", "int32_data"),
-    3: ("int8", "i1", "int32_data"),
-    4: ("uint16", "<u2", "int32_data"),
-    5: ("int16", "<i2", "int32_data"),
-    6: ("int32", "<i4", "int32_data"),
-    7: ("int64", "<i8", "int64_data"),
-    8: ("object", None, "string_data"),
-    9: ("bool", "?", "int32_data"),
-    10: ("float16", "<f2", "int32_data"),
-    11: ("float64", "<f8", "double_data"),
-    12: ("uint32", "<u4", "uint64_data"),
-    13: ("uint64", "<u8", "uint64_data"),
-    14: ("complex64", "<c8", "float_data"),
-    15: ("complex128", "<c16", "double_data"),
-    16: ("bfloat16", None, "int32_data"),
-    17: ("float8_e4m3fn", None, "int32_data"),
-    18: ("float8_e4m3fnuz", None, "int32_data"),
-    19: ("float8_e5m2", None, "int32_data"),
-    20: ("float8_e5m2fnuz", None, "int32_data"),
-    21: ("uint4", None, "int32_data"),
-    22: ("int4", None, "int32_data"),
-    23: ("float4_e2m1fn", None, "int32_data"),
-    24: ("float8_e8m0fnu", None, "int32_data"),
-    25: ("uint2", None, "int32_data"),
-    26: ("int2", None, "int32_data"),
-    27: ("float6_e2m3fn", None, "int32_data"),
-    28: ("float6_e3m2fn", None, "int32_data"),
-}
+# The repeated field of a TensorProto that holds a data type's values when it has no
+# raw_data (onnx.proto); every type not listed uses int32_data.
+VALUE_FIELDS = {1: "float_data", 14: "float_data", 7: "int64_data", 8: "string_data", 11: "double_data",
+                15: "double_data", 12: "uint64_data", 13: "uint64_data"}  # fmt: skip
 
 
 def dtype_name(data_type: int) -> str:
     """The dtype name ``onnx.helper.tensor_dtype_to_np_dtype`` prints (``float32``,
     ``bfloat16``); KeyError for a data type ONNX does not define. No NumPy import."""
-    return DTYPES[data_type][0]
+    return from_onnx(data_type).name
 
 
 def np_dtype(data_type: int) -> np.dtype:
@@ -775,10 +750,10 @@ def np_dtype(data_type: int) -> np.dtype:
     ValueError for the types NumPy lacks (bfloat16, float8, int4...), KeyError for unknown."""
     import numpy as np
 
-    name, dtype, _ = DTYPES[data_type]
-    if dtype is None and name != "object":
-        raise ValueError(f"{name} has no NumPy dtype")
-    return np.dtype(dtype or object)
+    spec = from_onnx(data_type)
+    if not spec.native or (spec.storage is None and spec.name != "object"):
+        raise ValueError(f"{spec.name} has no NumPy dtype")
+    return np.dtype(spec.storage or object)
 
 
 def to_array(tensor: TensorProto, base_dir: str | Path | None = None) -> np.ndarray:
@@ -789,9 +764,11 @@ def to_array(tensor: TensorProto, base_dir: str | Path | None = None) -> np.ndar
     import numpy as np
 
     name = tensor.name or "a tensor"
-    if tensor.data_type not in DTYPES:
-        raise BrokenFile(f"ONNX tensor '{name}' has unknown data type {tensor.data_type}")
-    type_name, dtype, field = DTYPES[tensor.data_type]
+    try:
+        spec = from_onnx(tensor.data_type)
+    except KeyError:
+        raise BrokenFile(f"ONNX tensor '{name}' has unknown data type {tensor.data_type}") from None
+    type_name, field = spec.name, VALUE_FIELDS.get(tensor.data_type, "int32_data")
     if tensor.HasField("segment"):
         raise BrokenFile(f"ONNX tensor '{name}' is a segment of a larger tensor, which cnninspect does not join")
     shape = tuple(tensor.dims)
@@ -800,24 +777,22 @@ def to_array(tensor: TensorProto, base_dir: str | Path | None = None) -> np.ndar
     count = 1
     for d in shape:
         count *= d
-    packed_bits = {"bfloat16": 16, "int4": 4, "uint4": 4}.get(type_name)
-    if dtype is None and packed_bits is None and type_name != "object":
+    nibbles = type_name in ("int4", "uint4")
+    if spec.storage is None and not nibbles and type_name != "object":
         raise BrokenFile(f"ONNX tensor '{name}' is {type_name}, which cnninspect cannot read")
     if tensor.data_location == TensorProto.EXTERNAL or tensor.raw_span is not None:
         if type_name == "object":
             raise BrokenFile(f"ONNX string tensor '{name}' has raw data, which ONNX does not allow")
-        nbytes = (count * (packed_bits or 0) + 7) // 8 if packed_bits else count * np.dtype(dtype).itemsize
+        nbytes = spec.nbytes(count)
         if tensor.data_location == TensorProto.EXTERNAL:
             source, offset, length = _external(tensor, name, base_dir, nbytes)
         else:
             source, (offset, length) = tensor._source, tensor.raw_span  # type: ignore[misc]
         if length != nbytes:
             raise BrokenFile(f"ONNX tensor '{name}' holds {length} bytes, but {type_name} {list(shape)} needs {nbytes}")
-        if packed_bits is None:
-            return source.array(offset, length, dtype or "", count).reshape(shape)
-        if packed_bits == 16:
-            return _widen_bfloat16(source.array(offset, length, "<u2", count)).reshape(shape)
-        return _unpack_nibbles(source.array(offset, length, "u1", length), type_name == "int4")[:count].reshape(shape)
+        if nibbles:
+            return _unpack_nibbles(source.array(offset, length, "u1", length), type_name == "int4")[:count].reshape(shape)
+        return widen(source.array(offset, length, spec.storage or "", count), spec).reshape(shape)
     if type_name == "object":  # UTF-8 strings, as str (as onnx gives them)
         try:
             values = np.array([v.decode("utf-8") for v in tensor.string_data], dtype=object)
@@ -825,27 +800,21 @@ def to_array(tensor: TensorProto, base_dir: str | Path | None = None) -> np.ndar
             raise BrokenFile(f"ONNX string tensor '{name}' holds bytes that are not UTF-8") from None
     else:
         values = getattr(tensor, field)
-        if type_name in ("int4", "uint4"):
+        if nibbles:
             values = _unpack_nibbles(values.astype(np.uint8), type_name == "int4")[:count]
-        elif type_name == "bfloat16":
-            values = _widen_bfloat16(values.astype(np.uint16))
-        elif type_name == "float16":
+        elif type_name == "float16":  # bit patterns kept in int32_data
             values = values.astype(np.uint16).view(np.float16)
+        elif not spec.native:  # bfloat16 and the 8-bit floats: bit patterns in int32_data
+            values = widen(values.astype(spec.storage), spec)
         elif type_name.startswith("complex"):
             if values.size % 2:
                 raise BrokenFile(f"ONNX tensor '{name}' holds an odd count of {field} values for {type_name}")
-            values = values.view(dtype)
+            values = values.view(spec.storage)
         else:
-            values = values.astype(dtype, copy=False)
+            values = values.astype(spec.storage, copy=False)
     if values.size != count:
         raise BrokenFile(f"ONNX tensor '{name}' holds {values.size} values in {field}, but {list(shape)} needs {count}")
     return values.reshape(shape)
-
-
-def _widen_bfloat16(bits: np.ndarray) -> np.ndarray:
-    import numpy as np
-
-    return (bits.astype(np.uint32) << 16).view(np.float32)
 
 
 def _unpack_nibbles(packed: np.ndarray, signed: bool) -> np.ndarray:
