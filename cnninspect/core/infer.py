@@ -12,7 +12,7 @@ from typing import Sequence, Union
 
 from .arithmetic import ShapeError
 from .model import Graph, Layer, Shape, TensorRef
-from .rules import ACCEPTS_UNKNOWN, RULES
+from .ops import SPECS
 
 Shapes = list[Union[Shape, None]]
 
@@ -85,7 +85,8 @@ class _Run:
         recorded: dict[tuple[str, int], Shapes],
     ) -> Shapes:
         unknown = [r.layer for r, s in zip(refs, in_shapes) if s is None]
-        if unknown and layer.op not in ACCEPTS_UNKNOWN:
+        own = SPECS.get(layer.op)
+        if unknown and not (own is not None and own.accepts_unknown):
             reasons.setdefault(layer.name, f"depends on '{unknown[0]}', whose shape is unknown")
             return [None]
         if layer.graph is not None:
@@ -97,12 +98,12 @@ class _Run:
         return self._call(layer, in_shapes, i, reasons, recorded.get((layer.name, i)))
 
     def _call(self, layer: Layer, in_shapes: Shapes, i: int, reasons: dict[str, str], recorded: Shapes | None) -> Shapes:
-        fn = RULES.get(layer.op)
-        if fn is None:
+        own = SPECS.get(layer.op)
+        if own is None:
             reasons.setdefault(layer.name, f"no shape rule for {layer.type}")
             return [None]
         try:
-            out = fn(layer.attrs, in_shapes, layer.calls[i])
+            out = own.shape(layer.attrs, in_shapes, layer.calls[i])  # type: ignore[arg-type]
         except ShapeError as exc:
             reason = str(exc)
         except (KeyError, TypeError, IndexError, ValueError, ZeroDivisionError) as exc:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Iterable
 
-from .cost import Uncountable, elements
+from .ops.base import Uncountable, elements
 from .model import Graph, Layer, Shape, Weight
 
 ITEMSIZE = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}

@@ -38,16 +38,16 @@ ACTIVATION_LAYERS = {
     "ThresholdedReLU": "thresholded_relu",
 }
 
-IDENTITY_LAYERS = frozenset(
-    {
-        "Activation", "BatchNormalization", "LayerNormalization", "GroupNormalization",
-        "UnitNormalization", "Dropout", "SpatialDropout1D", "SpatialDropout2D",
-        "SpatialDropout3D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Rescaling",
-        "Normalization", "ActivityRegularization", "Masking", "Identity", "InputSpec",
-        "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "RandomContrast",
-        "RandomBrightness", "TorchModuleWrapper",
-    }
-)  # fmt: skip
+# Shape-preserving layers, by neutral kind.
+SAME_SHAPE_LAYERS = {
+    "BatchNormalization": "batch_norm",
+    **dict.fromkeys(("LayerNormalization", "GroupNormalization", "UnitNormalization", "Normalization"), "normalization"),
+    **dict.fromkeys(("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
+                     "GaussianDropout", "AlphaDropout"), "dropout"),
+    **dict.fromkeys(("ActivityRegularization", "Masking", "Identity", "InputSpec", "RandomFlip", "RandomRotation",
+                     "RandomTranslation", "RandomZoom", "RandomContrast", "RandomBrightness"), "identity"),
+    "TorchModuleWrapper": "wrapped_code",
+}  # fmt: skip
 
 ELEMENTWISE_LAYERS = frozenset({"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"})
 
@@ -535,8 +535,11 @@ _register(["Concatenate"], "concat", lambda c, cfg: {"axis": int(cfg.get("axis",
 _register(["Dot"], "dot", lambda c, cfg: {"axes": cfg.get("axes", -1)})
 _register(["Lambda"], "lambda", lambda c, cfg: _lambda(cfg))
 _register(["SlicingOpLambda"], "getitem", lambda c, cfg: {})
-_register(sorted(IDENTITY_LAYERS), "identity", lambda c, cfg: {"activation": _activation(cfg.get("activation"))})
-_register(sorted(ACTIVATION_LAYERS), "identity", lambda c, cfg: {"activation": ACTIVATION_LAYERS[c]})
+for _cls, _op in sorted(SAME_SHAPE_LAYERS.items()):
+    _register([_cls], _op, lambda c, cfg: {"activation": _activation(cfg.get("activation"))})
+_register(["Activation"], "activation", lambda c, cfg: dict.fromkeys(("activation", "function"), _activation(cfg.get("activation"))))
+_register(["Rescaling"], "activation", lambda c, cfg: {"activation": _activation(cfg.get("activation")), "function": "rescale"})
+_register(sorted(ACTIVATION_LAYERS), "activation", lambda c, cfg: dict.fromkeys(("activation", "function"), ACTIVATION_LAYERS[c]))
 _register(["Merge"], None, lambda c, cfg: _merge(cfg))
 _register(["TFOpLambda"], None, lambda c, cfg: _tf_op(cfg))
 

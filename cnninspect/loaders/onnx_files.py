@@ -27,11 +27,17 @@ from ..errors import BrokenFile, UnrecognisedFile
 # ModelProto fields that may follow ir_version (field 1): their tag bytes.
 MODEL_TAGS = {0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72, 0xA2, 0xCA}
 MAX_FOLD = 4096  # elements: larger constants are never folded
-IDENTITY_OPS = frozenset(
-    "Relu LeakyRelu PRelu Sigmoid Tanh Softmax LogSoftmax Dropout Identity Clip Cast Elu Selu HardSigmoid "
-    "HardSwish Erf Sqrt Exp Log Neg Abs Floor Ceil Not Softplus Softsign Gelu Mish LRN BatchNormalization "
-    "InstanceNormalization LayerNormalization Reciprocal ThresholdedRelu Celu Round Sign Sin Cos".split()
-)
+# Shape-keeping operators, by neutral kind (an activation's function is the operator's
+# name in lower case).
+SAME_SHAPE_OPS = {
+    **dict.fromkeys("Relu LeakyRelu PRelu Sigmoid Tanh Softmax LogSoftmax Clip Elu Selu HardSigmoid HardSwish Erf Sqrt "
+                    "Exp Log Neg Abs Floor Ceil Not Softplus Softsign Gelu Mish Reciprocal ThresholdedRelu Celu Round "
+                    "Sign Sin Cos".split(), "activation"),
+    "BatchNormalization": "batch_norm",
+    **dict.fromkeys("InstanceNormalization LayerNormalization LRN".split(), "normalization"),
+    "Dropout": "dropout",
+    **dict.fromkeys("Identity Cast".split(), "identity"),
+}  # fmt: skip
 BROADCAST_OPS = frozenset("Add Sub Mul Div Pow Max Min Sum Mean Equal Less Greater Where And Or Xor Mod".split())
 BN_ROLES = ("gamma", "beta", "moving_mean", "moving_variance")
 # Stored operands that are not parameters, by the name the operator schema gives them.
@@ -224,8 +230,10 @@ class _Builder:
                 layer.op, a["units"] = "dense", w.dims[1]
             else:
                 layer.op = "matmul"
-        elif op in IDENTITY_OPS:
-            layer.op = "identity"
+        elif op in SAME_SHAPE_OPS:
+            layer.op = SAME_SHAPE_OPS[op]
+            if layer.op == "activation":
+                a["function"] = op.lower()
         elif op in BROADCAST_OPS:
             layer.op = "broadcast"
         elif op == "Concat":
