@@ -216,7 +216,8 @@ class _Builder:
             a["padding"] = _padding(attrs, rank)
             layer.op = "pool_ceil" if attrs.get("ceil_mode") and isinstance(a["padding"], list) else "pool"
         elif op in ("GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool"):
-            layer.op = "global_pool_keep"
+            layer.op = "global_pool"
+            a.update(keepdims=True, channels_last=False)
         elif op == "Gemm":
             w = consts.get(1)
             if w is None or attrs.get("transA"):
@@ -235,9 +236,9 @@ class _Builder:
             if layer.op == "activation":
                 a["function"] = op.lower()
         elif op in BROADCAST_OPS:
-            layer.op = "broadcast"
+            layer.op = "elementwise"
         elif op == "Concat":
-            layer.op, a["axis"] = "join", attrs.get("axis", 1 if self.opset < 4 else 0)
+            layer.op, a["axis"] = "concat", attrs.get("axis", 1 if self.opset < 4 else 0)
         elif op == "Reshape":
             layer.op = "reshape_to"
             a.update(shape=attrs.get("shape"), allowzero=attrs.get("allowzero", 0))

@@ -1,6 +1,5 @@
-"""Merges and element-wise arithmetic: ``elementwise`` (Keras Add, Multiply, ... and
-arithmetic on constants), ``broadcast`` (ONNX Add, Mul, ...), ``concat``/``join`` and
-``reduce``."""
+"""Merges and element-wise arithmetic: ``elementwise`` (Add, Multiply, ... with NumPy
+broadcasting, constants and stored operands included), ``concat`` and ``reduce``."""
 
 from __future__ import annotations
 
@@ -13,8 +12,11 @@ from .base import Attrs, Count, OpSpec, elements, data_operand, fold_values, fre
 
 
 def elementwise_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
-    """Add, Multiply, ... and arithmetic on tensors and constants (``x + 3.0``)."""
-    shapes = list(inputs)
+    """Add, Multiply, ... and arithmetic on tensors, constants (``x + 3.0``) and stored
+    operands: NumPy broadcasting over every operand."""
+    operands = operand_shapes(inputs, call)
+    fold_values(call, operands)
+    shapes = [s for s in operands if s is not None]
     for c in call.inputs:
         if isinstance(c, Constant) and isinstance(c.value, list):
             shapes.append(_constant_shape(c.value))
@@ -31,14 +33,10 @@ def _constant_shape(value: Any) -> Shape:
     return tuple(dims)
 
 
-def broadcast_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
-    """Add, Mul, Sub, Div, ...: NumPy broadcasting over every operand."""
-    operands = operand_shapes(inputs, call)
-    fold_values(call, operands)
-    return [broadcast([s for s in operands if s is not None])]
-
-
 def concat_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """Concatenation of tensors (and stored operands) along ``axis``."""
+    inputs = [s for s in operand_shapes(inputs, call) if s is not None]
+    fold_values(call, inputs)
     if not inputs:
         raise ShapeError("has no input")
     rank = len(inputs[0])
@@ -52,13 +50,6 @@ def concat_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shap
         if i != axis:
             out[i] = broadcast([(s[i],) for s in inputs])[0]
     return [tuple(out)]
-
-
-def join_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
-    """Concat of tensors and stored operands along ``axis``."""
-    operands = [s for s in operand_shapes(inputs, call) if s is not None]
-    fold_values(call, operands)
-    return concat_shape(attrs, operands, call)
 
 
 def reduce_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
@@ -88,9 +79,7 @@ def reduce_cost(layer: Layer, ins: Sequence[Shape], outs: Sequence[Shape], call:
 
 
 register(
-    OpSpec("elementwise", elementwise_shape, elementwise_cost, preserve_step, doc="Keras Add, Multiply, ...; x + 3.0"),
-    OpSpec("broadcast", broadcast_shape, elementwise_cost, preserve_step, doc="NumPy broadcasting over every operand"),
+    OpSpec("elementwise", elementwise_shape, elementwise_cost, preserve_step, doc="Add, Mul, ...: NumPy broadcasting"),
     OpSpec("concat", concat_shape, free, concat_step, doc="concatenate tensors along an axis"),
-    OpSpec("join", join_shape, free, concat_step, doc="concatenate tensors and stored operands along an axis"),
     OpSpec("reduce", reduce_shape, reduce_cost, end_step, doc="mean, max, ... over axes"),
 )

@@ -40,20 +40,18 @@ def pool_cost(layer: Layer, ins: Sequence[Shape], outs: Sequence[Shape], call: C
 
 
 def global_pool_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """Pooling over every spatial axis (``rank`` of them, else every axis after batch and
+    channels); ``keepdims`` keeps them as 1s."""
     shape = one_input(inputs)
-    rank, last = attrs["rank"], attrs["channels_last"]
+    rank, last = attrs.get("rank"), attrs["channels_last"]
+    if rank is None:
+        if len(shape) < 3:
+            raise ShapeError(f"expects a (batch, channels, ...) input, got {format_shape(shape)}")
+        rank = len(shape) - 2
     _, channels = spatial_split(shape, rank, last)
     if attrs.get("keepdims"):
         return [spatial_join(shape[0], (1,) * rank, channels, last)]
     return [(shape[0], channels)]
-
-
-def global_pool_keep_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
-    """Pooling over every spatial axis of a channels-first tensor, keeping them as 1s."""
-    shape = one_input(inputs)
-    if len(shape) < 3:
-        raise ShapeError(f"expects a (batch, channels, ...) input, got {format_shape(shape)}")
-    return [(shape[0], shape[1], *(1,) * (len(shape) - 2))]
 
 
 def global_pool_cost(layer: Layer, ins: Sequence[Shape], outs: Sequence[Shape], call: Call) -> Count:
@@ -64,5 +62,4 @@ register(
     OpSpec("pool", pool_shape, pool_cost, slide_step, doc="max/average pooling window"),
     OpSpec("pool_ceil", pool_ceil_shape, pool_cost, slide_step, doc="pooling with ceil_mode (explicit per-side pads, channels first)"),
     OpSpec("global_pool", global_pool_shape, global_pool_cost, end_step, doc="pooling over every spatial axis"),
-    OpSpec("global_pool_keep", global_pool_keep_shape, global_pool_cost, end_step, doc="global pooling, channels first, axes kept"),
 )
