@@ -184,3 +184,17 @@ def test_onnx_pad_and_resize_keep_the_receptive_field() -> None:
     jump = [1 / s for s in scales[2:]]
     assert layers["Upsample"] == {"size": [1, 1], "jump": jump, "start": [0, 0]}
     assert layers["Pad"]["start"] == pytest.approx([-p * j for p, j in zip(pads[2:4], jump)])
+
+
+def test_neutral_roles_find_each_library_word() -> None:
+    """Consumers ask for neutral roles; the op's spec maps PyTorch's words onto them, and the
+    stored word stays what is shown."""
+    layout = layout_for("torch", "batch_norm", "running_var", 1)
+    stored = [Weight(f"bn.{r}", r, (4,), "float32", layout) for r in ("weight", "bias", "running_mean", "running_var")]
+    bn = Layer("bn", "BatchNorm2d", "batch_norm")
+    bn.weights = stored
+    assert [bn.weight(r) for r in ("gamma", "beta", "moving_mean", "moving_variance")] == stored
+    assert bn.weight("running_var") is stored[3] and stored[3].role == "running_var"
+    conv = Layer("conv", "Conv2d", "conv", {"rank": 2})
+    conv.weights = [Weight("conv.weight", "weight", (8, 3, 3, 3), "float32", layout_for("torch", "conv", "weight", 4))]
+    assert filter_weight(conv) is conv.weight("kernel") is conv.weights[0]

@@ -71,7 +71,9 @@ class Weight:
     """A stored tensor, described from metadata; its values are read on demand."""
 
     name: str  # full name or path inside the file
-    role: str  # kernel, bias, gamma, moving_mean, depthwise_kernel, ...
+    # The library's word for its role, as stored and shown (kernel, weight, gamma,
+    # running_var, ...); ``Layer.weight`` finds it by its neutral role too.
+    role: str
     shape: tuple[int, ...]
     dtype: str
     layout: Layout
@@ -147,7 +149,17 @@ class Layer:
         return self.attrs.get("activation")
 
     def weight(self, role: str) -> Weight | None:
-        return next((w for w in self.weights if w.role == role), None)
+        """The weight of a neutral ``role`` (``kernel``, ``bias``, ``gamma``,
+        ``moving_variance``, ...): stored under that name, or under the library's word for
+        it, which the op's spec maps (PyTorch's ``weight`` of a conv is its ``kernel``);
+        failing that, a weight stored under the word ``role`` itself."""
+        from .ops import SPECS
+
+        spec = SPECS.get(self.op)
+        aliases = spec.aliases if spec is not None else {}
+        return next((w for w in self.weights if aliases.get(w.role, w.role) == role), None) or next(
+            (w for w in self.weights if w.role == role), None
+        )
 
     @property
     def params(self) -> int:

@@ -14,6 +14,8 @@ CHANNELS = (("channels",),)
 # PyTorch's per-channel vectors of shape-preserving modules (BatchNorm's weight and bias,
 # running statistics, PReLU's weight).
 TORCH_VECTORS: Roles = {role: {"torch": CHANNELS} for role in ("weight", "bias", "running_mean", "running_var")}
+# PyTorch's words for a normalisation's vectors.
+NORM_ALIASES = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
 
 
 def same_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
@@ -36,7 +38,7 @@ def activation_cost(layer: Layer, ins: Sequence[Shape], outs: Sequence[Shape], c
 
 
 register(
-    OpSpec("activation", same_shape, activation_cost, preserve_step, roles=TORCH_VECTORS,
+    OpSpec("activation", same_shape, activation_cost, preserve_step, roles=TORCH_VECTORS, aliases={"weight": "alpha"},
            doc="an element-wise function of one tensor; attrs['function'] names it"),
     OpSpec("dropout", same_shape, free, preserve_step, roles=TORCH_VECTORS, doc="dropout or noise: nothing at inference"),
     OpSpec("identity", same_shape, free, preserve_step, roles=TORCH_VECTORS, doc="passes its input on"),

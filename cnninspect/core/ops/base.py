@@ -11,7 +11,9 @@ Conv in one module and a new kind is registered in one place:
 - ``receptive``: the receptive-field step, ``(layer, input fields, input shapes) -> field``
   (``core/fields.py`` holds the field algebra and the usual steps);
 - ``roles``: the weights it stores, by role, with the named axes each has in each layout
-  convention (``axes`` templates, see ``layout_axes``);
+  convention (``axes`` templates, see ``layout_axes``); ``aliases`` maps the libraries'
+  words for them (PyTorch's ``weight``, ``running_var``) onto the neutral roles (``kernel``,
+  ``moving_variance``), which is what consumers ask for;
 - ``filters``: which weight connects input maps to output maps and how one output map's
   filters (forward) and one input map's (reverse) are sliced from it;
 - ``forward``: its computation, ``forward(attrs, inputs, weights) -> outputs`` on NumPy
@@ -75,6 +77,8 @@ class OpSpec:
     cost: CostRule
     receptive: ReceptiveStep
     roles: Roles = field(default_factory=dict)
+    # The libraries' words for its neutral roles: {"weight": "kernel"}, {"running_var": ...}.
+    aliases: Mapping[str, str] = field(default_factory=dict)
     filters: Optional[Filters] = None
     # Its kernels slide over space, so a true-convolution writer (Theano) stores them flipped.
     spatial_kernels: bool = False

@@ -273,7 +273,8 @@ def separable_feeds(layer: Layer, weight: Weight, i: int) -> tuple[list, dict, s
     return outputs, fixed, f"out[N] += Σ_{{j={span(first, first + m - 1)}}} P[j,N] · (in[{i}] ⋆ D[j])  for every N", notes
 
 
-CONV_FILTERS = Filters(("kernel", "weight"), conv_filters, conv_feeds)
+CONV_FILTERS = Filters(("kernel",), conv_filters, conv_feeds)
+KERNEL = {"weight": "kernel"}  # PyTorch's, ONNX's and TFLite's word
 
 register(
     OpSpec(
@@ -287,6 +288,7 @@ register(
             "weight": {"torch": (("out", "in", S),), "tflite": (("out", "kh", "kw", "in"),)},
             **BIAS,
         },  # fmt: skip
+        aliases=KERNEL,
         filters=CONV_FILTERS,
         spatial_kernels=True,
         doc="convolution (cross-correlation), grouped or not",
@@ -301,6 +303,7 @@ register(
             "weight": {"torch": (("in", "out", S),)},
             **BIAS,
         },
+        aliases=KERNEL,
         filters=CONV_FILTERS,
         spatial_kernels=True,
         doc="transposed convolution: each input value scatters its kernel into the output",
@@ -315,7 +318,8 @@ register(
             "weight": {"torch": (("out", "in", S),), "tflite": (("d0", "kh", "kw", "out"),)},
             **BIAS,
         },
-        filters=Filters(("depthwise_kernel", "kernel", "weight"), depthwise_filters, depthwise_feeds),
+        aliases=KERNEL,
+        filters=Filters(("depthwise_kernel", "kernel"), depthwise_filters, depthwise_feeds),
         spatial_kernels=True,
         doc="depthwise convolution: each input map through its own depth_multiplier filters",
     ),

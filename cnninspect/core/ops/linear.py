@@ -95,7 +95,8 @@ register(
             "weight": {"torch": (("out", "in"),), "tflite": (("out", "in"),)},
             "bias": {"*": (("out",),)},
         },
-        filters=Filters(("kernel", "weight"), conv_filters, conv_feeds),
+        aliases={"weight": "kernel"},
+        filters=Filters(("kernel",), conv_filters, conv_feeds),
         doc="fully connected: a stored matrix on the last axis",
     ),
     OpSpec("matmul", matmul_shape, matmul_cost, end_step, doc="product of two computed matrices (NumPy matmul)"),
@@ -106,6 +107,7 @@ register(
         free,
         end_step,
         roles={"*": {"*": (("token", "dim"),)}},
+        aliases={"weight": "embeddings"},
         doc="a row of a stored table per token",
     ),
 )
