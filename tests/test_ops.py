@@ -90,9 +90,10 @@ def test_a_new_op_is_added_in_one_place(toy: OpSpec) -> None:
     mix.weights = [weight]
     graph = Graph([x, mix], [TensorRef("x")], [TensorRef("mix")])
 
-    assert infer_shapes(graph) == [(None, 5, 5, 4)]
-    assert graph_costs(graph)[id(mix)] == (5 * 5 * 4 * 3, 2 * 5 * 5 * 4 * 3)
-    field = graph_fields(graph)[id(mix)]
+    inferred = infer_shapes(graph)
+    assert inferred.outputs == [(None, 5, 5, 4)]
+    assert graph_costs(graph, inferred)[id(mix)] == (5 * 5 * 4 * 3, 2 * 5 * 5 * 4 * 3)
+    field = graph_fields(graph, inferred)[id(mix)]
     assert field == Field((1, 1), (1, 1), (0, 0))
     assert weight.axes == ("in", "out")
     assert (filter_weight(mix), in_maps(mix), out_maps(mix)) == (weight, 3, 4)
@@ -198,3 +199,20 @@ def test_neutral_roles_find_each_library_word() -> None:
     conv = Layer("conv", "Conv2d", "conv", {"rank": 2})
     conv.weights = [Weight("conv.weight", "weight", (8, 3, 3, 3), "float32", layout_for("torch", "conv", "weight", 4))]
     assert filter_weight(conv) is conv.weight("kernel") is conv.weights[0]
+
+
+def test_inference_returns_its_result_and_leaves_the_layers_alone() -> None:
+    """A Lambda without output_shape whose consumer recorded what it received: the shape
+    comes from the record, and the note saying so is in the result, not in the layer."""
+    x = Layer("x", "InputLayer", "input", {"shape": (None, 4)}, calls=[Call()])
+    fn = Layer("fn", "Lambda", "lambda", {}, calls=[Call([TensorRef("x")])])
+    out = Layer("out", "Dense", "dense", {"units": 2}, calls=[Call([TensorRef("fn")], recorded_shapes=[(None, 3)])])
+    graph = Graph([x, fn, out], [TensorRef("x")], [TensorRef("out")])
+    first = infer_shapes(graph)
+    assert first.outputs == [(None, 2)] and first.output_shapes(fn) == [[(None, 3)]]
+    assert first.layer_notes(fn) == ["output shape as the writing library recorded it "
+                                     "(a Lambda computes its shape in code, which is never run; its config states no output_shape)"]  # fmt: skip
+    assert fn.notes == [] and first.reason(fn) is None
+    second = infer_shapes(graph, batch=7)
+    assert second.outputs == [(7, 2)] and first.outputs == [(None, 2)]
+    assert fn.output_shapes == second.output_shapes(fn)  # the layer reads the last inference

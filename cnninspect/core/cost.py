@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Sequence, Union
 
-from .model import Call, Graph, Layer, Shape, TensorRef
+from .infer import Inference
+from .model import Call, Graph, Layer, Shape
 from .ops import SPECS
 from .ops.base import Count, Uncountable
 
@@ -31,27 +32,28 @@ def call_cost(layer: Layer, ins: Sequence[Shape | None], outs: Sequence[Shape | 
 Costs = dict[int, Union[Count, None]]  # id(layer) -> its cost over all calls
 
 
-def graph_costs(graph: Graph) -> Costs:
+def graph_costs(graph: Graph, inferred: Inference) -> Costs:
     """Every layer's (macs, flops) summed over its calls, nested layers included; a
     container's is its children's sum times its calls (None only if none is counted)."""
     out: Costs = {}
-    _walk(graph, out)
+    _walk(graph, inferred, out)
     return out
 
 
-def _walk(graph: Graph, out: Costs) -> None:
+def _walk(graph: Graph, inferred: Inference, out: Costs) -> None:
     by_name = {layer.name: layer for layer in graph.layers}
     for layer in graph.layers:
         if layer.graph is not None:
-            _walk(layer.graph, out)
+            _walk(layer.graph, inferred, out)
             counted = [c for c in (out[id(child)] for child in layer.graph.layers) if c is not None]
             calls = max(len(layer.calls), 1)
             out[id(layer)] = (sum(c[0] for c in counted) * calls, sum(c[1] for c in counted) * calls) if counted else None
             continue
         total: Count | None = (0, 0)
         for i, call in enumerate(layer.calls):
-            ins = [input_shape(by_name, ref) for ref in call.tensor_inputs]
-            outs = layer.output_shapes[i] if i < len(layer.output_shapes) else [None]
+            ins = [inferred.shape_of(by_name.get(ref.layer), ref) for ref in call.tensor_inputs]
+            per_call = inferred.output_shapes(layer)
+            outs = per_call[i] if i < len(per_call) else [None]
             one = call_cost(layer, ins, outs, call)
             if one is None or total is None:
                 total = None
@@ -59,11 +61,3 @@ def _walk(graph: Graph, out: Costs) -> None:
             total = (total[0] + one[0], total[1] + one[1])
         out[id(layer)] = total if layer.calls else None
 
-
-def input_shape(by_name: dict[str, Layer], ref: TensorRef) -> Shape | None:
-    """The shape of the tensor ``ref`` names, from its producer's inferred outputs."""
-    producer = by_name.get(ref.layer)
-    if producer is None or ref.call >= len(producer.output_shapes):
-        return None
-    shapes = producer.output_shapes[ref.call]
-    return shapes[ref.index] if ref.index < len(shapes) else None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Union
 if TYPE_CHECKING:
     import numpy as np
 
+    from .infer import Inference
     from .layouts import Layout
 
 Dim = Union[int, None]
@@ -124,10 +125,9 @@ class Layer:
     calls: list[Call] = field(default_factory=list)
     graph: Graph | None = None  # set for nested containers
     synthetic: bool = False  # not a layer of the file (an implicit model input)
-    # Filled by shape inference: per call, the shape of each output tensor.
-    output_shapes: list[list[Union[Shape, None]]] = field(default_factory=list)
-    unknown_reason: str | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # the loader's
+    # The last shape inference of its graph (``infer_shapes``), which it only reads.
+    inferred: Inference | None = field(default=None, repr=False, compare=False)
     _weights: list[Weight] = field(default_factory=list, repr=False)
     # Loaders may defer reading a layer's weight metadata until it is first asked for:
     # ``filters`` then touches one layer's part of the file, not every layer's.
@@ -143,6 +143,16 @@ class Layer:
     @weights.setter
     def weights(self, value: list[Weight]) -> None:
         self._weights = list(value)
+
+    @property
+    def output_shapes(self) -> list[list[Union[Shape, None]]]:
+        """Per call, the shape of each output tensor, as the last inference found them."""
+        return self.inferred.output_shapes(self) if self.inferred is not None else []
+
+    @property
+    def unknown_reason(self) -> str | None:
+        """Why the last inference could not find its shape, if it could not."""
+        return self.inferred.reason(self) if self.inferred is not None else None
 
     @property
     def activation(self) -> str | None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from .cost import input_shape
 from .fields import PIXEL, Field, Value, merge
+from .infer import Inference
 from .model import Graph
 from .ops import SPECS
 
@@ -15,13 +15,13 @@ __all__ = ["Field", "Fields", "graph_fields"]
 Fields = dict[int, Value]  # id(layer) -> its field (first output, union over calls)
 
 
-def graph_fields(graph: Graph) -> Fields:
+def graph_fields(graph: Graph, inferred: Inference) -> Fields:
     out: Fields = {}
-    _graph(graph, None, out)
+    _graph(graph, inferred, None, out)
     return out
 
 
-def _graph(graph: Graph, given: Optional[Sequence[Value]], record: Optional[Fields]) -> list[Value]:
+def _graph(graph: Graph, inferred: Inference, given: Optional[Sequence[Value]], record: Optional[Fields]) -> list[Value]:
     by_name = {layer.name: layer for layer in graph.layers}
     tensors: dict[tuple[str, int], list[Value]] = {}
     for pos, ref in enumerate(graph.inputs):
@@ -36,11 +36,12 @@ def _graph(graph: Graph, given: Optional[Sequence[Value]], record: Optional[Fiel
                 continue
             ins = [_lookup(tensors, r) for r in refs]
             if layer.graph is not None:
-                outs = _graph(layer.graph, ins, record if i == 0 else None)
+                outs = _graph(layer.graph, inferred, ins, record if i == 0 else None)
             else:
                 own = SPECS.get(layer.op)
-                shapes = [input_shape(by_name, r) for r in refs]
-                outs = [own.receptive(layer, ins, shapes) if own is not None else None] * max(len(layer.output_shapes[i]) if i < len(layer.output_shapes) else 1, 1)
+                shapes = [inferred.shape_of(by_name.get(r.layer), r) for r in refs]
+                per_call = inferred.output_shapes(layer)
+                outs = [own.receptive(layer, ins, shapes) if own is not None else None] * max(len(per_call[i]) if i < len(per_call) else 1, 1)
             tensors[(layer.name, i)] = outs
         if len(waiting) == len(pending):
             break
