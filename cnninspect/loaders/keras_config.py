@@ -482,7 +482,7 @@ def _op_layer(cls: str, cfg: dict) -> tuple[str, dict]:
     if cls in ELEMENTWISE_OPS:
         return "elementwise", {"kind": cls.lower()}
     if cls == "Reshape" and isinstance(cfg.get("newshape"), list):
-        return "reshape_full", {"target_shape": cfg["newshape"]}
+        return "reshape", {"target_shape": cfg["newshape"], "batch_included": True}
     if cls == "GetItem":
         return "getitem", {}
     return "unknown", {"reason": f"no shape rule for the operation {cls}"}
@@ -494,7 +494,7 @@ def _tf_op(cfg: dict) -> tuple[str, dict]:
     if TF_ELEMENTWISE.match(fn):
         return "elementwise", {"kind": fn}
     if fn == "reshape":
-        return "reshape_full", {}
+        return "reshape", {"batch_included": True}
     return "unknown", {"reason": f"no shape rule for the TensorFlow function {fn}"}
 
 
@@ -520,7 +520,7 @@ _register([f"Global{k}Pooling{r}D" for k in ("Max", "Average") for r in (1, 2, 3
 _register(["Dense"], "dense", _dense)
 _register(["Flatten"], "flatten", lambda c, cfg: {})
 _register(["Reshape"], "reshape", lambda c, cfg: {"target_shape": list(cfg["target_shape"])})
-_register(["Permute"], "permute", lambda c, cfg: {"dims": list(cfg["dims"])})
+_register(["Permute"], "transpose", lambda c, cfg: {"perm": [0, *cfg["dims"]]})
 _register(["RepeatVector"], "repeat", lambda c, cfg: {"n": int(cfg["n"])})
 _register([f"ZeroPadding{r}D" for r in (1, 2, 3)], "pad", lambda c, cfg: _spatial(c, cfg, padding=_pairs(cfg.get("padding", 1), _rank(c))))
 _register([f"Cropping{r}D" for r in (1, 2, 3)], "crop", lambda c, cfg: _spatial(c, cfg, cropping=_pairs(cfg.get("cropping", 0), _rank(c))))

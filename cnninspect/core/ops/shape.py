@@ -55,6 +55,10 @@ def flatten_at_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[
 
 
 def reshape_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """Reshape to ``target_shape``, which leaves the batch dim out (Keras ``Reshape``) or,
+    with ``batch_included``, names it too (``tf.reshape``, ``ops.reshape``)."""
+    if attrs.get("batch_included"):
+        return _reshape_with_batch(attrs, inputs, call)
     shape = one_input(inputs)
     target = list(attrs["target_shape"])
     if target.count(-1) > 1:
@@ -71,8 +75,9 @@ def reshape_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Sha
     return [(shape[0], *target)]
 
 
-def reshape_full_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
-    """A reshape whose target includes the batch dim (``tf.reshape``, ``ops.reshape``)."""
+def _reshape_with_batch(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """The target, given as an attribute, the call's ``shape`` argument or its constant,
+    includes the batch dim."""
     shape = one_input(inputs)
     target = attrs.get("target_shape") or call.kwargs.get("shape")
     if target is None:
@@ -108,12 +113,8 @@ def reshape_to_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[
     return [tuple(out)]
 
 
-def permute_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
-    shape = one_input(inputs)
-    return [(shape[0], *(shape[d] for d in attrs["dims"]))]
-
-
 def transpose_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """Reorder every axis by ``perm`` (the batch axis included; reversed when none is given)."""
     shape = one_input(inputs)
     perm = attrs.get("perm") or list(range(len(shape)))[::-1]
     return [tuple(shape[p] for p in perm)]
@@ -313,10 +314,8 @@ register(
     OpSpec("constant", constant_shape, free, end_step, doc="a stored or folded value"),
     OpSpec("flatten", flatten_shape, free, end_step, doc="(batch, everything else)"),
     OpSpec("flatten_at", flatten_at_shape, free, end_step, doc="flatten to 2-D around an axis"),
-    OpSpec("reshape", reshape_shape, free, end_step, doc="reshape; the target excludes the batch dim"),
-    OpSpec("reshape_full", reshape_full_shape, free, end_step, doc="reshape; the target includes the batch dim"),
+    OpSpec("reshape", reshape_shape, free, end_step, doc="reshape; batch_included: the target names the batch dim"),
     OpSpec("reshape_to", reshape_to_shape, free, end_step, doc="reshape to a target operand (0 copies, -1 infers)"),
-    OpSpec("permute", permute_shape, free, end_step, doc="reorder the non-batch axes"),
     OpSpec("transpose", transpose_shape, free, end_step, doc="reorder every axis (reversed by default)"),
     OpSpec("repeat", repeat_shape, free, end_step, doc="repeat a vector n times (Keras RepeatVector)"),
     OpSpec("getitem", getitem_shape, free, end_step, doc="indexing x[...]"),
