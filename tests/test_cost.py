@@ -30,8 +30,7 @@ def run_layer(op: str, attrs: dict[str, Any], in_shape: Sequence[int], weights: 
     layer = Layer("x", op, op, attrs, calls=[Call([TensorRef("in")])])
     layer.weights = list(weights)
     graph = Graph([inp, layer], [TensorRef("in")], [TensorRef("x")])
-    infer_shapes(graph)
-    return graph_costs(graph)[id(layer)], layer
+    return graph_costs(graph, infer_shapes(graph))[id(layer)], layer
 
 
 def window_positions(n: int, k: int, s: int, d: int, padding: str) -> list[list[int]]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from cnninspect.core.infer import infer_shapes
+from cnninspect.core.infer import Inference, infer_shapes
 from cnninspect.core.memory import Activations
 from cnninspect.core.model import Call, Graph, Layer, TensorRef
 from cnninspect.core.receptive import graph_fields
@@ -25,7 +25,7 @@ from conftest import FIXTURES, SAMPLES, cli_json, load_truth
 Net = dict[str, tuple[str, dict[str, Any], list[str]]]
 
 
-def build(net: Net, lengths: tuple[int, ...]) -> tuple[Graph, dict[str, Layer]]:
+def build(net: Net, lengths: tuple[int, ...]) -> tuple[Graph, dict[str, Layer], Inference]:
     rank, layers = len(lengths), {}
     for name, (kind, p, inputs) in net.items():
         calls = [Call([TensorRef(i) for i in inputs])]
@@ -43,8 +43,7 @@ def build(net: Net, lengths: tuple[int, ...]) -> tuple[Graph, dict[str, Layer]]:
             layers[name] = Layer(name, "ZeroPadding", "pad", attrs, calls=calls)
     names = list(net)
     graph = Graph(list(layers.values()), [TensorRef(names[0])], [TensorRef(names[-1])])
-    infer_shapes(graph)
-    return graph, layers
+    return graph, layers, infer_shapes(graph)
 
 
 def brute_force(net: Net, lengths: tuple[int, ...], name: str) -> dict[str, list[int]]:
@@ -126,8 +125,8 @@ NETS: dict[str, Net] = {
                                               ("padded_2d", (13, 13)), ("two_branches", (15, 15))])  # fmt: skip
 def test_receptive_fields_match_brute_force(net_name: str, lengths: tuple[int, ...]) -> None:
     net = NETS[net_name]
-    graph, layers = build(net, lengths)
-    fields = graph_fields(graph)
+    graph, layers, inferred = build(net, lengths)
+    fields = graph_fields(graph, inferred)
     for name in list(net)[1:]:
         assert fields[id(layers[name])].json() == brute_force(net, lengths, name), name
 
@@ -136,8 +135,8 @@ def test_classic_stacks_of_three_by_three_convs_and_a_pool() -> None:
     conv = ("conv", {"k": 3, "s": 1}, [])
     net: Net = {"in": ("input", {}, []), "c1": (*conv[:2], ["in"]), "c2": (*conv[:2], ["c1"]), "c3": (*conv[:2], ["c2"]),
                 "p": ("pool", {"k": 2, "s": 2}, ["c3"])}  # type: ignore[dict-item]  # fmt: skip
-    graph, layers = build(net, (16, 16))
-    fields = graph_fields(graph)
+    graph, layers, inferred = build(net, (16, 16))
+    fields = graph_fields(graph, inferred)
     assert fields[id(layers["c2"])].json()["size"] == [5, 5]
     assert fields[id(layers["c3"])].json()["size"] == [7, 7]
     assert fields[id(layers["p"])].json()["jump"] == [2 * j for j in fields[id(layers["c3"])].json()["jump"]]
@@ -160,8 +159,8 @@ def test_peak_memory_of_a_branching_graph_by_hand() -> None:
     net = {"in": ("input", {}, []), "a": ("conv", {"k": 3, "s": 1, "padding": "same"}, ["in"]),
            "b": ("conv", {"k": 3, "s": 1, "padding": "same"}, ["a"]),
            "c": ("conv", {"k": 1, "s": 1}, ["a"]), "add": ("merge", {}, ["b", "c"])}  # fmt: skip
-    graph, layers = build(net, (8, 8))  # type: ignore[arg-type]
-    memory = Activations([])
+    graph, layers, inferred = build(net, (8, 8))  # type: ignore[arg-type]
+    memory = Activations([], inferred)
     assert [memory.layer_bytes(layers[n]) for n in net] == [512] * 5
     assert memory.peak(graph) == 3 * 512
 

@@ -95,13 +95,13 @@ def test_reshape_agrees_with_numpy(target: list) -> None:
 
 def test_reshape_full_with_batch_in_target() -> None:
     call = Call(kwargs={"shape": [-1, 20]})
-    assert _apply("reshape_full", {}, (None, 5, 4), call=call) == [(None, 20)]
-    assert _apply("reshape_full", {}, (3, 5, 4), call=call) == [(3, 20)]
+    assert _apply("reshape", {"batch_included": True}, (None, 5, 4), call=call) == [(None, 20)]
+    assert _apply("reshape", {"batch_included": True}, (3, 5, 4), call=call) == [(3, 20)]
 
 
 def test_permute_agrees_with_numpy() -> None:
     expected = np.empty((2, 3, 4, 5)).transpose(0, 3, 1, 2).shape
-    assert _apply("permute", {"dims": [3, 1, 2]}, (2, 3, 4, 5)) == [expected]
+    assert _apply("transpose", {"perm": [0, 3, 1, 2]}, (2, 3, 4, 5)) == [expected]  # Keras Permute((3, 1, 2))
 
 
 def test_elementwise_with_constant_array() -> None:

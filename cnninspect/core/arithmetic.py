@@ -34,7 +34,7 @@ def conv_length(n: Dim, k: int, stride: int = 1, dilation: int = 1, padding: Pad
     elif padding == "full":
         before = after = eff - 1
     else:
-        before, after = padding  # type: ignore[misc]
+        before, after = (int(p) for p in padding)
     out = (n + before + after - eff) // stride + 1
     if out <= 0:
         raise ShapeError(f"window {eff} does not fit in length {n} with padding {padding!r}")

@@ -3,21 +3,17 @@ weights' named axes: the same for every library."""
 
 from __future__ import annotations
 
-from .layouts import SPATIAL_AXES
 from .model import Layer, Weight
-
-# The weight whose ``out`` axis (or ``in`` x ``mult`` for depthwise) numbers the output maps.
-FILTER_ROLES = {
-    "conv": ("kernel", "weight"),
-    "conv_transpose": ("kernel", "weight"),
-    "depthwise_conv": ("depthwise_kernel", "kernel", "weight"),
-    "separable_conv": ("pointwise_kernel",),
-    "dense": ("kernel", "weight"),
-}
+from .ops import SPECS
+from .ops.base import SPATIAL_AXES
+from .ops.conv import depth_multiplier
 
 
 def filter_weight(layer: Layer) -> Weight | None:
-    for role in FILTER_ROLES.get(layer.op, ()):
+    """The weight whose ``out`` axis (or ``in`` x ``mult`` for depthwise) numbers the
+    output maps: the first of the op spec's filter roles the layer stores."""
+    own = SPECS.get(layer.op)
+    for role in own.filters.roles if own is not None and own.filters is not None else ():
         weight = layer.weight(role)
         if weight is not None and ("out" in weight.axes or "mult" in weight.axes):
             return weight
@@ -46,14 +42,6 @@ def in_maps(layer: Layer) -> int | None:
         return n_out // depth_multiplier(layer, weight) if layer.op == "depthwise_conv" and n_out else None
     n = weight.shape[weight.axis("in")]
     return n * _groups(layer) if layer.op == "conv" else n
-
-
-def depth_multiplier(layer: Layer, weight: Weight) -> int:
-    """Output maps per input map of a depthwise kernel: its ``mult`` axis, else the
-    layer's ``depth_multiplier``."""
-    if "mult" in weight.axes:
-        return weight.shape[weight.axis("mult")]
-    return int(layer.attrs.get("depth_multiplier") or 1)
 
 
 def kernel_size(layer: Layer) -> list[int] | None:

@@ -2,33 +2,65 @@
 
 Calls are evaluated as soon as their inputs are known, so file order need not be
 topological (shared layers are often listed before their later calls). A call whose
-shape cannot be known gets ``None`` and its layer an ``unknown_reason``; what depends on
-it is unknown too, with a reason that names the layer it depends on.
+shape cannot be known gets ``None`` and its layer a reason; what depends on it is unknown
+too, with a reason that names the layer it depends on. The result is an ``Inference``:
+the layers are not changed (``Layer.output_shapes`` and ``unknown_reason`` read the last
+inference of their graph).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Sequence, Union
 
 from .arithmetic import ShapeError
 from .model import Graph, Layer, Shape, TensorRef
-from .rules import ACCEPTS_UNKNOWN, RULES
+from .ops import SPECS
 
 Shapes = list[Union[Shape, None]]
 
 
-def infer_shapes(graph: Graph, input_shapes: Sequence[Shape | None] | None = None, batch: int | None = None) -> Shapes:
-    """Fill ``output_shapes`` and ``unknown_reason`` of every layer, nested ones too.
+@dataclass
+class Inference:
+    """What shape inference found, per layer (nested ones too), by layer identity."""
+
+    outputs: Shapes = field(default_factory=list)  # the graph's output tensors
+    shapes: dict[int, list[Shapes]] = field(default_factory=dict)  # per call, each output's shape
+    reasons: dict[int, str] = field(default_factory=dict)  # why a layer's shape is unknown
+    notes: dict[int, list[str]] = field(default_factory=dict)  # how a shape was found, when notable
+
+    def output_shapes(self, layer: Layer) -> list[Shapes]:
+        return self.shapes.get(id(layer), [])
+
+    def reason(self, layer: Layer) -> str | None:
+        return self.reasons.get(id(layer))
+
+    def layer_notes(self, layer: Layer) -> list[str]:
+        return self.notes.get(id(layer), [])
+
+    def shape_of(self, producer: Layer | None, ref: TensorRef) -> Shape | None:
+        """The shape of the tensor ``ref`` names, ``producer`` being its layer."""
+        calls = self.output_shapes(producer) if producer is not None else []
+        shapes = calls[ref.call] if ref.call < len(calls) else []
+        return shapes[ref.index] if ref.index < len(shapes) else None
+
+
+def infer_shapes(graph: Graph, input_shapes: Sequence[Shape | None] | None = None, batch: int | None = None) -> Inference:
+    """The output shapes of every call of every layer, nested ones too, with the reasons
+    for the unknown ones.
 
     ``input_shapes`` overrides the shapes the file records for the graph's inputs, in
-    order; ``batch`` fills an unknown batch dimension. Returns the graph's output shapes.
+    order; ``batch`` fills an unknown batch dimension.
     """
-    return _Run(batch).graph(graph, input_shapes, record=True)
+    result = Inference()
+    result.outputs = _Run(batch, result).graph(graph, input_shapes, record=True)
+    return result
 
 
 class _Run:
-    def __init__(self, batch: int | None) -> None:
+    def __init__(self, batch: int | None, result: Inference) -> None:
         self.batch = batch
+        self.result = result
 
     def graph(self, graph: Graph, input_shapes: Sequence[Shape | None] | None, record: bool) -> Shapes:
         by_name = {layer.name: layer for layer in graph.layers}
@@ -70,8 +102,10 @@ class _Run:
 
         if record:
             for layer in graph.layers:
-                layer.output_shapes = [results[(layer.name, i)] for i in range(len(layer.calls))]
-                layer.unknown_reason = reasons.get(layer.name)
+                self.result.shapes[id(layer)] = [results[(layer.name, i)] for i in range(len(layer.calls))]
+                if layer.name in reasons:
+                    self.result.reasons[id(layer)] = reasons[layer.name]
+                layer.inferred = self.result
         return [self._lookup(results, ref) for ref in graph.outputs]
 
     def _evaluate(
@@ -85,7 +119,8 @@ class _Run:
         recorded: dict[tuple[str, int], Shapes],
     ) -> Shapes:
         unknown = [r.layer for r, s in zip(refs, in_shapes) if s is None]
-        if unknown and layer.op not in ACCEPTS_UNKNOWN:
+        own = SPECS.get(layer.op)
+        if unknown and not (own is not None and own.accepts_unknown):
             reasons.setdefault(layer.name, f"depends on '{unknown[0]}', whose shape is unknown")
             return [None]
         if layer.graph is not None:
@@ -97,12 +132,12 @@ class _Run:
         return self._call(layer, in_shapes, i, reasons, recorded.get((layer.name, i)))
 
     def _call(self, layer: Layer, in_shapes: Shapes, i: int, reasons: dict[str, str], recorded: Shapes | None) -> Shapes:
-        fn = RULES.get(layer.op)
-        if fn is None:
+        own = SPECS.get(layer.op)
+        if own is None:
             reasons.setdefault(layer.name, f"no shape rule for {layer.type}")
             return [None]
         try:
-            out = fn(layer.attrs, in_shapes, layer.calls[i])
+            out = own.shape(layer.attrs, in_shapes, layer.calls[i])  # type: ignore[arg-type]
         except ShapeError as exc:
             reason = str(exc)
         except (KeyError, TypeError, IndexError, ValueError, ZeroDivisionError) as exc:
@@ -111,8 +146,9 @@ class _Run:
             return [self._fill_batch(s) for s in out]
         if recorded is not None:  # the writer recorded what its consumers received
             note = f"output shape as the writing library recorded it ({reason})"
-            if note not in layer.notes:
-                layer.notes.append(note)
+            notes = self.result.notes.setdefault(id(layer), [])
+            if note not in notes:
+                notes.append(note)
             return [None if s is None else self._fill_batch(s) for s in recorded]
         reasons.setdefault(layer.name, reason)
         return [None]

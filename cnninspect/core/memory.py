@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Iterable
 
-from .cost import Uncountable, elements
 from .dtypes import itemsize
+from .infer import Inference
+from .ops.base import Uncountable, elements
 from .model import Graph, Layer, Shape, Weight
 
 ACTIVATION_DTYPES = frozenset({"float16", "bfloat16", "float32", "float64"})  # what a network computes in
@@ -38,7 +39,8 @@ def tensor_bytes(shape: Shape | None, itemsize: int) -> int | None:
 class Activations:
     """Output bytes per layer and the peak, for one model."""
 
-    def __init__(self, weights: Iterable[Weight]) -> None:
+    def __init__(self, weights: Iterable[Weight], inferred: Inference) -> None:
+        self.inferred = inferred
         self.default = itemsize(float_dtype(weights) or DEFAULT_DTYPE)
         self._bytes: dict[tuple[int, int], list[int | None]] = {}  # per (layer, call): asked twice
 
@@ -49,7 +51,8 @@ class Activations:
     def call_bytes(self, layer: Layer, call: int) -> list[int | None]:
         key = (id(layer), call)
         if key not in self._bytes:
-            shapes = layer.output_shapes[call] if call < len(layer.output_shapes) else [None]
+            per_call = self.inferred.output_shapes(layer)
+            shapes = per_call[call] if call < len(per_call) else [None]
             size = self.itemsize(layer)
             self._bytes[key] = [tensor_bytes(s, size) for s in shapes]
         return self._bytes[key]

@@ -14,6 +14,7 @@ from . import dtypes
 if TYPE_CHECKING:
     import numpy as np
 
+    from .infer import Inference
     from .layouts import Layout
 
 Dim = Union[int, None]
@@ -55,7 +56,9 @@ class Weight:
     """A stored tensor, described from metadata; its values are read on demand."""
 
     name: str  # full name or path inside the file
-    role: str  # kernel, bias, gamma, moving_mean, depthwise_kernel, ...
+    # The library's word for its role, as stored and shown (kernel, weight, gamma,
+    # running_var, ...); ``Layer.weight`` finds it by its neutral role too.
+    role: str
     shape: tuple[int, ...]
     dtype: str  # a core.dtypes name: dtypes.lookup(dtype) gives its size, kind and how reads widen it
     layout: Layout
@@ -106,10 +109,9 @@ class Layer:
     calls: list[Call] = field(default_factory=list)
     graph: Graph | None = None  # set for nested containers
     synthetic: bool = False  # not a layer of the file (an implicit model input)
-    # Filled by shape inference: per call, the shape of each output tensor.
-    output_shapes: list[list[Union[Shape, None]]] = field(default_factory=list)
-    unknown_reason: str | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # the loader's
+    # The last shape inference of its graph (``infer_shapes``), which it only reads.
+    inferred: Inference | None = field(default=None, repr=False, compare=False)
     _weights: list[Weight] = field(default_factory=list, repr=False)
     # Loaders may defer reading a layer's weight metadata until it is first asked for:
     # ``filters`` then touches one layer's part of the file, not every layer's.
@@ -127,11 +129,34 @@ class Layer:
         self._weights = list(value)
 
     @property
+    def output_shapes(self) -> list[list[Union[Shape, None]]]:
+        """Per call, the shape of each output tensor, as the last inference found them."""
+        return self.inferred.output_shapes(self) if self.inferred is not None else []
+
+    @property
+    def unknown_reason(self) -> str | None:
+        """Why the last inference could not find its shape, if it could not."""
+        return self.inferred.reason(self) if self.inferred is not None else None
+
+    @property
     def activation(self) -> str | None:
         return self.attrs.get("activation")
 
     def weight(self, role: str) -> Weight | None:
-        return next((w for w in self.weights if w.role == role), None)
+        """The weight of a neutral ``role`` (``kernel``, ``bias``, ``gamma``,
+        ``moving_variance``, ...): stored under that name, or under the library's word for
+        it, which the op's spec maps (PyTorch's ``weight`` of a conv is its ``kernel``);
+        failing that, a weight stored under the word ``role`` itself."""
+        from .ops import SPECS
+
+        spec = SPECS.get(self.op)
+        weights = self.weights
+        if spec is not None and spec.aliases:
+            aliases = spec.aliases
+            found = next((w for w in weights if aliases.get(w.role, w.role) == role), None)
+            if found is not None:
+                return found
+        return next((w for w in weights if w.role == role), None)
 
     @property
     def params(self) -> int:

@@ -38,16 +38,16 @@ ACTIVATION_LAYERS = {
     "ThresholdedReLU": "thresholded_relu",
 }
 
-IDENTITY_LAYERS = frozenset(
-    {
-        "Activation", "BatchNormalization", "LayerNormalization", "GroupNormalization",
-        "UnitNormalization", "Dropout", "SpatialDropout1D", "SpatialDropout2D",
-        "SpatialDropout3D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Rescaling",
-        "Normalization", "ActivityRegularization", "Masking", "Identity", "InputSpec",
-        "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "RandomContrast",
-        "RandomBrightness", "TorchModuleWrapper",
-    }
-)  # fmt: skip
+# Shape-preserving layers, by neutral kind.
+SAME_SHAPE_LAYERS = {
+    "BatchNormalization": "batch_norm",
+    **dict.fromkeys(("LayerNormalization", "GroupNormalization", "UnitNormalization", "Normalization"), "normalization"),
+    **dict.fromkeys(("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
+                     "GaussianDropout", "AlphaDropout"), "dropout"),
+    **dict.fromkeys(("ActivityRegularization", "Masking", "Identity", "InputSpec", "RandomFlip", "RandomRotation",
+                     "RandomTranslation", "RandomZoom", "RandomContrast", "RandomBrightness"), "identity"),
+    "TorchModuleWrapper": "wrapped_code",
+}  # fmt: skip
 
 ELEMENTWISE_LAYERS = frozenset({"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"})
 
@@ -482,7 +482,7 @@ def _op_layer(cls: str, cfg: dict) -> tuple[str, dict]:
     if cls in ELEMENTWISE_OPS:
         return "elementwise", {"kind": cls.lower()}
     if cls == "Reshape" and isinstance(cfg.get("newshape"), list):
-        return "reshape_full", {"target_shape": cfg["newshape"]}
+        return "reshape", {"target_shape": cfg["newshape"], "batch_included": True}
     if cls == "GetItem":
         return "getitem", {}
     return "unknown", {"reason": f"no shape rule for the operation {cls}"}
@@ -494,7 +494,7 @@ def _tf_op(cfg: dict) -> tuple[str, dict]:
     if TF_ELEMENTWISE.match(fn):
         return "elementwise", {"kind": fn}
     if fn == "reshape":
-        return "reshape_full", {}
+        return "reshape", {"batch_included": True}
     return "unknown", {"reason": f"no shape rule for the TensorFlow function {fn}"}
 
 
@@ -520,7 +520,7 @@ _register([f"Global{k}Pooling{r}D" for k in ("Max", "Average") for r in (1, 2, 3
 _register(["Dense"], "dense", _dense)
 _register(["Flatten"], "flatten", lambda c, cfg: {})
 _register(["Reshape"], "reshape", lambda c, cfg: {"target_shape": list(cfg["target_shape"])})
-_register(["Permute"], "permute", lambda c, cfg: {"dims": list(cfg["dims"])})
+_register(["Permute"], "transpose", lambda c, cfg: {"perm": [0, *cfg["dims"]]})
 _register(["RepeatVector"], "repeat", lambda c, cfg: {"n": int(cfg["n"])})
 _register([f"ZeroPadding{r}D" for r in (1, 2, 3)], "pad", lambda c, cfg: _spatial(c, cfg, padding=_pairs(cfg.get("padding", 1), _rank(c))))
 _register([f"Cropping{r}D" for r in (1, 2, 3)], "crop", lambda c, cfg: _spatial(c, cfg, cropping=_pairs(cfg.get("cropping", 0), _rank(c))))
@@ -535,8 +535,11 @@ _register(["Concatenate"], "concat", lambda c, cfg: {"axis": int(cfg.get("axis",
 _register(["Dot"], "dot", lambda c, cfg: {"axes": cfg.get("axes", -1)})
 _register(["Lambda"], "lambda", lambda c, cfg: _lambda(cfg))
 _register(["SlicingOpLambda"], "getitem", lambda c, cfg: {})
-_register(sorted(IDENTITY_LAYERS), "identity", lambda c, cfg: {"activation": _activation(cfg.get("activation"))})
-_register(sorted(ACTIVATION_LAYERS), "identity", lambda c, cfg: {"activation": ACTIVATION_LAYERS[c]})
+for _cls, _op in sorted(SAME_SHAPE_LAYERS.items()):
+    _register([_cls], _op, lambda c, cfg: {"activation": _activation(cfg.get("activation"))})
+_register(["Activation"], "activation", lambda c, cfg: dict.fromkeys(("activation", "function"), _activation(cfg.get("activation"))))
+_register(["Rescaling"], "activation", lambda c, cfg: {"activation": _activation(cfg.get("activation")), "function": "rescale"})
+_register(sorted(ACTIVATION_LAYERS), "activation", lambda c, cfg: dict.fromkeys(("activation", "function"), ACTIVATION_LAYERS[c]))
 _register(["Merge"], None, lambda c, cfg: _merge(cfg))
 _register(["TFOpLambda"], None, lambda c, cfg: _tf_op(cfg))
 

@@ -356,7 +356,7 @@ def _classify_by_shapes(group: _Group) -> None:
     elif kernel_role and roles[kernel_role].ndim in (3, 4, 5):
         group.type, group.op = f"Conv{roles[kernel_role].ndim - 2}D", "conv"
     elif {"moving_mean", "moving_variance"} <= roles.keys() or {"running_mean", "running_var"} <= roles.keys():
-        group.type, group.op = "BatchNormalization", "identity"
+        group.type, group.op = "BatchNormalization", "batch_norm"
 
 
 # ---------------------------------------------------------------------------------------

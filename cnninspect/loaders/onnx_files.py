@@ -29,11 +29,17 @@ from . import onnx_proto
 # ModelProto fields that may follow ir_version (field 1): their tag bytes.
 MODEL_TAGS = {0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72, 0xA2, 0xCA}
 MAX_FOLD = 4096  # elements: larger constants are never folded
-IDENTITY_OPS = frozenset(
-    "Relu LeakyRelu PRelu Sigmoid Tanh Softmax LogSoftmax Dropout Identity Clip Cast Elu Selu HardSigmoid "
-    "HardSwish Erf Sqrt Exp Log Neg Abs Floor Ceil Not Softplus Softsign Gelu Mish LRN BatchNormalization "
-    "InstanceNormalization LayerNormalization Reciprocal ThresholdedRelu Celu Round Sign Sin Cos".split()
-)
+# Shape-keeping operators, by neutral kind (an activation's function is the operator's
+# name in lower case).
+SAME_SHAPE_OPS = {
+    **dict.fromkeys("Relu LeakyRelu PRelu Sigmoid Tanh Softmax LogSoftmax Clip Elu Selu HardSigmoid HardSwish Erf Sqrt "
+                    "Exp Log Neg Abs Floor Ceil Not Softplus Softsign Gelu Mish Reciprocal ThresholdedRelu Celu Round "
+                    "Sign Sin Cos".split(), "activation"),
+    "BatchNormalization": "batch_norm",
+    **dict.fromkeys("InstanceNormalization LayerNormalization LRN".split(), "normalization"),
+    "Dropout": "dropout",
+    **dict.fromkeys("Identity Cast".split(), "identity"),
+}  # fmt: skip
 BROADCAST_OPS = frozenset("Add Sub Mul Div Pow Max Min Sum Mean Equal Less Greater Where And Or Xor Mod".split())
 BN_ROLES = ("gamma", "beta", "moving_mean", "moving_variance")
 # Stored operands that are not parameters, by the name the operator schema gives them.
@@ -175,7 +181,8 @@ class _Builder:
             a["padding"] = _padding(attrs, rank)
             layer.op = "pool_ceil" if attrs.get("ceil_mode") and isinstance(a["padding"], list) else "pool"
         elif op in ("GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool"):
-            layer.op = "global_pool_keep"
+            layer.op = "global_pool"
+            a.update(keepdims=True, channels_last=False)
         elif op == "Gemm":
             w = consts.get(1)
             if w is None or attrs.get("transA"):
@@ -189,12 +196,14 @@ class _Builder:
                 layer.op, a["units"] = "dense", w.dims[1]
             else:
                 layer.op = "matmul"
-        elif op in IDENTITY_OPS:
-            layer.op = "identity"
+        elif op in SAME_SHAPE_OPS:
+            layer.op = SAME_SHAPE_OPS[op]
+            if layer.op == "activation":
+                a["function"] = op.lower()
         elif op in BROADCAST_OPS:
-            layer.op = "broadcast"
+            layer.op = "elementwise"
         elif op == "Concat":
-            layer.op, a["axis"] = "join", attrs.get("axis", 1 if self.opset < 4 else 0)
+            layer.op, a["axis"] = "concat", attrs.get("axis", 1 if self.opset < 4 else 0)
         elif op == "Reshape":
             layer.op = "reshape_to"
             a.update(shape=attrs.get("shape"), allowzero=attrs.get("allowzero", 0))

@@ -432,12 +432,16 @@ CONV = {"Conv1d": 1, "Conv2d": 2, "Conv3d": 3}
 TRANSPOSED = {"ConvTranspose1d": 1, "ConvTranspose2d": 2, "ConvTranspose3d": 3}
 POOL = {f"{kind}Pool{r}d": r for kind in ("Max", "Avg") for r in (1, 2, 3)}
 ADAPTIVE = {f"Adaptive{kind}Pool{r}d": r for kind in ("Max", "Avg") for r in (1, 2, 3)}
-SHAPE_KEEPING = frozenset(
-    "BatchNorm1d BatchNorm2d BatchNorm3d SyncBatchNorm LayerNorm GroupNorm InstanceNorm1d InstanceNorm2d "
-    "InstanceNorm3d LocalResponseNorm ReLU ReLU6 LeakyReLU PReLU ELU SELU CELU GELU SiLU Mish Sigmoid Tanh "
-    "Hardswish Hardsigmoid Hardtanh Softplus Softsign Tanhshrink Softmax LogSoftmax Softmax2d Dropout Dropout1d "
-    "Dropout2d Dropout3d AlphaDropout Identity".split()
-)
+# Shape-keeping modules, by neutral kind (the activations' function is ACTIVATIONS' name,
+# else the class name in lower case).
+SHAPE_KEEPING = {
+    **dict.fromkeys("BatchNorm1d BatchNorm2d BatchNorm3d SyncBatchNorm".split(), "batch_norm"),
+    **dict.fromkeys("LayerNorm GroupNorm InstanceNorm1d InstanceNorm2d InstanceNorm3d LocalResponseNorm".split(), "normalization"),
+    **dict.fromkeys("ReLU ReLU6 LeakyReLU PReLU ELU SELU CELU GELU SiLU Mish Sigmoid Tanh Hardswish Hardsigmoid Hardtanh "
+                    "Softplus Softsign Tanhshrink Softmax LogSoftmax Softmax2d".split(), "activation"),
+    **dict.fromkeys("Dropout Dropout1d Dropout2d Dropout3d AlphaDropout".split(), "dropout"),
+    "Identity": "identity",
+}  # fmt: skip
 ACTIVATIONS = {"ReLU": "relu", "ReLU6": "relu6", "LeakyReLU": "leaky_relu", "Sigmoid": "sigmoid", "Tanh": "tanh",
                "GELU": "gelu", "SiLU": "silu", "ELU": "elu", "Softmax": "softmax", "Hardswish": "hard_swish"}  # fmt: skip
 CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
@@ -507,10 +511,8 @@ def translate(cls: str, h: dict[str, Any]) -> tuple[str, dict[str, Any], str | N
         dilation = _pairs(h.get("dilation", 1), rank)
         attrs = {"rank": rank, "kernel_size": kernel, "strides": stride, "dilation": dilation,
                  "padding": None if pads is None else [(p, p) for p in pads], "channels_last": False}  # fmt: skip
-        why = "ceil_mode=True rounds up, which the pooling rule does not model" if h.get("ceil_mode") else None
-        if None in (kernel, stride, pads, dilation):
-            why = "its kernel_size, stride or padding are not in the file"
-        return "pool", attrs, why
+        why = "its kernel_size, stride or padding are not in the file" if None in (kernel, stride, pads, dilation) else None
+        return "pool_ceil" if h.get("ceil_mode") else "pool", attrs, why
     if cls in ADAPTIVE:
         rank = ADAPTIVE[cls]
         size = _pairs(h.get("output_size"), rank)
@@ -525,7 +527,9 @@ def translate(cls: str, h: dict[str, Any]) -> tuple[str, dict[str, Any], str | N
         return "unknown", {}, f"Flatten(start_dim={h.get('start_dim')}, end_dim={h.get('end_dim')}) is not modelled"
     if cls in SHAPE_KEEPING:
         attrs = {"activation": ACTIVATIONS[cls]} if cls in ACTIVATIONS else {}
-        return "identity", attrs, None
+        if SHAPE_KEEPING[cls] == "activation":
+            attrs["function"] = ACTIVATIONS.get(cls, cls.lower())
+        return SHAPE_KEEPING[cls], attrs, None
     return "unknown", {}, f"no shape rule for {cls} (its forward() is code, which is never run)"
 
 

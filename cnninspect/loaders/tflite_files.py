@@ -64,10 +64,14 @@ ACTIVATIONS = {0: None, 1: "relu", 2: "relu_n1_to_1", 3: "relu6", 4: "tanh", 5: 
 PADDING = {0: "same", 1: "valid"}
 
 ELEMENTWISE = {"ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE", "POW", "FLOOR_DIV", "FLOOR_MOD"}
+# Shape-keeping operators, by neutral kind (an activation's function is the operator's
+# name in lower case).
 SAME_SHAPE = {
-    "RELU", "RELU6", "RELU_N1_TO_1", "LOGISTIC", "TANH", "SOFTMAX", "LOG_SOFTMAX", "QUANTIZE", "DEQUANTIZE",
-    "HARD_SWISH", "LEAKY_RELU", "ELU", "ABS", "NEG", "EXP", "LOG", "SQRT", "RSQRT", "SQUARE", "CAST", "PRELU",
-    "L2_NORMALIZATION", "LOCAL_RESPONSE_NORMALIZATION", "FLOOR", "CEIL", "ROUND", "SIN", "COS",
+    **dict.fromkeys(("RELU", "RELU6", "RELU_N1_TO_1", "LOGISTIC", "TANH", "SOFTMAX", "LOG_SOFTMAX", "QUANTIZE",
+                     "DEQUANTIZE", "HARD_SWISH", "LEAKY_RELU", "ELU", "ABS", "NEG", "EXP", "LOG", "SQRT", "RSQRT",
+                     "SQUARE", "PRELU", "FLOOR", "CEIL", "ROUND", "SIN", "COS"), "activation"),
+    **dict.fromkeys(("L2_NORMALIZATION", "LOCAL_RESPONSE_NORMALIZATION"), "normalization"),
+    "CAST": "identity",
 }  # fmt: skip
 # Operators whose input 1 is the kernel and input 2 the bias.
 KERNEL_OPS = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "depthwise_conv", "FULLY_CONNECTED": "dense"}
@@ -296,7 +300,7 @@ def _options(op_name: str, opts: _Table | None, kernel: _Tensor | None, first_in
     if op_name in ELEMENTWISE:
         return "elementwise", {"activation": ACTIVATIONS.get(g(0, "b"))} if op_name in ("ADD", "SUB", "MUL", "DIV") else {}
     if op_name in SAME_SHAPE:
-        return "identity", {}
+        return SAME_SHAPE[op_name], {"function": op_name.lower()} if SAME_SHAPE[op_name] == "activation" else {}
     return "recorded", {}
 
 

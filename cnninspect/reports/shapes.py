@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 from ..core.connections import in_maps, kernel_size, out_maps
 from ..core.cost import Costs, graph_costs
-from ..core.infer import infer_shapes
+from ..core.infer import Inference, infer_shapes
 from ..core.memory import Activations
 from ..core.receptive import Field, Fields, graph_fields
 from ..errors import UsageError
@@ -33,22 +33,23 @@ def shapes_report(
             f"--input-shape given {len(input_shapes)} time(s), but the model has {len(model.graph.inputs)} input(s): "
             + ", ".join(r.layer for r in model.graph.inputs)
         )
-    output_shapes = infer_shapes(model.graph, input_shapes, batch)
+    inferred = infer_shapes(model.graph, input_shapes, batch)
     rows = model.rows()
     weights = [w for row in rows for w in row.layer.weights]
-    costs, fields, memory = graph_costs(model.graph), graph_fields(model.graph), Activations(weights)
+    costs, fields = graph_costs(model.graph, inferred), graph_fields(model.graph, inferred)
+    memory = Activations(weights, inferred)
     metrics = _Metrics(costs, fields, memory)
     return {
         "schema": SCHEMA,
         "source": source_json(model),
         "model": model.name,
-        "inputs": [_tensor_json(model, ref) for ref in model.graph.inputs],
+        "inputs": [_tensor_json(model, ref, inferred) for ref in model.graph.inputs],
         "outputs": [
             {"name": ref.layer, "call": ref.call, "index": ref.index, "shape": _shape(shape)}
-            for ref, shape in zip(model.graph.outputs, output_shapes)
+            for ref, shape in zip(model.graph.outputs, inferred.outputs)
         ],
         "architecture": model.architecture,
-        "layers": [{**_layer_json(row), **metrics.layer(row.layer)} for row in rows if select is None or select(row)],
+        "layers": [{**_layer_json(row, inferred), **metrics.layer(row.layer)} for row in rows if select is None or select(row)],
         "totals": {**_totals(weights), **metrics.totals(model, rows)},
         "notes": list(model.notes),
     }
@@ -84,17 +85,15 @@ def _shape(shape: Shape | None) -> list | None:
     return None if shape is None else list(shape)
 
 
-def _tensor_json(model: Model, ref: TensorRef) -> dict[str, Any]:
-    layer = model.graph.layer(ref.layer)
-    shapes = layer.output_shapes[ref.call] if ref.call < len(layer.output_shapes) else [None]
-    return {"name": ref.layer, "shape": _shape(shapes[ref.index] if ref.index < len(shapes) else None)}
+def _tensor_json(model: Model, ref: TensorRef, inferred: Inference) -> dict[str, Any]:
+    return {"name": ref.layer, "shape": _shape(inferred.shape_of(model.graph.layer(ref.layer), ref))}
 
 
 def _ref_name(ref: TensorRef) -> str:
     return ref.layer if ref.call == 0 and ref.index == 0 else f"{ref.layer}[{ref.call}][{ref.index}]"
 
 
-def _layer_json(row: Row) -> dict[str, Any]:
+def _layer_json(row: Row, inferred: Inference) -> dict[str, Any]:
     layer = row.layer
     return {
         "index": row.index,
@@ -106,15 +105,15 @@ def _layer_json(row: Row) -> dict[str, Any]:
         "synthetic": layer.synthetic,
         "activation": layer.activation,
         "inbound": [[_ref_name(r) for r in call.tensor_inputs] for call in layer.calls],
-        "output_shapes": [_shape(s) for call in layer.output_shapes for s in call],
+        "output_shapes": [_shape(s) for call in inferred.output_shapes(layer) for s in call],
         "calls": len(layer.calls),
         "params": layer.params,
         "trainable_params": _trainable(layer),
         "weights": [weight_json(w) for w in layer.weights],
         "channels": _channels(layer),
         "kernel_size": kernel_size(layer),
-        "unknown_reason": layer.unknown_reason,
-        "notes": list(layer.notes),
+        "unknown_reason": inferred.reason(layer),
+        "notes": layer.notes + inferred.layer_notes(layer),
     }
 
 

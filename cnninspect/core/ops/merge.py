@@ -1,0 +1,85 @@
+"""Merges and element-wise arithmetic: ``elementwise`` (Add, Multiply, ... with NumPy
+broadcasting, constants and stored operands included), ``concat`` and ``reduce``."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ..arithmetic import ShapeError, broadcast, format_shape
+from ..fields import concat_step, end_step, preserve_step
+from ..model import Call, Constant, Layer, Shape
+from .base import Attrs, Count, OpSpec, elements, data_operand, fold_values, free, operand_shapes, operand_value, register
+
+
+def elementwise_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """Add, Multiply, ... and arithmetic on tensors, constants (``x + 3.0``) and stored
+    operands: NumPy broadcasting over every operand."""
+    operands = operand_shapes(inputs, call)
+    fold_values(call, operands)
+    shapes = [s for s in operands if s is not None]
+    for c in call.inputs:
+        if isinstance(c, Constant) and isinstance(c.value, list):
+            shapes.append(_constant_shape(c.value))
+    if not shapes:
+        raise ShapeError("has no tensor input")
+    return [broadcast(shapes)]
+
+
+def _constant_shape(value: Any) -> Shape:
+    dims = []
+    while isinstance(value, list):
+        dims.append(len(value))
+        value = value[0] if value else None
+    return tuple(dims)
+
+
+def concat_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """Concatenation of tensors (and stored operands) along ``axis``."""
+    inputs = [s for s in operand_shapes(inputs, call) if s is not None]
+    fold_values(call, inputs)
+    if not inputs:
+        raise ShapeError("has no input")
+    rank = len(inputs[0])
+    if any(len(s) != rank for s in inputs):
+        raise ShapeError(f"cannot concatenate {', '.join(format_shape(s) for s in inputs)}")
+    axis = attrs.get("axis", -1) % rank
+    out = list(inputs[0])
+    dims = [s[axis] for s in inputs]
+    out[axis] = None if None in dims else sum(d for d in dims if d is not None)
+    for i in range(rank):
+        if i != axis:
+            out[i] = broadcast([(s[i],) for s in inputs])[0]
+    return [tuple(out)]
+
+
+def reduce_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """ReduceMean, ReduceMax, ...: over ``axes`` (attribute or operand 1), every axis when
+    none are given; ``keepdims`` keeps them as 1s."""
+    shape = data_operand(inputs, call)
+    axes = attrs.get("axes") if attrs.get("axes") is not None else operand_value(call, 1)
+    if axes is None and len(call.kwargs.get("operands", [])) > 1 and call.kwargs["operands"][1][0] == "tensor":
+        raise ShapeError("its axes are computed at run time")
+    if not axes and attrs.get("noop_with_empty_axes"):
+        return [tuple(shape)]
+    chosen = {int(a) % len(shape) for a in axes} if axes else set(range(len(shape)))
+    if attrs.get("keepdims", 1):
+        return [tuple(1 if i in chosen else d for i, d in enumerate(shape))]
+    return [tuple(d for i, d in enumerate(shape) if i not in chosen)]
+
+
+
+def elementwise_cost(layer: Layer, ins: Sequence[Shape], outs: Sequence[Shape], call: Call) -> Count:
+    """n operands: n - 1 FLOPs per output element (1 for a single-operand op)."""
+    n = len(call.kwargs.get("operands") or call.inputs)
+    return 0, max(n - 1, 1) * elements(outs[0])
+
+
+def reduce_cost(layer: Layer, ins: Sequence[Shape], outs: Sequence[Shape], call: Call) -> Count:
+    return 0, elements(ins[0] if ins else None)
+
+
+register(
+    OpSpec("elementwise", elementwise_shape, elementwise_cost, preserve_step, doc="Add, Mul, ...: NumPy broadcasting"),
+    OpSpec("concat", concat_shape, free, concat_step, doc="concatenate tensors along an axis"),
+    OpSpec("reduce", reduce_shape, reduce_cost, end_step, doc="mean, max, ... over axes"),
+)

@@ -1,0 +1,65 @@
+"""Pooling: ``pool`` (a sliding max/average window), ``pool_ceil`` (the same, its output
+rounded up: ``ceil_mode``)
+and ``global_pool`` (over every spatial axis; ``keepdims`` keeps them as 1s)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..arithmetic import ShapeError, format_shape, spatial_join, spatial_split
+from ..fields import end_step, slide_step
+from ..model import Call, Layer, Shape
+from .base import Attrs, Count, OpSpec, elements, one_input, one_known, register, sliding, window
+
+
+def pool_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    return [sliding(attrs, one_input(inputs), None)]
+
+
+def pool_ceil_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """Pooling with ``ceil_mode`` (explicit per-side pads, channels first): the last
+    window may start in the padding's first half, never past the input and its leading pad."""
+    shape = one_input(inputs)
+    rank = attrs["rank"]
+    spatial, channels = spatial_split(shape, rank, False)
+    out: list[int | None] = []
+    for n, k, s, d, (p0, p1) in zip(spatial, attrs["kernel_size"], attrs["strides"], attrs["dilation"], attrs["padding"]):
+        if n is None:
+            out.append(None)
+            continue
+        eff = d * (k - 1) + 1
+        length = -(-(n + p0 + p1 - eff) // s) + 1
+        if (length - 1) * s >= n + p0:
+            length -= 1
+        out.append(length)
+    return [spatial_join(shape[0], out, channels, False)]
+
+
+def pool_cost(layer: Layer, ins: Sequence[Shape], outs: Sequence[Shape], call: Call) -> Count:
+    return 0, elements(outs[0]) * window(layer)
+
+
+def global_pool_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+    """Pooling over every spatial axis (``rank`` of them, else every axis after batch and
+    channels); ``keepdims`` keeps them as 1s."""
+    shape = one_input(inputs)
+    rank, last = attrs.get("rank"), attrs["channels_last"]
+    if rank is None:
+        if len(shape) < 3:
+            raise ShapeError(f"expects a (batch, channels, ...) input, got {format_shape(shape)}")
+        rank = len(shape) - 2
+    _, channels = spatial_split(shape, rank, last)
+    if attrs.get("keepdims"):
+        return [spatial_join(shape[0], (1,) * rank, channels, last)]
+    return [(shape[0], channels)]
+
+
+def global_pool_cost(layer: Layer, ins: Sequence[Shape], outs: Sequence[Shape], call: Call) -> Count:
+    return 0, elements(one_known(ins))
+
+
+register(
+    OpSpec("pool", pool_shape, pool_cost, slide_step, doc="max/average pooling window"),
+    OpSpec("pool_ceil", pool_ceil_shape, pool_cost, slide_step, doc="pooling with ceil_mode (explicit per-side pads, channels first)"),
+    OpSpec("global_pool", global_pool_shape, global_pool_cost, end_step, doc="pooling over every spatial axis"),
+)
