@@ -63,6 +63,7 @@ def source_json(model: Model) -> dict[str, Any]:
         "library": s.library,
         "library_version": s.library_version,
         "backend": s.backend,
+        "format_version": s.format_version,
     }
 
 
