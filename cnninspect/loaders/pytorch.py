@@ -655,7 +655,8 @@ def _tensors(module: up.Opaque) -> list[tuple[str, up.TensorRef, bool]]:
     attrs = module.attributes
     if isinstance(attrs.get("_parameters"), dict):
         params = [(str(k), v, True) for k, v in attrs["_parameters"].items() if isinstance(v, up.TensorRef)]
-        buffers = attrs.get("_buffers") if isinstance(attrs.get("_buffers"), dict) else {}
+        found = attrs.get("_buffers")
+        buffers: dict[Any, Any] = found if isinstance(found, dict) else {}
         skipped = attrs.get("_non_persistent_buffers_set") or set()
         return params + [(str(k), v, False) for k, v in buffers.items() if isinstance(v, up.TensorRef) and k not in skipped]
     return [(str(k), v, v.requires_grad) for k, v in attrs.items() if isinstance(v, up.TensorRef)]
