@@ -115,7 +115,13 @@ def test_the_fixtures_explain_every_kind() -> None:
                 seen |= {(layer["op"], part) for part in layer["explain"]}
     for op in ("conv", "depthwise_conv", "separable_conv", "conv_transpose"):
         assert {(op, "output"), (op, "params"), (op, "macs"), (op, "maps")} <= seen, op
-    assert {("dense", "params"), ("dense", "macs"), ("flatten", "output"), ("pool", "output"), ("batch_norm", "params")} <= seen
+    assert {
+        ("dense", "params"),
+        ("dense", "macs"),
+        ("flatten", "output"),
+        ("pool", "output"),
+        ("batch_norm", "params"),
+    } <= seen
 
 
 @pytest.mark.parametrize("truth_path", TRUTH_FILES, ids=truth_id)
@@ -149,7 +155,10 @@ def test_mnist_reads_as_the_issue_asks() -> None:
     assert conv["params"]["terms"] == [[3, 3, 32, 32], [32]]
     assert conv["params"]["why"] == "32 output maps, each the sum of 32 filtered input maps, plus a bias"
     assert conv["macs"]["text"] == "7,225,344 = 28·28·32 · 3·3·32"
-    assert conv["maps"] == "each of the 32 output maps is the sum of 32 filtered input maps: 32·32 filters of 3×3, not 32 × 32 maps"
+    assert (
+        conv["maps"]
+        == "each of the 32 output maps is the sum of 32 filtered input maps: 32·32 filters of 3×3, not 32 × 32 maps"
+    )
     assert layers["flatten"]["output"][0]["text"] == "6272 = 14·14·32"
     assert "(h, w, c) order" in layers["flatten"]["output"][0]["note"]
     assert layers["input_layer"] == {}
@@ -208,8 +217,57 @@ def test_wrap_breaks_at_spaces_before_dots() -> None:
 
 def test_the_default_view_stays_clean(mnist_report: dict[str, Any]) -> None:
     """Without --explain the layers carry no ``explain`` and nothing is drawn."""
-    plain = {**mnist_report, "layers": [{k: v for k, v in layer.items() if k != "explain"} for layer in mnist_report["layers"]]}
+    plain = {
+        **mnist_report,
+        "layers": [{k: v for k, v in layer.items() if k != "explain"} for layer in mnist_report["layers"]],
+    }
     assert list(explain_view(plain, 80)) == []
     shown = "\n".join(t.plain for t in explain_view(mnist_report, 120))
     assert "h, w: 28 = ⌊(28 + 2·1 − 3) / 1⌋ + 1" in shown  # equal axes share a line
     assert "#4 flatten (Flatten)" in shown
+
+
+def test_keras_flatten_channels_first_reads_channels_last() -> None:
+    """Keras' Flatten(data_format='channels_first') moves axis 1 to the end before
+    flattening (keras.layers.Flatten.call), so (32, 14, 14) flattens as 14·14·32."""
+    conv = conv_layer(channels_last=False)
+    flatten = Layer("f", "Flatten", "flatten", config={"data_format": "channels_first"}, calls=[Call()])
+    item = explain_layer(flatten, [(None, 32, 14, 14)], [(None, 6272)], producer=conv)["output"][0]
+    assert item["text"] == "6272 = 14·14·32" and "(h, w, c) order" in item["note"]
+    stored = explain_layer(
+        Layer("f", "Flatten", "flatten", calls=[Call()]), [(None, 32, 14, 14)], [(None, 6272)], producer=conv
+    )
+    assert stored["output"][0]["text"] == "6272 = 32·14·14" and "(c, h, w) order" in stored["output"][0]["note"]
+
+
+def test_a_given_batch_is_a_factor_of_the_macs() -> None:
+    with open_model(SAMPLES / "mnist_cnn.h5", OpenOptions()) as model:
+        report = shapes_report(model, batch=4)
+        found = explain_graph(model.graph, infer_shapes(model.graph, batch=4))
+        conv = next(r.layer for r in model.rows() if r.layer.name == "conv2d_1")
+    macs = found[id(conv)]["macs"]
+    assert macs["text"] == "28,901,376 = 4·28·28·32 · 3·3·32"
+    check(macs, next(x["macs"] for x in report["layers"] if x["name"] == "conv2d_1"))
+
+
+def _wired() -> bool:
+    """The command layer knows --explain (cli.py/commands.py, applied by the lead)."""
+    from dataclasses import fields
+
+    from cnninspect.commands import ShapesRequest
+
+    return any(f.name == "explain" for f in fields(ShapesRequest))
+
+
+@pytest.mark.skipif(not _wired(), reason="shapes --explain is not wired into the command layer yet")
+def test_shapes_explain_through_the_command_line() -> None:
+    from conftest import cli, cli_json
+
+    mnist = SAMPLES / "mnist_cnn.h5"
+    shown = cli("shapes", mnist, "--explain", env={"COLUMNS": "40"})
+    assert shown.exit_code == 0, shown.stderr
+    assert "9,248 = 3·3·32·32 + 32" in shown.stdout and "7,225,344 = 28·28·32 ·" in shown.stdout
+    assert "--explain" not in cli("shapes", mnist).stdout
+    layers = cli_json("shapes", mnist, "--explain")["layers"]
+    assert layers[2]["explain"]["params"]["terms"] == [[3, 3, 32, 32], [32]]
+    assert all("explain" not in layer for layer in cli_json("shapes", mnist)["layers"])

@@ -35,7 +35,10 @@ def explain_lines(report: dict[str, Any]) -> Iterator[tuple[str, str]]:
 def _merged_axes(items: list[dict[str, Any]]) -> list[tuple[list[str], dict[str, Any]]]:
     merged: list[tuple[list[str], dict[str, Any]]] = []
     for item in items:
-        same = next((axes for axes, seen in merged if (seen["text"], seen.get("note")) == (item["text"], item.get("note"))), None)
+        same = next(
+            (axes for axes, seen in merged if (seen["text"], seen.get("note")) == (item["text"], item.get("note"))),
+            None,
+        )
         if same is not None:
             same.append(item["axis"])
         else:

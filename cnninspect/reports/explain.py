@@ -4,7 +4,7 @@ own numbers plugged in (a teaching aid: why a 3x3 conv of 32 maps onto 32 maps h
 
 An explanation is plain data (the ``explain`` field of a layer in the shapes JSON)::
 
-    {"output": [{"axis": "h", "value": 28, "text": "28 = ⌊(28 + 1 + 1 − 3) / 1⌋ + 1",
+    {"output": [{"axis": "h", "value": 28, "text": "28 = ⌊(28 + 2·1 − 3) / 1⌋ + 1",
                  "padding": [1, 1], "note": "..."}],
      "params": {"value": 9248, "terms": [[3, 3, 32, 32], [32]], "text": "9,248 = 3·3·32·32 + 32",
                 "why": "32 output maps, ..."},
@@ -50,14 +50,20 @@ def explain_graph(graph: Graph, inferred: Inference) -> dict[int, Explanation]:
         ins: list[Shape | None] = []
         if layer.calls:
             ins = [inferred.shape_of(by_name.get(r.layer), r) for r in layer.calls[0].tensor_inputs]
-        producer = by_name.get(layer.calls[0].tensor_inputs[0].layer) if layer.calls and layer.calls[0].tensor_inputs else None
+        producer = (
+            by_name.get(layer.calls[0].tensor_inputs[0].layer) if layer.calls and layer.calls[0].tensor_inputs else None
+        )
         outs = calls[0] if calls else []
         out[id(layer)] = explain_layer(layer, ins, outs, producer, single_call=len(layer.calls) == 1)
     return out
 
 
 def explain_layer(
-    layer: Layer, ins: Sequence[Shape | None], outs: Sequence[Shape | None], producer: Layer | None = None, single_call: bool = True
+    layer: Layer,
+    ins: Sequence[Shape | None],
+    outs: Sequence[Shape | None],
+    producer: Layer | None = None,
+    single_call: bool = True,
 ) -> Explanation:
     """The explanation of one layer's first call (its MACs only when it has one call)."""
     found: Explanation = {}
@@ -71,7 +77,7 @@ def explain_layer(
     macs = _macs(layer, data, result) if single_call and data is not None and result is not None else None
     if macs is not None:
         found["macs"] = macs
-    maps = _maps_sentence(layer, data)
+    maps = _maps_sentence(layer)
     if maps:
         found["maps"] = maps
     return found
@@ -117,7 +123,10 @@ def _output(layer: Layer, data: Shape, result: Shape, producer: Layer | None) ->
     if layer.op == "conv_transpose" and not layer.attrs.get("output_shape"):
         return _sliding(layer, data, transposed_axis)
     if layer.op == "flatten" and result[1:] and result[1] is not None:
-        return [_flattened(data[1:], result[1], _data_axes(producer, len(data)))]
+        dims, axes = list(data[1:]), _data_axes(producer, len(data))
+        if layer.config.get("data_format") == "channels_first" and len(dims) > 1:  # Keras moves axis 1 last first
+            dims, axes = [*dims[1:], dims[0]], axes and [*axes[1:], axes[0]]
+        return [_flattened(dims, result[1], axes)]
     if layer.op == "flatten_at" and result[-1] is not None:
         axis = layer.attrs.get("axis", 1) % (len(data) + 1)
         named = _data_axes(producer, len(data))
@@ -198,7 +207,10 @@ def transposed_axis(name: str, n: int, k: int, s: int, d: int, padding: Any, out
     elif output_padding is None and padding == "full":
         text = f"{n}·{s} − ({s} + {window} − 2)"
     else:
-        before, after = padding if isinstance(padding, tuple) else (eff // 2,) * 2 if padding == "same" else (0, 0) if padding == "valid" else (eff - 1,) * 2
+        if isinstance(padding, tuple):
+            before, after = padding
+        else:  # what transposed_length takes off each side
+            before = after = {"same": eff // 2, "valid": 0, "full": eff - 1}[padding]
         pads = f" − 2·{before}" if before == after and before else "".join(f" − {p}" for p in (before, after) if p)
         extra = f" + {output_padding}" if output_padding else ""
         text = f"({n} − 1)·{s} + {window}{pads}{extra}"
@@ -215,7 +227,7 @@ def _data_axes(producer: Layer | None, ndim: int) -> list[str] | None:
     return [*spatial, "c"] if attrs["channels_last"] else ["c", *spatial]
 
 
-def _flattened(dims: Shape, value: int, axes: list[str] | None) -> Explanation:
+def _flattened(dims: Sequence[int | None], value: int, axes: list[str] | None) -> Explanation:
     known = [d for d in dims if d is not None]
     order = f"({', '.join(axes)})" if axes and len(axes) == len(dims) else "stored"
     return {
@@ -233,7 +245,9 @@ def _flattened(dims: Shape, value: int, axes: list[str] | None) -> Explanation:
 
 def _weight_factors(weight: Weight) -> list[int]:
     """A weight's dims, spatial first, then in, mult and out (``3·3·32·32`` whatever the layout)."""
-    named = sorted(range(len(weight.shape)), key=lambda i: FACTOR_ORDER.get(weight.axes[i], 6) if i < len(weight.axes) else 6)
+    named = sorted(
+        range(len(weight.shape)), key=lambda i: FACTOR_ORDER.get(weight.axes[i], 6) if i < len(weight.axes) else 6
+    )
     return [weight.shape[i] for i in named]
 
 
@@ -305,9 +319,9 @@ def _macs(layer: Layer, data: Shape, result: Shape) -> Explanation | None:
 # The sentence that answers "why 32 x 32?"
 
 
-def _maps_sentence(layer: Layer, data: Shape | None) -> str | None:
+def _maps_sentence(layer: Layer) -> str | None:
     n_in, n_out, kernel = in_maps(layer), out_maps(layer), kernel_size(layer)
-    if n_in is None or n_out is None or layer.op == "dense" and data is None:
+    if n_in is None or n_out is None:
         return None
     if layer.op == "dense":
         return f"each of the {n_out} outputs is a weighted sum of all {n_in} inputs: {n_in}·{n_out} weights, one per (input, output) pair"
@@ -318,9 +332,10 @@ def _maps_sentence(layer: Layer, data: Shape | None) -> str | None:
     if layer.op == "conv":
         per = n_in // groups
         within = f" of its group ({groups} groups of {per})" if groups > 1 else ""
+        not_maps = f", not {n_out} × {per} maps" if per > 1 else ""
         return (
             f"each of the {n_out} output maps is the sum of {_count(per, 'filtered input map')}{within}: "
-            f"{n_out}·{per} filters of {size}, not {n_out} × {per} maps"
+            f"{n_out}·{per} filters of {size}{not_maps}"
         )
     if layer.op == "conv_transpose":
         per = n_out // groups
@@ -332,7 +347,6 @@ def _maps_sentence(layer: Layer, data: Shape | None) -> str | None:
     if layer.op == "separable_conv":
         return f"each of the {n_in} input maps is filtered on its own (a filter of {size}), then each of the {n_out} output maps is a weighted sum of those maps (1×1)"
     return None
-
 
 
 def _count(n: int, noun: str) -> str:
