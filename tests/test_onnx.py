@@ -17,7 +17,7 @@ import pytest
 from conftest import FIXTURES, cli, cli_json, load_truth
 from cnninspect.core.infer import infer_shapes
 from cnninspect.core.model import Call
-from cnninspect.core.rules import RULES
+from cnninspect.core.ops import spec
 from cnninspect.loaders import open_model
 
 onnx = pytest.importorskip("onnx")
@@ -223,28 +223,28 @@ def test_external_data_is_read_from_beside_the_model(tmp_path: Path) -> None:
 
 
 def _rule(op: str, attrs: dict, *shapes, **kwargs):
-    return RULES[op](attrs, list(shapes), Call(kwargs=kwargs))[0]
+    return spec(op).shape(attrs, list(shapes), Call(kwargs=kwargs))[0]
 
 
 def test_pool_ceil_mode_never_starts_a_window_in_the_end_padding() -> None:
-    attrs = {"rank": 1, "kernel_size": [2], "strides": [2], "dilation": [1], "padding": [(0, 0)]}
-    assert _rule("pool_ceil", attrs, (1, 3, 5)) == (1, 3, 3)
-    attrs = {"rank": 1, "kernel_size": [3], "strides": [2], "dilation": [1], "padding": [(1, 1)]}
-    assert _rule("pool_ceil", attrs, (1, 3, 6)) == (1, 3, 4)  # the last window starts on the last element
-    attrs = {"rank": 1, "kernel_size": [2], "strides": [2], "dilation": [1], "padding": [(1, 1)]}
-    assert _rule("pool_ceil", attrs, (1, 3, 5)) == (1, 3, 3)  # ceil(5/2)+1 = 4 would start in the end padding
+    attrs = {"rank": 1, "kernel_size": [2], "strides": [2], "dilation": [1], "padding": [(0, 0)], "ceil_mode": True}
+    assert _rule("pool", attrs, (1, 3, 5)) == (1, 3, 3)
+    attrs = {"rank": 1, "kernel_size": [3], "strides": [2], "dilation": [1], "padding": [(1, 1)], "ceil_mode": True}
+    assert _rule("pool", attrs, (1, 3, 6)) == (1, 3, 4)  # the last window starts on the last element
+    attrs = {"rank": 1, "kernel_size": [2], "strides": [2], "dilation": [1], "padding": [(1, 1)], "ceil_mode": True}
+    assert _rule("pool", attrs, (1, 3, 5)) == (1, 3, 3)  # ceil(5/2)+1 = 4 would start in the end padding
 
 
 def test_reshape_squeeze_pad_and_resize_by_value() -> None:
     values = {1: [0, -1, 4]}
     kw = {"value": values.get, "operands": [("tensor", 0), ("const", (3,))]}
-    assert _rule("reshape_to", {}, (2, 3, 8), **kw) == (2, 6, 4)
+    assert _rule("reshape", {"batch_included": True}, (2, 3, 8), **kw) == (2, 6, 4)
     assert _rule("squeeze", {"axes": None}, (2, 1, 5, 1)) == (2, 5)
-    assert _rule("pad_to", {"pads": [0, 0, 1, 2, 0, 0, 3, 4]}, (1, 2, 5, 5)) == (1, 2, 9, 11)
-    assert _rule("resize_to", {"scales": [1, 1, 2.0, 0.5]}, (1, 2, 5, 6)) == (1, 2, 10, 3)
+    assert _rule("pad", {"pads": [(0, 0), (0, 0), (1, 3), (2, 4)]}, (1, 2, 5, 5)) == (1, 2, 9, 11)
+    assert _rule("resize", {"scales": [1, 1, 2.0, 0.5]}, (1, 2, 5, 6)) == (1, 2, 10, 3)
     assert _rule("unsqueeze", {"axes": [0, -1]}, (3, 4)) == (1, 3, 4, 1)
     assert _rule("transpose", {"perm": None}, (1, 2, 3)) == (3, 2, 1)
-    assert _rule("flatten_at", {"axis": 2}, (2, 3, 4, 5)) == (6, 20)
+    assert _rule("flatten", {"axis": 2}, (2, 3, 4, 5)) == (6, 20)
 
 
 def test_slice_by_attributes_and_by_values() -> None:
@@ -281,6 +281,6 @@ def test_conv_same_padding_and_transposed_output_shape() -> None:
 
 def test_split_into_equal_parts_and_reduce_over_every_axis() -> None:
     attrs = {"axis": 1, "split": None, "outputs": 3}
-    assert RULES["split"](attrs, [(2, 7, 4)], Call()) == [(2, 3, 4), (2, 3, 4), (2, 1, 4)]
+    assert spec("split").shape(attrs, [(2, 7, 4)], Call()) == [(2, 3, 4), (2, 3, 4), (2, 1, 4)]
     assert _rule("reduce", {"axes": None, "keepdims": 0}, (2, 3, 4)) == ()
     assert _rule("reduce", {"axes": None, "keepdims": 1, "noop_with_empty_axes": 1}, (2, 3)) == (2, 3)

@@ -179,7 +179,7 @@ class _Builder:
             a.update(rank=rank, kernel_size=list(attrs["kernel_shape"]), strides=list(attrs.get("strides") or [1] * rank),
                      dilation=list(attrs.get("dilations") or [1] * rank), channels_last=False)
             a["padding"] = _padding(attrs, rank)
-            layer.op = "pool_ceil" if attrs.get("ceil_mode") and isinstance(a["padding"], list) else "pool"
+            layer.op, a["ceil_mode"] = "pool", bool(attrs.get("ceil_mode")) and isinstance(a["padding"], list)
         elif op in ("GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool"):
             layer.op = "global_pool"
             a.update(keepdims=True, channels_last=False)
@@ -205,10 +205,10 @@ class _Builder:
         elif op == "Concat":
             layer.op, a["axis"] = "concat", attrs.get("axis", 1 if self.opset < 4 else 0)
         elif op == "Reshape":
-            layer.op = "reshape_to"
-            a.update(shape=attrs.get("shape"), allowzero=attrs.get("allowzero", 0))
+            layer.op = "reshape"
+            a.update(target_shape=attrs.get("shape"), batch_included=True, allowzero=attrs.get("allowzero", 0))
         elif op == "Flatten":
-            layer.op, a["axis"] = "flatten_at", attrs.get("axis", 1)
+            layer.op, a["axis"] = "flatten", attrs.get("axis", 1)
         elif op == "Transpose":
             layer.op, a["perm"] = "transpose", attrs.get("perm")
         elif op in ("Squeeze", "Unsqueeze"):
@@ -227,9 +227,11 @@ class _Builder:
             layer.op = "slice_by"
             a.update({k: attrs[k] for k in ("starts", "ends", "axes") if k in attrs})
         elif op == "Pad":
-            layer.op, a["pads"] = "pad_to", attrs.get("pads") or attrs.get("paddings")
+            layer.op = "pad"
+            flat = attrs.get("pads") or attrs.get("paddings")  # before opset 11: [begins..., ends...]
+            a["pads"] = None if flat is None else [(flat[i], flat[i + len(flat) // 2]) for i in range(len(flat) // 2)]
         elif op in ("Resize", "Upsample"):
-            layer.op = "resize_to"
+            layer.op, a["interpolates"] = "resize", True
             if "scales" in attrs:
                 a["scales"] = list(attrs["scales"])
             elif op == "Upsample" or self.opset < 11:

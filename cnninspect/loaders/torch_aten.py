@@ -76,8 +76,8 @@ def _pool(node: Node, avg: bool) -> Translation:
     if None in (kernel, stride, pads, dilation):
         return "unknown", {}, f"{node.op}'s kernel, stride or padding are computed at run time"
     attrs = {"rank": rank, "kernel_size": kernel, "strides": stride, "dilation": dilation,
-             "padding": [(p, p) for p in pads or []], "channels_last": False}  # fmt: skip
-    return ("pool_ceil" if ceil else "pool"), attrs, None
+             "padding": [(p, p) for p in pads or []], "channels_last": False, "ceil_mode": ceil}  # fmt: skip
+    return "pool", attrs, None
 
 
 def _reshape_target(node: Node) -> list[int] | None:
@@ -118,15 +118,19 @@ def translate(node: Node, shape_of: Callable[[Any], Optional[tuple[int, ...]]]) 
         size = _ints(_arg(node, 1), 2)
         if size is None:
             return "unknown", {}, f"{op} to a size computed at run time"
-        return "resize", {"size": tuple(size), "channels_last": False}, None
-    if op in ("batch_norm", "layer_norm", "group_norm", "instance_norm"):
-        return "identity", {}, None
+        return "resize", {"sizes": [None, None, *size], "channels_last": False}, None
+    if op == "batch_norm":
+        return "batch_norm", {}, None
+    if op in ("layer_norm", "group_norm", "instance_norm"):
+        return "normalization", {}, None
     if op in ACTIVATIONS:
-        return "identity", {"activation": ACTIVATIONS[op]}, None
-    if op in DROPOUT or op in SKIPPED:
+        return "activation", {"function": ACTIVATIONS[op]}, None
+    if op in DROPOUT:
+        return "dropout", {}, None
+    if op in SKIPPED:
         return "identity", {}, None
     if op in ELEMENTWISE:
-        return "broadcast", {}, None
+        return "elementwise", {"kind": op.rstrip("_")}, None
     if op == "cat":
         dim = _arg(node, 1, 0)
         return ("concat", {"axis": dim}, None) if isinstance(dim, int) else ("unknown", {}, "cat along a run-time axis")
@@ -139,7 +143,7 @@ def translate(node: Node, shape_of: Callable[[Any], Optional[tuple[int, ...]]]) 
         target = _reshape_target(node)
         if target is None:
             return "unknown", {}, f"{op} to a shape computed at run time"
-        return "reshape_to", {"shape": target}, None
+        return "reshape", {"target_shape": target, "batch_included": True}, None
     if op == "permute":
         dims = _arg(node, 1)
         return ("transpose", {"perm": list(dims)}, None) if _ints(dims, 1) else ("unknown", {}, "permute by run-time dims")
@@ -181,12 +185,12 @@ def build_graph(graph: AtenGraph, weights: dict[str, Weight]) -> Graph:
         if why is not None:
             op, attrs = "unknown", {"reason": why}
         inputs: list[TensorRef | Constant] = []
-        for arg in node.args[:1] if op not in ("broadcast", "concat") else node.args:
+        for arg in node.args[: 2 if op in ("elementwise", "concat") else 1]:  # add's alpha is no operand
             items = arg if isinstance(arg, list) else [arg]
             for item in items:
                 if isinstance(item, Value) and item in producers:
                     inputs.append(producers[item])
-                elif op == "broadcast" and isinstance(item, (int, float)) and not isinstance(item, bool):
+                elif op == "elementwise" and isinstance(item, (int, float)) and not isinstance(item, bool):
                     inputs.append(Constant(item))
         layer = Layer(name=name, type=kind, op=op, attrs=attrs, calls=[Call(inputs=inputs)])
         params = [a.name for a in [*node.args, *node.kwargs.values()] if isinstance(a, Param)]

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from ..arithmetic import ShapeError, format_shape, product, spatial_join, spatial_split
-from ..fields import Value, crop_step, end_step, pad_step, pixel_step, scale, shift, single, upsample_step
+from ..arithmetic import ShapeError, format_shape, product, spatial_axes, spatial_join, spatial_split
+from ..fields import Value, crop_step, end_step, pixel_step, scale, shift, single, upsample_step
 from ..model import Call, Constant, Layer, Shape
 from .base import Attrs, OpSpec, data_operand, fold_values, free, one_input, operand_shapes, operand_value, register
 
@@ -43,12 +43,7 @@ def constant_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Sh
 
 
 def flatten_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
-    shape = one_input(inputs)
-    return [(shape[0], product(shape[1:]))]
-
-
-def flatten_at_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
-    """Flatten to 2-D around ``axis``."""
+    """Flatten to 2-D around ``axis`` (1 by default: the batch dim and everything else)."""
     shape = one_input(inputs)
     axis = attrs.get("axis", 1) % (len(shape) + 1) if shape else 0
     return [(product(shape[:axis]), product(shape[axis:]))]
@@ -56,7 +51,7 @@ def flatten_at_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[
 
 def reshape_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
     """Reshape to ``target_shape``, which leaves the batch dim out (Keras ``Reshape``) or,
-    with ``batch_included``, names it too (``tf.reshape``, ``ops.reshape``)."""
+    with ``batch_included``, names it too (``tf.reshape``, ONNX ``Reshape``, ``x.view``)."""
     if attrs.get("batch_included"):
         return _reshape_with_batch(attrs, inputs, call)
     shape = one_input(inputs)
@@ -76,30 +71,16 @@ def reshape_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Sha
 
 
 def _reshape_with_batch(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
-    """The target, given as an attribute, the call's ``shape`` argument or its constant,
-    includes the batch dim."""
-    shape = one_input(inputs)
-    target = attrs.get("target_shape") or call.kwargs.get("shape")
-    if target is None:
-        consts = [c.value for c in call.inputs if isinstance(c, Constant) and isinstance(c.value, list)]
-        target = consts[0] if consts else None
-    if not isinstance(target, list):
-        raise ShapeError("the target shape is not recorded in the file")
-    out = list(target)
-    if out.count(-1) > 1:
-        raise ShapeError(f"target shape {target} has more than one -1")
-    if -1 in out:
-        total, known = product(shape), product([d for d in out if d != -1])
-        out[out.index(-1)] = None if total is None or not known else total // known
-    return [tuple(out)]
-
-
-def reshape_to_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
-    """Reshape to a target operand: 0 copies the input's dim, -1 takes what is left."""
+    """The target, given as an attribute, the call's ``shape`` argument, its constant or
+    its operand 1, includes the batch dim: 0 copies the input's dim (unless ``allowzero``),
+    -1 takes what is left."""
     shape = data_operand(inputs, call)
-    target = attrs.get("shape") if attrs.get("shape") is not None else operand_value(call, 1)
-    if shape is None or target is None:
-        raise ShapeError("its target shape is computed at run time from values cnninspect cannot know")
+    target = _reshape_target(attrs, call)
+    if target is None:
+        operands = operand_shapes(inputs, call)
+        if len(operands) > 1 and operands[1] is not None:
+            raise ShapeError("its target shape is computed at run time from values cnninspect cannot know")
+        raise ShapeError("the target shape is not recorded in the file")
     out: list = [shape[i] if t == 0 and not attrs.get("allowzero") else t for i, t in enumerate(target)]
     if out.count(-1) > 1:
         raise ShapeError(f"target shape {list(target)} has more than one -1")
@@ -111,6 +92,14 @@ def reshape_to_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[
             raise ShapeError(f"cannot reshape {format_shape(shape)} to {list(target)}")
         out[out.index(-1)] = None if total is None or not known else total // known
     return [tuple(out)]
+
+
+def _reshape_target(attrs: Attrs, call: Call) -> list | None:
+    target = attrs.get("target_shape") or call.kwargs.get("shape")
+    if target is None:
+        consts = [c.value for c in call.inputs if isinstance(c, Constant) and isinstance(c.value, list)]
+        target = consts[0] if consts else operand_value(call, 1)
+    return None if target is None else list(target)
 
 
 def transpose_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
@@ -225,22 +214,31 @@ def split_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape
 
 
 def pad_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
-    return [_resize_spatial(attrs, one_input(inputs), lambda n, i, a: n + sum(a["padding"][i]))]
-
-
-def pad_to_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
-    """Pad with ``[begin_0, begin_1, ..., end_0, end_1, ...]`` over every axis."""
+    """Pad by ``pads``, a (before, after) pair per axis of ``axes`` (every axis when None)."""
     shape = data_operand(inputs, call)
-    pads = attrs.get("pads") if attrs.get("pads") is not None else operand_value(call, 1)
+    pads, axes = _pads(attrs, call, len(shape))
     if pads is None:
         raise ShapeError("its pads are computed at run time")
-    axes = attrs.get("axes") or operand_value(call, 3) or list(range(len(shape)))
     out = list(shape)
-    for j, a in enumerate(axes):
-        a = int(a) % len(shape)
+    for (before, after), a in zip(pads, axes):
         n = out[a]
-        out[a] = None if n is None else n + int(pads[j]) + int(pads[j + len(axes)])
+        out[a] = None if n is None else n + int(before) + int(after)
     return [tuple(out)]
+
+
+def _pads(attrs: Attrs, call: Call, ndim: int) -> tuple[list | None, list[int]]:
+    """The (before, after) pairs and the axes they pad; ONNX's operand 1 lists them as
+    ``[begin_0, begin_1, ..., end_0, end_1, ...]`` over the axes of operand 3."""
+    axes = attrs.get("axes") or operand_value(call, 3)
+    pads = attrs.get("pads")
+    if pads is None:
+        flat = operand_value(call, 1)
+        half = len(flat) // 2 if flat is not None else 0
+        pads = None if flat is None else [(flat[i], flat[i + half]) for i in range(half)]
+    axes = [int(a) % ndim for a in axes] if axes is not None else list(range(ndim))
+    if pads is not None and len(pads) != len(axes):
+        raise ShapeError(f"{len(pads)} pairs of pads for {len(axes)} axes")
+    return pads, axes
 
 
 def crop_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
@@ -252,70 +250,68 @@ def upsample_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Sh
 
 
 def resize_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
-    shape = one_input(inputs)
-    _, channels = spatial_split(shape, 2, attrs["channels_last"])
-    return [spatial_join(shape[0], attrs["size"], channels, attrs["channels_last"])]
-
-
-def resize_to_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
-    """Resize (Upsample) by ``scales`` or to ``sizes`` (operand positions in attrs)."""
+    """Resize to ``sizes`` (one per axis, None keeps the input's) or by ``scales``, given as
+    attributes or as the operands at ``sizes_at`` / ``scales_at``."""
     shape = data_operand(inputs, call)
-    sizes = operand_value(call, attrs["sizes_at"]) if attrs.get("sizes_at") is not None else None
-    if sizes is not None and len(sizes):
-        return [tuple(int(s) for s in sizes)]
-    scales = attrs.get("scales") or (operand_value(call, attrs["scales_at"]) if attrs.get("scales_at") is not None else None)
-    if scales is None or not len(scales):
+    sizes, scales = _resize_amounts(attrs, call)
+    amounts = sizes if sizes else scales
+    if not amounts:
         raise ShapeError("its scales or sizes are computed at run time")
+    if len(amounts) != len(shape):
+        raise ShapeError(f"expects a {len(amounts)}-D input, got {len(shape)}-D {format_shape(shape)}")
+    if sizes:
+        return [tuple(n if s is None else int(s) for n, s in zip(shape, sizes))]
     return [tuple(None if n is None else int(n * float(s)) for n, s in zip(shape, scales))]
 
 
-
-def _spatial_amounts(layer: Layer, per_axis: list | None, rank: int, channels_last: bool) -> list | None:
-    """The spatial part (depth-height-width order) of a per-axis list over the whole
-    tensor, or None when it is not known."""
-    if per_axis is None or len(per_axis) < rank + 1:
-        return None
-    return list(per_axis[1:-1]) if channels_last else list(per_axis[-rank:])
-
-
-def pad_to_step(layer: Layer, ins: Sequence[Value], shapes: Sequence[Shape | None]) -> Value:
-    """ONNX Pad: the leading pads of the spatial axes shift the field's start."""
-    shape = shapes[0] if shapes else None
-    call = layer.calls[0] if layer.calls else Call()
-    pads = layer.attrs.get("pads") if layer.attrs.get("pads") is not None else operand_value(call, 1)
-    if shape is None or pads is None or len(shape) < 3 or layer.attrs.get("axes") or operand_value(call, 3):
-        return None
-    rank = len(shape) - 2
-    field = single(ins, rank, False)
-    return None if field is None else shift(field, [-int(p) for p in pads[2 : len(shape)]])
+def _resize_amounts(attrs: Attrs, call: Call) -> tuple[Any, Any]:
+    """(sizes, scales), each None when not known."""
+    sizes = attrs.get("sizes")
+    if sizes is None and attrs.get("sizes_at") is not None:
+        sizes = operand_value(call, attrs["sizes_at"])
+    scales = attrs.get("scales")
+    if scales is None and attrs.get("scales_at") is not None:
+        scales = operand_value(call, attrs["scales_at"])
+    return sizes, scales
 
 
-def resize_to_step(layer: Layer, ins: Sequence[Value], shapes: Sequence[Shape | None]) -> Value:
-    """ONNX Resize/Upsample: the spatial scales divide the field's jump."""
-    shape = shapes[0] if shapes else None
-    outs: Any = None
-    if shape is None or len(shape) < 3:
-        return None
-    call = layer.calls[0] if layer.calls else Call()
+def pad_step(layer: Layer, ins: Sequence[Value], shapes: Sequence[Shape | None]) -> Value:
+    """The leading pads of the spatial axes shift the field's start."""
     a = layer.attrs
-    sizes = operand_value(call, a["sizes_at"]) if a.get("sizes_at") is not None else None
+    shape = shapes[0] if shapes else None
+    rank = a.get("rank") or (len(shape) - 2 if shape is not None else 0)
+    ndim, last = rank + 2, a.get("channels_last", False)
+    if rank < 1 or (a.get("axes") is None and shape is None):
+        return None
+    call = layer.calls[0] if layer.calls else Call()
+    pads, axes = _pads(a, call, ndim)
+    if pads is None:
+        return None
+    before = dict(zip(axes, (int(p[0]) for p in pads)))
+    field = single(ins, rank, last)
+    return None if field is None else shift(field, [-before.get(i, 0) for i in spatial_axes(rank, last)])
+
+
+def resize_step(layer: Layer, ins: Sequence[Value], shapes: Sequence[Shape | None]) -> Value:
+    """An interpolation (``interpolates``, channels first) divides the field's jump by its
+    spatial scales; adaptive pooling and cropping end the spatial correspondence."""
+    shape = shapes[0] if shapes else None
+    if not layer.attrs.get("interpolates") or shape is None or len(shape) < 3:
+        return None
+    sizes, scales = _resize_amounts(layer.attrs, layer.calls[0] if layer.calls else Call())
     if sizes:
-        outs = [None if n is None else int(s) / n for n, s in zip(shape, sizes)]
-    else:
-        outs = a.get("scales") or (operand_value(call, a["scales_at"]) if a.get("scales_at") is not None else None)
-    if not outs or None in outs[2:]:
+        scales = [None if n is None else (1 if s is None else int(s) / n) for n, s in zip(shape, sizes)]
+    if not scales or None in scales[2:]:
         return None
     field = single(ins, len(shape) - 2, False)
-    return None if field is None else scale(field, [float(f) for f in outs[2:]])
+    return None if field is None else scale(field, [float(f) for f in scales[2:]])
 
 
 register(
     OpSpec("input", input_shape, free, pixel_step, doc="a model input"),
     OpSpec("constant", constant_shape, free, end_step, doc="a stored or folded value"),
-    OpSpec("flatten", flatten_shape, free, end_step, doc="(batch, everything else)"),
-    OpSpec("flatten_at", flatten_at_shape, free, end_step, doc="flatten to 2-D around an axis"),
-    OpSpec("reshape", reshape_shape, free, end_step, doc="reshape; batch_included: the target names the batch dim"),
-    OpSpec("reshape_to", reshape_to_shape, free, end_step, doc="reshape to a target operand (0 copies, -1 infers)"),
+    OpSpec("flatten", flatten_shape, free, end_step, doc="flatten to 2-D around an axis (1: batch, everything else)"),
+    OpSpec("reshape", reshape_shape, free, end_step, doc="reshape; batch_included: the target names the batch dim (0 copies unless allowzero, -1 infers)"),
     OpSpec("transpose", transpose_shape, free, end_step, doc="reorder every axis (reversed by default)"),
     OpSpec("repeat", repeat_shape, free, end_step, doc="repeat a vector n times (Keras RepeatVector)"),
     OpSpec("getitem", getitem_shape, free, end_step, doc="indexing x[...]"),
@@ -325,10 +321,8 @@ register(
     OpSpec("shape_of", shape_of_shape, free, end_step, doc="the shape of a tensor, as a tensor"),
     OpSpec("gather", gather_shape, free, end_step, doc="take elements along an axis"),
     OpSpec("split", split_shape, free, end_step, doc="split along an axis"),
-    OpSpec("pad", pad_shape, free, pad_step, doc="pad the spatial axes (per-side amounts)"),
-    OpSpec("pad_to", pad_to_shape, free, pad_to_step, doc="pad every axis by [begins..., ends...]"),
+    OpSpec("pad", pad_shape, free, pad_step, doc="pad axes by (before, after) pairs"),
     OpSpec("crop", crop_shape, free, crop_step, doc="crop the spatial axes (per-side amounts)"),
     OpSpec("upsample", upsample_shape, free, upsample_step, doc="repeat every spatial position by a factor"),
-    OpSpec("resize", resize_shape, free, end_step, doc="resize to a stated spatial size"),
-    OpSpec("resize_to", resize_to_shape, free, resize_to_step, doc="resize by scales or to sizes"),
+    OpSpec("resize", resize_shape, free, resize_step, doc="resize to sizes or by scales"),
 )
