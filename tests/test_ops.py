@@ -20,9 +20,9 @@ from cnninspect.core.cost import graph_costs
 from cnninspect.core.fields import PIXEL, Field, slide_step
 from cnninspect.core.infer import infer_shapes
 from cnninspect.core.layouts import Layout, layout_for
-from cnninspect.core.model import Call, Graph, Layer, Model, Row, Shape, Source, TensorRef, Weight
+from cnninspect.core.model import Call, Graph, Layer, Model, Operand, Row, Shape, Source, TensorRef, Weight
 from cnninspect.core.ops import SPECS, OpSpec, register, spec
-from cnninspect.core.ops.base import Count, Filters, elements, one_input
+from cnninspect.core.ops.base import Count, Filters, RuleContext, elements, one_input
 from cnninspect.core.ops.conv import conv_feeds, conv_filters
 from cnninspect.core.receptive import graph_fields
 from cnninspect.loaders import torch_aten
@@ -58,7 +58,7 @@ def test_a_kind_is_registered_once() -> None:
 # the spatial size. Shapes, cost, receptive fields, layouts and filters all find it.
 
 
-def _mix_shape(attrs: dict[str, Any], inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def _mix_shape(attrs: dict[str, Any], inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     shape = one_input(inputs)
     spatial, _ = spatial_split(shape, attrs["rank"], attrs["channels_last"])
     return [spatial_join(shape[0], spatial, attrs["filters"], attrs["channels_last"])]
@@ -126,7 +126,7 @@ def _torch_pool_length(n: int, k: int, s: int, d: int, p: int) -> int:
 def test_pool_ceil_agrees_with_pytorch_formula(n: int, k: int, s: int, d: int, p: int) -> None:
     attrs = {"rank": 1, "kernel_size": [k], "strides": [s], "dilation": [d], "padding": [(p, p)], "channels_last": False,
              "ceil_mode": True}  # fmt: skip
-    assert spec("pool").shape(attrs, [(1, 2, n)], Call()) == [(1, 2, _torch_pool_length(n, k, s, d, p))]
+    assert spec("pool").shape(attrs, [(1, 2, n)], RuleContext()) == [(1, 2, _torch_pool_length(n, k, s, d, p))]
 
 
 def test_pytorch_max_pool_ceil_mode_against_torch(tmp_path: Any) -> None:
@@ -151,7 +151,7 @@ def test_pytorch_max_pool_ceil_mode_against_torch(tmp_path: Any) -> None:
 def test_dot_cost_counts_the_contracted_axis() -> None:
     layer = Layer("dot", "Dot", "dot", {"axes": [2, 2]})
     ins: list[Shape] = [(None, 3, 8), (None, 5, 8)]
-    outs = spec("dot").shape(layer.attrs, ins, Call())
+    outs = spec("dot").shape(layer.attrs, ins, RuleContext())
     assert outs == [(None, 3, 5)]
     assert spec("dot").cost(layer, ins, outs, Call()) == (3 * 5 * 8, 2 * 3 * 5 * 8)
 
@@ -174,9 +174,9 @@ def test_pad_shifts_and_resize_scales_the_receptive_field() -> None:
 
 def test_shape_rule_reasons() -> None:
     with pytest.raises(ShapeError, match="one input"):
-        spec("dense").shape({"units": 3}, [(None, 2), (None, 2)], Call())
+        spec("dense").shape({"units": 3}, [(None, 2), (None, 2)], RuleContext())
     with pytest.raises(ShapeError, match="computed at run time"):
-        spec("pad").shape({"pads": None}, [(1, 2, 3)], Call())
+        spec("pad").shape({"pads": None}, [(1, 2, 3)], RuleContext())
 
 
 def test_onnx_pad_and_resize_keep_the_receptive_field() -> None:
@@ -270,3 +270,39 @@ def test_aten_graphs_translate_to_registered_kinds_with_torchs_shapes(model: str
     for name, shape in truth["leaf_output_shapes"].items():
         if name in by_name:
             assert result.output_shapes(by_name[name])[0] == [tuple(shape)], name
+
+
+def test_rules_read_a_context_built_by_hand() -> None:
+    """No loader: the operands, their known values and the folding are stated directly."""
+    data, stored = Operand("tensor", 0), Operand("const", shape=(8,))
+    ctx = RuleContext(Call(), [data, stored], {1: [0, 0, 1, 2, 0, 0, 3, 4]})  # ONNX Pad's flat pads
+    assert spec("pad").shape({}, [(1, 2, 5, 5)], ctx) == [(1, 2, 9, 11)]
+    shape_of = RuleContext(Call(), [data])
+    assert spec("shape_of").shape({"start": 1}, [(None, 16, 3, 4)], shape_of) == [(3,)]
+    assert shape_of.folded == [[16, 3, 4]]
+    # A value folded upstream reaches the call through its tensor operand.
+    target = RuleContext.of(Call(operands=[data, Operand("tensor", 1)]), {1: [0, -1]})
+    assert spec("reshape").shape({"batch_included": True}, [(5, 3, 4), (2,)], target) == [(5, 12)]
+    with pytest.raises(ShapeError, match="computed at run time"):
+        spec("reshape").shape({"batch_included": True}, [(5, 3, 4), (2,)], RuleContext(Call(), target.operands))
+    # A call the format can evaluate folds once every operand's value is known.
+    add = RuleContext.of(Call(operands=[Operand("const", shape=(2,), value=[1, 2])] * 2, evaluate=lambda v: [a + b for a, b in zip(*v)]))
+    assert spec("elementwise").shape({}, [], add) == [(2,)] and add.folded == [[2, 4]]
+
+
+def test_inference_returns_the_shape_arithmetic_it_folded() -> None:
+    """x.view(x.size(0), -1) exported to ONNX: Shape, Gather, Unsqueeze and Concat fold to
+    the target of the Reshape, and the result holds each value (the layers hold none)."""
+    from cnninspect.loaders import open_model
+
+    truth = json.loads((FIXTURES / "onnx" / "cnn_opset13_dynamic.truth.json").read_text())
+    batch = truth["tensors"]["output"][0]
+    with open_model(FIXTURES / "onnx" / "cnn_opset13_dynamic.onnx") as model:
+        layers = {layer.type: layer for layer in model.graph.layers}
+        result = infer_shapes(model.graph, batch=batch)
+        assert result.folded(layers["Shape"]) == [truth["tensors"]["/pool2/AveragePool_output_0"]]
+        assert [np.asarray(v).tolist() for v in result.folded(layers["Concat"]) or []] == [[batch, -1]]
+        assert result.folded(layers["Reshape"]) is None
+        assert result.output_shapes(layers["Reshape"]) == [[tuple(truth["tensors"]["/Reshape_output_0"])]]
+        unbatched = infer_shapes(model.graph)
+        assert unbatched.folded(layers["Shape"]) == [[None, *truth["tensors"]["/pool2/AveragePool_output_0"][1:]]]

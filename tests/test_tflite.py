@@ -16,8 +16,8 @@ import pytest
 from conftest import FIXTURES, cli, cli_json
 
 from cnninspect.core.infer import infer_shapes
-from cnninspect.core.model import Call
 from cnninspect.core.ops import spec
+from cnninspect.core.ops.base import RuleContext
 from cnninspect.errors import BrokenFile
 from cnninspect.loaders import open_model
 from cnninspect.loaders.tflite_files import sniff
@@ -84,7 +84,7 @@ def test_conv_arithmetic_agrees_with_stored_shapes(name: str) -> None:
     for layer, op in zip(_op_layers(open_model(DIR / name), truth), truth["ops"]):
         if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D"):
             assert layer.op in ("conv", "depthwise_conv", "pool")
-            out = spec(layer.op).shape(layer.attrs, [_signature(tensors[op["inputs"][0]])], Call())
+            out = spec(layer.op).shape(layer.attrs, [_signature(tensors[op["inputs"][0]])], RuleContext())
             assert out == [_signature(tensors[op["outputs"][0]])], layer.name
             checked.add(op["op_name"])
     assert checked == {"CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D"}

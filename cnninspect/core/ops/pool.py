@@ -8,10 +8,10 @@ from typing import Sequence
 from ..arithmetic import ShapeError, format_shape, spatial_join, spatial_split
 from ..fields import end_step, slide_step
 from ..model import Call, Layer, Shape
-from .base import Attrs, Count, OpSpec, elements, one_input, one_known, register, sliding, window
+from .base import Attrs, RuleContext, Count, OpSpec, elements, one_input, one_known, register, sliding, window
 
 
-def pool_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def pool_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     if attrs.get("ceil_mode"):
         return [_ceil_mode(attrs, one_input(inputs))]
     return [sliding(attrs, one_input(inputs), None)]
@@ -41,7 +41,7 @@ def pool_cost(layer: Layer, ins: Sequence[Shape], outs: Sequence[Shape], call: C
     return 0, elements(outs[0]) * window(layer)
 
 
-def global_pool_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def global_pool_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     """Pooling over every spatial axis (``rank`` of them, else every axis after batch and
     channels); ``keepdims`` keeps them as 1s."""
     shape = one_input(inputs)

@@ -9,11 +9,11 @@ from typing import Any, Callable, Sequence
 from ..arithmetic import ShapeError, format_shape, product, spatial_axes, spatial_join, spatial_split
 from ..fields import Value, crop_step, end_step, pixel_step, scale, shift, single, upsample_step
 from ..model import Call, Constant, Layer, Shape
-from .base import Attrs, OpSpec, data_operand, fold_values, free, one_input, operand_shapes, operand_value, register
+from .base import Attrs, OpSpec, RuleContext, free, one_input, register
 
 
-def _axes(attrs: Attrs, call: Call, position: int) -> list[int]:
-    axes = attrs.get("axes") if attrs.get("axes") is not None else operand_value(call, position)
+def _axes(attrs: Attrs, ctx: RuleContext, position: int) -> list[int]:
+    axes = attrs.get("axes") if attrs.get("axes") is not None else ctx.value(position)
     if axes is None:
         raise ShapeError("its axes are computed at run time")
     return [int(a) for a in axes]
@@ -29,31 +29,31 @@ def _resize_spatial(attrs: Attrs, shape: Shape, fn: Callable[[Any, int, Any], An
 
 
 
-def input_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def input_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     if attrs.get("shape") is None:
         raise ShapeError("the file does not record this input's shape (use --input-shape)")
     return [tuple(attrs["shape"])]
 
 
-def constant_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def constant_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     """A stored or folded value: its shape is known whatever the inputs."""
     if attrs.get("shape") is None:
         raise ShapeError("its value is not stored in the file")
     return [tuple(attrs["shape"])]
 
 
-def flatten_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def flatten_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     """Flatten to 2-D around ``axis`` (1 by default: the batch dim and everything else)."""
     shape = one_input(inputs)
     axis = attrs.get("axis", 1) % (len(shape) + 1) if shape else 0
     return [(product(shape[:axis]), product(shape[axis:]))]
 
 
-def reshape_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def reshape_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     """Reshape to ``target_shape``, which leaves the batch dim out (Keras ``Reshape``) or,
     with ``batch_included``, names it too (``tf.reshape``, ONNX ``Reshape``, ``x.view``)."""
     if attrs.get("batch_included"):
-        return _reshape_with_batch(attrs, inputs, call)
+        return _reshape_with_batch(attrs, inputs, ctx)
     shape = one_input(inputs)
     target = list(attrs["target_shape"])
     if target.count(-1) > 1:
@@ -70,14 +70,14 @@ def reshape_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Sha
     return [(shape[0], *target)]
 
 
-def _reshape_with_batch(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def _reshape_with_batch(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     """The target, given as an attribute, the call's ``shape`` argument, its constant or
     its operand 1, includes the batch dim: 0 copies the input's dim (unless ``allowzero``),
     -1 takes what is left."""
-    shape = data_operand(inputs, call)
-    target = _reshape_target(attrs, call)
+    shape = ctx.data_operand(inputs)
+    target = _reshape_target(attrs, ctx)
     if target is None:
-        operands = operand_shapes(inputs, call)
+        operands = ctx.operand_shapes(inputs)
         if len(operands) > 1 and operands[1] is not None:
             raise ShapeError("its target shape is computed at run time from values cnninspect cannot know")
         raise ShapeError("the target shape is not recorded in the file")
@@ -94,32 +94,32 @@ def _reshape_with_batch(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> li
     return [tuple(out)]
 
 
-def _reshape_target(attrs: Attrs, call: Call) -> list | None:
-    target = attrs.get("target_shape") or call.kwargs.get("shape")
+def _reshape_target(attrs: Attrs, ctx: RuleContext) -> list | None:
+    target = attrs.get("target_shape") or ctx.call.kwargs.get("shape")
     if target is None:
-        consts = [c.value for c in call.inputs if isinstance(c, Constant) and isinstance(c.value, list)]
-        target = consts[0] if consts else operand_value(call, 1)
+        consts = [c.value for c in ctx.call.inputs if isinstance(c, Constant) and isinstance(c.value, list)]
+        target = consts[0] if consts else ctx.value(1)
     return None if target is None else list(target)
 
 
-def transpose_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def transpose_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     """Reorder every axis by ``perm`` (the batch axis included; reversed when none is given)."""
     shape = one_input(inputs)
     perm = attrs.get("perm") or list(range(len(shape)))[::-1]
     return [tuple(shape[p] for p in perm)]
 
 
-def repeat_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def repeat_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     shape = one_input(inputs)
     return [(shape[0], attrs["n"], *shape[1:])]
 
 
-def getitem_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def getitem_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     """Indexing ``x[:, 1:]``: ints drop an axis, slices shorten it, None adds one."""
     shape = list(inputs[0])
-    key = call.kwargs.get("slice_spec")
+    key = ctx.call.kwargs.get("slice_spec")
     if key is None:
-        consts = [c.value for c in call.inputs if isinstance(c, Constant)]
+        consts = [c.value for c in ctx.call.inputs if isinstance(c, Constant)]
         key = consts[0] if consts else None
     if key is None:
         raise ShapeError("the index is not recorded in the file")
@@ -141,14 +141,14 @@ def getitem_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Sha
     return [tuple(out + shape[pos:])]
 
 
-def slice_by_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def slice_by_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     """Slice with starts, ends, axes and steps (attributes, or operands 1 to 4)."""
-    operands = operand_shapes(inputs, call)
-    shape = list(data_operand(inputs, call))
+    operands = ctx.operand_shapes(inputs)
+    shape = list(ctx.data_operand(inputs))
     given = attrs.get("starts") is not None
-    starts, ends = (attrs["starts"], attrs["ends"]) if given else (operand_value(call, 1), operand_value(call, 2))
-    axes = attrs.get("axes") if given else operand_value(call, 3)
-    steps = None if given else operand_value(call, 4)
+    starts, ends = (attrs["starts"], attrs["ends"]) if given else (ctx.value(1), ctx.value(2))
+    axes = attrs.get("axes") if given else ctx.value(3)
+    steps = None if given else ctx.value(4)
     if starts is None or ends is None or (not given and len(operands) > 3 and operands[3] is not None and axes is None):
         raise ShapeError("its starts, ends or axes are computed at run time")
     for j, start in enumerate(starts):
@@ -156,52 +156,53 @@ def slice_by_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Sh
         n = shape[axis]
         step = int(steps[j]) if steps is not None else 1
         shape[axis] = None if n is None else len(range(*slice(int(start), int(ends[j]), step).indices(n)))
-    fold_values(call, operands)
+    ctx.fold_operands()
     return [tuple(shape)]
 
 
-def squeeze_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
-    operands = operand_shapes(inputs, call)
-    shape = data_operand(inputs, call)
-    if attrs.get("axes") is None and operand_value(call, 1) is None:
+def squeeze_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
+    shape = ctx.data_operand(inputs)
+    if attrs.get("axes") is None and ctx.value(1) is None:
         if None in shape:
             raise ShapeError(f"squeezes every 1 of {format_shape(shape)}, whose unknown dims may be 1")
         axes = {i for i, d in enumerate(shape) if d == 1}
     else:
-        axes = {a % len(shape) for a in _axes(attrs, call, 1)}
-    fold_values(call, operands)
+        axes = {a % len(shape) for a in _axes(attrs, ctx, 1)}
+    ctx.fold_operands()
     return [tuple(d for i, d in enumerate(shape) if i not in axes)]
 
 
-def unsqueeze_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
-    operands = operand_shapes(inputs, call)
-    data = data_operand(inputs, call)
-    rank = len(data) + len(_axes(attrs, call, 1))
-    axes = {a % rank for a in _axes(attrs, call, 1)}
+def unsqueeze_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
+    data = ctx.data_operand(inputs)
+    rank = len(data) + len(_axes(attrs, ctx, 1))
+    axes = {a % rank for a in _axes(attrs, ctx, 1)}
     rest = iter(data)
-    fold_values(call, operands)
+    ctx.fold_operands()
     return [tuple(1 if i in axes else next(rest) for i in range(rank))]
 
 
-def shape_of_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
-    operands = operand_shapes(inputs, call)
-    fold_values(call, operands)
-    return [(len(data_operand(inputs, call)),)]
+def shape_of_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
+    """The shape of the data, as a 1-D tensor (its ``start:end`` part); folded to the
+    shape itself, unknown dims as None."""
+    data = ctx.data_operand(inputs)
+    value = list(data)[attrs.get("start", 0) : attrs.get("end")]
+    ctx.fold([value])
+    return [(len(value),)]
 
 
-def gather_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
-    data, indices = data_operand(inputs, call), data_operand(inputs, call, 1)
+def gather_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
+    data, indices = ctx.data_operand(inputs), ctx.data_operand(inputs, 1)
     axis = attrs.get("axis", 0) % len(data)
-    fold_values(call, [data, indices])
+    ctx.fold_operands()
     return [(*data[:axis], *indices, *data[axis + 1 :])]
 
 
-def split_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def split_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     """Split along ``axis`` into the ``split`` sizes (attribute or operand 1), else into
     ``outputs`` equal parts (the last one smaller when it does not divide)."""
-    shape = list(data_operand(inputs, call))
+    shape = list(ctx.data_operand(inputs))
     axis = attrs.get("axis", 0) % len(shape)
-    sizes = attrs.get("split") if attrs.get("split") is not None else operand_value(call, 1)
+    sizes = attrs.get("split") if attrs.get("split") is not None else ctx.value(1)
     n = shape[axis]
     if sizes is None:
         parts = attrs["outputs"]
@@ -213,10 +214,10 @@ def split_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape
     return [tuple(shape[:axis] + [s] + shape[axis + 1 :]) for s in sizes]
 
 
-def pad_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def pad_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     """Pad by ``pads``, a (before, after) pair per axis of ``axes`` (every axis when None)."""
-    shape = data_operand(inputs, call)
-    pads, axes = _pads(attrs, call, len(shape))
+    shape = ctx.data_operand(inputs)
+    pads, axes = _pads(attrs, ctx, len(shape))
     if pads is None:
         raise ShapeError("its pads are computed at run time")
     out = list(shape)
@@ -226,13 +227,13 @@ def pad_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
     return [tuple(out)]
 
 
-def _pads(attrs: Attrs, call: Call, ndim: int) -> tuple[list | None, list[int]]:
+def _pads(attrs: Attrs, ctx: RuleContext, ndim: int) -> tuple[list | None, list[int]]:
     """The (before, after) pairs and the axes they pad; ONNX's operand 1 lists them as
     ``[begin_0, begin_1, ..., end_0, end_1, ...]`` over the axes of operand 3."""
-    axes = attrs.get("axes") or operand_value(call, 3)
+    axes = attrs.get("axes") or ctx.value(3)
     pads = attrs.get("pads")
     if pads is None:
-        flat = operand_value(call, 1)
+        flat = ctx.value(1)
         half = len(flat) // 2 if flat is not None else 0
         pads = None if flat is None else [(flat[i], flat[i + half]) for i in range(half)]
     axes = [int(a) % ndim for a in axes] if axes is not None else list(range(ndim))
@@ -241,19 +242,19 @@ def _pads(attrs: Attrs, call: Call, ndim: int) -> tuple[list | None, list[int]]:
     return pads, axes
 
 
-def crop_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def crop_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     return [_resize_spatial(attrs, one_input(inputs), lambda n, i, a: n - sum(a["cropping"][i]))]
 
 
-def upsample_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def upsample_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     return [_resize_spatial(attrs, one_input(inputs), lambda n, i, a: n * a["size"][i])]
 
 
-def resize_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def resize_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     """Resize to ``sizes`` (one per axis, None keeps the input's) or by ``scales``, given as
     attributes or as the operands at ``sizes_at`` / ``scales_at``."""
-    shape = data_operand(inputs, call)
-    sizes, scales = _resize_amounts(attrs, call)
+    shape = ctx.data_operand(inputs)
+    sizes, scales = _resize_amounts(attrs, ctx)
     amounts = sizes if sizes else scales
     if not amounts:
         raise ShapeError("its scales or sizes are computed at run time")
@@ -264,14 +265,14 @@ def resize_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shap
     return [tuple(None if n is None else int(n * float(s)) for n, s in zip(shape, scales))]
 
 
-def _resize_amounts(attrs: Attrs, call: Call) -> tuple[Any, Any]:
+def _resize_amounts(attrs: Attrs, ctx: RuleContext) -> tuple[Any, Any]:
     """(sizes, scales), each None when not known."""
     sizes = attrs.get("sizes")
     if sizes is None and attrs.get("sizes_at") is not None:
-        sizes = operand_value(call, attrs["sizes_at"])
+        sizes = ctx.value(attrs["sizes_at"])
     scales = attrs.get("scales")
     if scales is None and attrs.get("scales_at") is not None:
-        scales = operand_value(call, attrs["scales_at"])
+        scales = ctx.value(attrs["scales_at"])
     return sizes, scales
 
 
@@ -283,8 +284,7 @@ def pad_step(layer: Layer, ins: Sequence[Value], shapes: Sequence[Shape | None])
     ndim, last = rank + 2, a.get("channels_last", False)
     if rank < 1 or (a.get("axes") is None and shape is None):
         return None
-    call = layer.calls[0] if layer.calls else Call()
-    pads, axes = _pads(a, call, ndim)
+    pads, axes = _pads(a, RuleContext.of(layer.calls[0] if layer.calls else Call()), ndim)
     if pads is None:
         return None
     before = dict(zip(axes, (int(p[0]) for p in pads)))
@@ -298,7 +298,7 @@ def resize_step(layer: Layer, ins: Sequence[Value], shapes: Sequence[Shape | Non
     shape = shapes[0] if shapes else None
     if not layer.attrs.get("interpolates") or shape is None or len(shape) < 3:
         return None
-    sizes, scales = _resize_amounts(layer.attrs, layer.calls[0] if layer.calls else Call())
+    sizes, scales = _resize_amounts(layer.attrs, RuleContext.of(layer.calls[0] if layer.calls else Call()))
     if sizes:
         scales = [None if n is None else (1 if s is None else int(s) / n) for n, s in zip(shape, sizes)]
     if not scales or None in scales[2:]:
