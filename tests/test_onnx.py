@@ -46,7 +46,7 @@ def test_every_node_output_shape_matches_onnxruntime(name: str) -> None:
     truth = load_truth(ONNX / f"{name}.truth.json")
     (feed,) = truth["feed"].values()
     with open_model(ONNX / f"{name}.onnx") as model:
-        infer_shapes(model.graph, batch=feed[0])
+        result = infer_shapes(model.graph, batch=feed[0])
         assert len(model.graph.layers) == len(truth["nodes"]) + 1  # and the input layer
         layers = model.graph.layers[1:]
         for layer, node in zip(layers, truth["nodes"]):
@@ -54,8 +54,8 @@ def test_every_node_output_shape_matches_onnxruntime(name: str) -> None:
             assert layer.name == (node["name"] or layer.name)
             for index, tensor in enumerate(node["outputs"]):
                 if tensor in truth["tensors"]:
-                    assert layer.output_shapes[0][index] == tuple(truth["tensors"][tensor]), (layer.name, layer.unknown_reason)
-        assert [layer.unknown_reason for layer in layers] == [None] * len(layers)
+                    assert result.output_shapes(layer)[0][index] == tuple(truth["tensors"][tensor]), (layer.name, result.reason(layer))
+        assert [result.reason(layer) for layer in layers] == [None] * len(layers)
 
 
 @pytest.mark.parametrize("name", NAMES)

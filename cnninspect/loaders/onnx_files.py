@@ -136,15 +136,16 @@ class _Builder:
         refs: list[TensorRef] = []
         operands: list[Operand] = []
         consts: dict[int, Any] = {}
+        known = self._known if node.op_type in VALUE_OPERANDS or node.op_type.startswith("Reduce") else lambda name: None
         for pos, tensor in enumerate(node.input):
             if not tensor:
                 operands.append(Operand("none"))
             elif tensor in self.producer:
-                operands.append(Operand("tensor", len(refs), value=self._known(tensor)))
+                operands.append(Operand("tensor", len(refs), value=known(tensor)))
                 refs.append(TensorRef(*self._ref(tensor)))
             elif tensor in self.inits:
                 consts[pos] = self.inits[tensor]
-                operands.append(Operand("const", shape=tuple(self.inits[tensor].dims), value=self._known(tensor)))
+                operands.append(Operand("const", shape=tuple(self.inits[tensor].dims), value=known(tensor)))
             else:  # a name nothing produces: the engine reports it as missing
                 operands.append(Operand("tensor", len(refs)))
                 refs.append(TensorRef(tensor))
@@ -402,6 +403,10 @@ FOLDABLE = frozenset(
     "Constant ConstantOfShape Concat Reshape Slice Transpose Cast Gather Unsqueeze Squeeze Identity Shape "
     "Add Sub Mul Div".split()
 )
+# Operators whose shape or folded value depends on their operands' values (shapes, axes,
+# pads, scales): the small stored ones are read when the file is opened; a convolution's
+# weights are not.
+VALUE_OPERANDS = FOLDABLE | BROADCAST_OPS | {"Pad", "Resize", "Upsample", "Split"}
 
 
 def _evaluate(op: str, attrs: dict, args: list, opset: int) -> Any:
