@@ -124,7 +124,7 @@ def translate(node: Node, shape_of: Callable[[Any], Optional[tuple[int, ...]]]) 
     if op in ("layer_norm", "group_norm", "instance_norm"):
         return "normalization", {}, None
     if op in ACTIVATIONS:
-        return "activation", {"function": ACTIVATIONS[op]}, None
+        return "activation", dict.fromkeys(("activation", "function"), ACTIVATIONS[op]), None
     if op in DROPOUT:
         return "dropout", {}, None
     if op in SKIPPED:
@@ -185,7 +185,7 @@ def build_graph(graph: AtenGraph, weights: dict[str, Weight]) -> Graph:
         if why is not None:
             op, attrs = "unknown", {"reason": why}
         inputs: list[TensorRef | Constant] = []
-        for arg in node.args[: 2 if op in ("elementwise", "concat") else 1]:  # add's alpha is no operand
+        for arg in node.args[:1] if op not in ("elementwise", "concat") else node.args:
             items = arg if isinstance(arg, list) else [arg]
             for item in items:
                 if isinstance(item, Value) and item in producers:
