@@ -1,31 +1,134 @@
-"""The command line: argument definitions only; the work lives in loaders and reports,
-the layout in ``render``. Heavy modules (numpy, h5py, rich) are imported by the commands
-that need them, so ``--help`` and ``--version`` stay fast."""
+"""The command line: it only parses. Each command turns its arguments into a request
+(``commands.py``), which ``commands.run`` carries out in the ``Environment`` the entry
+point reads once from the process. Parsing imports nothing heavy, so ``--help`` and
+``--version`` stay fast.
+
+A command line the parser refuses (an unknown option, a missing ``--layer``, ``--batch 0``)
+is one line ``cnninspect: ...`` and exit 2, like every other error.
+"""
 
 from __future__ import annotations
 
 import gc
-import json
-import os
 import sys
-from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
-from typing import Any, Iterator, List, Optional
+from typing import Any, Callable, List, Optional, Sequence
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-from . import __version__
-from .errors import CnnInspectError, ExitStatus, UsageError, damaged_file
+from . import __version__, commands, watchdog
+from .commands import (
+    DiffRequest,
+    ExploreRequest,
+    FiltersRequest,
+    GraphRequest,
+    InputShape,
+    Request,
+    ShapesRequest,
+    WeightsRequest,
+)
+from .environment import Environment
+from .errors import CnnInspectError, ExitStatus, UsageError
+
+WATCHED = ("shapes", "filters", "weights", "diff", "graph")  # the commands run under the watchdog
+
+
+class _Command(TyperCommand):
+    """A command whose usage line reads ``[OPTIONS] FILE``: typer writes a required
+    argument as ``{FILE}``, which reads as a set or a template."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return [piece.strip("{}") for piece in super().collect_usage_pieces(ctx)]
+
+
+class _Commands(TyperGroup):
+    """Parses the command line into a request, then runs it in the environment given
+    as ``obj`` (read from the process when none is given), so that calling the app, as
+    the tests' ``CliRunner`` does, runs the command too."""
+
+    def main(
+        self,
+        args: Optional[Sequence[str]] = None,
+        prog_name: Optional[str] = None,
+        complete_var: Optional[str] = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        env = extra.pop("obj", None) or Environment.from_process()
+        options = dict(prog_name=prog_name, complete_var=complete_var, windows_expand_args=windows_expand_args, **extra)
+        status = _parse_and_run(lambda: self.parse(args, **options), env)
+        if standalone_mode:
+            sys.exit(int(status))
+        return status
+
+    def parse(self, args: Optional[Sequence[str]] = None, **options: Any) -> Any:
+        """The request the command line asks for, or Click's exit code (``--help``)."""
+        return super().main(args, standalone_mode=False, **options)
+
+
+# Click's exceptions, from the Click that typer uses (typer 0.28 ships its own copy).
+ClickException: "type[Exception]" = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def _parse_and_run(parse: Callable[[], Any], env: Environment) -> ExitStatus:
+    try:
+        parsed = parse()
+    except ClickException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # Click 8.2+ has printed the help
+            return ExitStatus.USAGE
+        env.error(_one_line(exc))
+        return ExitStatus.USAGE
+    except CnnInspectError as exc:  # a value the command's own parsing refused
+        env.error(exc.message)
+        return exc.status
+    except (typer.Abort, KeyboardInterrupt):
+        return ExitStatus.INTERRUPTED
+    if isinstance(parsed, Request):
+        return commands.run(parsed, env)
+    return ExitStatus(parsed or 0)  # --help, --version, completion: Click's own exit code
+
+
+def _one_line(exc: Any) -> str:
+    """Click's message without its usage box: ``shapes: Missing argument 'FILE'. (see ...)``."""
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return message
+    command = f"{ctx.info_name}: " if ctx.parent is not None else ""
+    return f"{command}{message} (see '{ctx.command_path} --help')"
+
 
 app = typer.Typer(
     name="cnninspect",
+    cls=_Commands,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-FileArg = typer.Argument(..., help="Model file (detected by content, whatever its extension).", show_default=False)
+
+class View(str, Enum):
+    auto = "auto"
+    numbers = "numbers"
+    blocks = "blocks"
+
+
+class Units(str, Enum):
+    si = "si"
+    binary = "binary"
+
+
+class GraphFormat(str, Enum):
+    dot = "dot"
+    mermaid = "mermaid"
+    svg = "svg"
+
+
+FileArg = typer.Argument(..., metavar="FILE", help="Model file (detected by content, whatever its extension).", show_default=False)
 JsonOpt = typer.Option(False, "--json", help="Print one JSON document to stdout (schema in README).")
 DebugOpt = typer.Option(False, "--debug", help="On failure, show the Python traceback.")
 ConfigOpt = typer.Option(
@@ -35,9 +138,15 @@ PngOpt = typer.Option(None, "--png", help="Also draw the filters to this PNG ima
 LayoutOpt = typer.Option(
     None, "--layout", help="Layout of files that do not record one: keras, torch, theano (also tensorflow, pytorch, onnx, lasagne)."
 )
-
 DequantizeOpt = typer.Option(
     False, "--dequantize", help="Show quantized (int8/uint8) weights as real values, scale * (q - zero_point)."
+)
+InputShapeOpt = typer.Option(
+    [], "--input-shape", help="Input shape without the batch dim, e.g. 224,224,3; repeat once per model input."
+)
+LAYER_HELP = (
+    "Layer: the index shown by 'shapes', a name, or a path outer/inner; "
+    "#N is always the index, name:X always the name (for numbered PyTorch modules)."
 )
 
 
@@ -57,63 +166,7 @@ def main(
     """
 
 
-def _stderr(message: str) -> None:
-    # Flushed: a block-buffered stderr (a wrapper, a test runner) would keep the line.
-    sys.stderr.write(f"cnninspect: {message}\n")
-    sys.stderr.flush()
-
-
-@contextmanager
-def _failures(path: Path | None, debug: bool) -> Iterator[None]:
-    """Every failure becomes one line on stderr and an exit code from ``ExitStatus``."""
-    where = f"{path}: " if path is not None else ""
-    try:
-        yield
-    except CnnInspectError as exc:
-        if debug:
-            raise
-        _stderr(f"{where}{exc.message}")
-        raise typer.Exit(int(exc.status)) from None
-    except typer.Exit:
-        raise
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
-    except Exception as exc:
-        if debug:
-            raise
-        damaged = damaged_file(exc)
-        if damaged is not None:  # a reading library choked on the file's bytes
-            _stderr(f"{where}{damaged.message}")
-            raise typer.Exit(int(damaged.status)) from None
-        # A bug of cnninspect's own: still one line, unless asked for the traceback.
-        _stderr(f"{where}internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
-        raise typer.Exit(int(ExitStatus.INTERNAL)) from None
-
-
-def _emit_json(document: dict[str, Any]) -> None:
-    # Indented for a person at a terminal; compact (and several times faster) in a pipe.
-    indent = 2 if sys.stdout.isatty() else None
-    sys.stdout.write(json.dumps(document, indent=indent, allow_nan=False, default=_json_default) + "\n")
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def _console() -> Any:
-    from rich.console import Console
-
-    return Console(highlight=False, emoji=False)
-
-
-def _print(console: Any, renderables: Any) -> None:
-    for r in renderables:
-        console.print(r)
-
-
-def parse_input_shape(text: str) -> tuple[Optional[int], ...]:
+def parse_input_shape(text: str) -> InputShape:
     """``224,224,3`` (without the batch dim); ``?`` or ``None`` leaves a dim open."""
     dims: list[Optional[int]] = []
     for part in text.replace("(", "").replace(")", "").replace("x", ",").split(","):
@@ -131,34 +184,26 @@ def parse_input_shape(text: str) -> tuple[Optional[int], ...]:
     return (None, *dims)
 
 
-def _open(path: Path, config: Optional[Path], layout: Optional[str]) -> Any:
-    from .core.layouts import USER_LAYOUTS
-    from .loaders import OpenOptions, open_model
-
-    if layout is not None and layout not in USER_LAYOUTS:
-        raise UsageError(f"--layout {layout!r} is not one of: {', '.join(USER_LAYOUTS)}")
-    return open_model(path, OpenOptions(config=config, layout=layout))
-
-
-@app.command()
+@app.command(cls=_Command)
 def shapes(
     file: Path = FileArg,
     as_json: bool = JsonOpt,
-    input_shape: List[str] = typer.Option(
-        [], "--input-shape", help="Input shape without the batch dim, e.g. 224,224,3; repeat once per model input."
-    ),
+    input_shape: List[str] = InputShapeOpt,
     batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Fill the batch dimension with N (counts are then for N samples)."),
     columns: Optional[str] = typer.Option(
-        None, "--columns", help="Table columns: shape,params,macs,flops,memory,rf or all [default: shape,params,macs]."
+        None,
+        "--columns",
+        help="Table columns: shape,params,macs,flops,memory,rf or all (default shape,params,macs); "
+        "trainable,kernel,stride,padding,dilation,groups or attrs.",
     ),
-    units: str = typer.Option("si", "--units", help="Bytes in si (kB, MB) or binary (KiB, MiB) units."),
+    units: Units = typer.Option(Units.si, "--units", help="Bytes in si (kB, MB) or binary (KiB, MiB) units."),
     depth: Optional[int] = typer.Option(None, "--depth", help="Fold nested models deeper than N (0: top level only)."),
     types: List[str] = typer.Option([], "--type", help="Only layers of this type (case-insensitive); repeatable."),
     match: Optional[str] = typer.Option(None, "--match", help="Only layers whose path matches this regular expression."),
     config: Optional[Path] = ConfigOpt,
     layout: Optional[str] = LayoutOpt,
     debug: bool = DebugOpt,
-) -> None:
+) -> ShapesRequest:
     """Every layer's output (activation) shape, params, MACs/FLOPs, activation memory and
     receptive field.
 
@@ -167,28 +212,19 @@ def shapes(
 
     Example: cnninspect shapes sample_models/mnist_cnn.h5 --columns shape,macs,flops,rf --type conv2d
     """
-    with _failures(file, debug):
-        overrides = [parse_input_shape(s) for s in input_shape] or None
-        from .render.columns import check_units, parse_columns
-        from .reports.shapes import RowFilter, shapes_report
+    from .render.columns import parse_columns
 
-        chosen, select = parse_columns(columns), RowFilter(depth, types, match)
-        check_units(units)
-        with _open(file, config, layout) as model:
-            report = shapes_report(model, overrides, batch, select)
-        if as_json:
-            _emit_json(report)
-        else:
-            from .render.tables import shapes_view
-
-            console = _console()
-            _print(console, shapes_view(report, console, chosen, units))
+    return ShapesRequest(
+        file=file, config=config, layout=layout, debug=debug, as_json=as_json,
+        input_shapes=tuple(parse_input_shape(s) for s in input_shape), batch=batch,
+        columns=parse_columns(columns), units=units.value, depth=depth, types=tuple(types), match=match,
+    )  # fmt: skip
 
 
-@app.command()
+@app.command(cls=_Command)
 def filters(
     file: Path = FileArg,
-    layer: str = typer.Option(..., "--layer", "-l", help="Layer index (as shown by 'shapes'), name, or path outer/inner."),
+    layer: str = typer.Option(..., "--layer", "-l", help=LAYER_HELP),
     out: Optional[int] = typer.Option(None, "--out", "-o", help="Output map (channel) number, from 0: the filters feeding it."),
     in_map: Optional[int] = typer.Option(
         None, "--in", "-i", help="Input map number, from 0: the output maps it feeds (instead of --out)."
@@ -198,58 +234,40 @@ def filters(
         False, "--as-correlation", help="Show Theano-era (true convolution) kernels flipped, as cross-correlation kernels."
     ),
     dequantize: bool = DequantizeOpt,
-    view: str = typer.Option(
-        "auto", "--view", help="Terminal drawing: numbers, blocks (a compact picture), or auto (numbers up to 5x5 kernels)."
+    view: View = typer.Option(
+        View.auto, "--view", help="Terminal drawing: numbers, blocks (a compact picture), or auto (numbers up to 5x5 kernels)."
     ),
     png: Optional[Path] = PngOpt,
     as_json: bool = JsonOpt,
     config: Optional[Path] = ConfigOpt,
     layout: Optional[str] = LayoutOpt,
     debug: bool = DebugOpt,
-) -> None:
+) -> FiltersRequest:
     """The filters that feed one output map of one layer, one per input map; with --in,
     the output maps one input map feeds, one filter each.
 
     Shows the bias, the activation, the equation, the slice in the file's own layout and
     the strongest connections. Reads only that slice of the weights.
 
-    Example: cnninspect filters sample_models/mnist_cnn.h5 --layer 2 --out 5 --png filters.png   (or --in 3)
+    Example: cnninspect filters sample_models/mnist_cnn.h5 --layer 2 --out 5 --png filters.png
+
+    Example: cnninspect filters sample_models/mnist_cnn.h5 --layer 2 --in 3
     """
-    with _failures(file, debug):
-        if (out is None) == (in_map is None):
-            raise UsageError("give exactly one of --out N (what feeds output map N) and --in I (what input map I feeds)")
-        if png is not None and out is None:
-            raise UsageError("--png draws the filters feeding one output map: use it with --out N")
-        from .render.heatmap import VIEWS
-        from .reports.filters import feeds_report, filters_report, select_layer, strongest
-
-        if view not in VIEWS:
-            raise UsageError(f"--view {view!r} is not one of: {', '.join(VIEWS)}")
-        _check_png(png)
-        with _open(file, config, layout) as model:
-            row = select_layer(model, layer)
-            if out is not None:
-                report = filters_report(model, row, out, as_correlation, dequantize)
-            else:
-                report = feeds_report(model, row, in_map, as_correlation, dequantize)
-        if png is not None:
-            from .render.picture import filters_picture
-
-            shown = strongest(report, top) if top is not None else report["inputs"]
-            _write_png(filters_picture(report, shown), png)
-        if as_json:
-            _emit_json(report)
-        else:
-            from .render.tables import connections_view
-
-            _print(_console(), connections_view(report, top, view))
+    if (out is None) == (in_map is None):
+        raise UsageError("give exactly one of --out N (what feeds output map N) and --in I (what input map I feeds)")
+    if png is not None and out is None:
+        raise UsageError("--png draws the filters feeding one output map: use it with --out N")
+    return FiltersRequest(
+        file=file, config=config, layout=layout, debug=debug, layer=layer, out=out, in_map=in_map, top=top,
+        as_correlation=as_correlation, dequantize=dequantize, view=view.value, png=png, as_json=as_json,
+    )  # fmt: skip
 
 
-@app.command()
+@app.command(cls=_Command)
 def weights(
     file: Path = FileArg,
     stats: bool = typer.Option(False, "--stats", help="Add min, max, mean, std, zeros, NaN/Inf and dead filters (streams the data)."),
-    layer: Optional[str] = typer.Option(None, "--layer", "-l", help="Only this layer (index, name or path) and what it contains."),
+    layer: Optional[str] = typer.Option(None, "--layer", "-l", help=f"Only this layer and what it contains. {LAYER_HELP}"),
     dequantize: bool = DequantizeOpt,
     png: Optional[Path] = typer.Option(
         None, "--png", help="Draw all filters of the --layer to this PNG image: a row per output map, a column per input map."
@@ -258,76 +276,31 @@ def weights(
     config: Optional[Path] = ConfigOpt,
     layout: Optional[str] = LayoutOpt,
     debug: bool = DebugOpt,
-) -> None:
+) -> WeightsRequest:
     """Every stored tensor: path, layer, role, shape, named axes, layout, dtype, bytes.
 
     Example: cnninspect weights sample_models/mnist_cnn.h5 --stats
 
     Example: cnninspect weights sample_models/mnist_cnn.h5 --layer conv2d --png conv2d.png
     """
-    with _failures(file, debug):
-        from .reports.filters import find_row
-        from .reports.weights import weights_report
-
-        if png is not None and layer is None:
-            raise UsageError("--png draws one layer's filters: give --layer L too")
-        _check_png(png)
-        with _open(file, config, layout) as model:
-            rows = model.rows()
-            if layer is not None:
-                chosen = find_row(model, layer)
-                rows = [r for r in rows if r.path == chosen.path or r.path.startswith(chosen.path + "/")]
-            if png is not None:
-                _write_png(_layer_picture(model, layer, dequantize), png)
-            with _progress(sum(w.nbytes for r in rows for w in r.layer.weights) if stats else 0) as advance:
-                report = weights_report(model, rows, stats, advance, dequantize)
-        if as_json:
-            _emit_json(report)
-        else:
-            from .render.tables import weights_view
-
-            console = _console()
-            _print(console, weights_view(report, console))
+    if png is not None and layer is None:
+        raise UsageError("--png draws one layer's filters: give --layer L too")
+    return WeightsRequest(
+        file=file, config=config, layout=layout, debug=debug, stats=stats, layer=layer, dequantize=dequantize,
+        png=png, as_json=as_json,
+    )  # fmt: skip
 
 
-def _check_png(png: Optional[Path]) -> None:
-    if png is not None:
-        from .render.picture import check_output
-
-        check_output(png)
-
-
-def _write_png(image: Any, png: Path) -> None:
-    from .render.picture import save
-
-    save(image, png)
-    _stderr(f"wrote {png} ({image.width}x{image.height} px)")
-
-
-def _layer_picture(model: Any, spec: str, dequantize: bool) -> Any:
-    """All filters of one layer as an image; a layer too big to draw is refused unread."""
-    from .core.quantize import dequantize_layer
-    from .render.picture import check_drawable, weights_picture
-    from .reports.filters import layer_filters_report, layer_summary, select_layer
-
-    row = select_layer(model, spec)
-    check_drawable(layer_summary(row))
-    if dequantize:
-        dequantize_layer(row.layer)
-    return weights_picture(layer_filters_report(row))
-
-
-@app.command()
+@app.command(cls=_Command)
 def explore(
     file: Path = FileArg,
-    input_shape: List[str] = typer.Option(
-        [], "--input-shape", help="Input shape without the batch dim, e.g. 224,224,3; repeat once per model input."
-    ),
+    input_shape: List[str] = InputShapeOpt,
     batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Fill the batch dimension with N."),
+    dequantize: bool = DequantizeOpt,
     config: Optional[Path] = ConfigOpt,
     layout: Optional[str] = LayoutOpt,
     debug: bool = DebugOpt,
-) -> None:
+) -> ExploreRequest:
     """Browse the layers, their weights and filters interactively (a terminal is needed).
 
     A tree of layers on the left; the selected layer, its weights and its filters on the
@@ -335,124 +308,97 @@ def explore(
 
     Example: cnninspect explore sample_models/mnist_cnn.h5
     """
-    with _failures(file, debug):
-        overrides = [parse_input_shape(s) for s in input_shape] or None
-        from .reports.shapes import shapes_report
-
-        with _open(file, config, layout) as model:
-            report = shapes_report(model, overrides, batch)
-            if not sys.stdout.isatty():
-                raise UsageError(
-                    "explore needs a terminal (stdout is not one); in a pipe use "
-                    "'cnninspect shapes', 'cnninspect filters' or 'cnninspect weights' (with --json)"
-                )
-            from .explore.app import ExploreApp
-
-            ExploreApp(model, report).run()
+    return ExploreRequest(
+        file=file, config=config, layout=layout, debug=debug,
+        input_shapes=tuple(parse_input_shape(s) for s in input_shape), batch=batch, dequantize=dequantize,
+    )  # fmt: skip
 
 
-PROGRESS_FROM_BYTES = 50 * 1024 * 1024
+@app.command(cls=_Command)
+def diff(
+    file_a: Path = typer.Argument(..., metavar="A", help="A model file.", show_default=False),
+    file_b: Path = typer.Argument(..., metavar="B", help="Another checkpoint of it, or its port to another library.", show_default=False),
+    tolerance: float = typer.Option(
+        1e-6,
+        "--tolerance",
+        "-t",
+        min=0.0,
+        help="An element differs when |a - b| exceeds T times the largest |value| of its tensor in A or B.",
+    ),
+    as_json: bool = JsonOpt,
+    layout: Optional[str] = LayoutOpt,
+    debug: bool = DebugOpt,
+) -> DiffRequest:
+    """Compare two models layer by layer in the neutral layout: two checkpoints (what
+    changed, and by how much), or one network in two libraries (did the port copy the
+    weights right). Exit 0 when they are the same network, 8 when they differ.
+
+    Example: cnninspect diff model.h5 port.pt --tolerance 1e-5
+    """
+    return DiffRequest(file=file_a, other=file_b, layout=layout, debug=debug, tolerance=tolerance, as_json=as_json)
 
 
-@contextmanager
-def _progress(total: int) -> Iterator[Any]:
-    """A progress bar on a terminal's stderr while streaming more than ~50 MB."""
-    if total < PROGRESS_FROM_BYTES or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+@app.command(cls=_Command)
+def graph(
+    file: Path = FileArg,
+    fmt: GraphFormat = typer.Option(
+        GraphFormat.dot, "--format", "-f", help="dot (Graphviz), mermaid, or svg (needs Graphviz's dot program)."
+    ),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+    show_shape_ops: bool = typer.Option(
+        False, "--show-shape-ops", help="Also draw the nodes that only compute shapes (ONNX Shape, Gather, Constant...)."
+    ),
+    input_shape: List[str] = InputShapeOpt,
+    batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Fill the batch dimension with N."),
+    as_json: bool = JsonOpt,
+    config: Optional[Path] = ConfigOpt,
+    layout: Optional[str] = LayoutOpt,
+    debug: bool = DebugOpt,
+) -> GraphRequest:
+    """The network as a picture's source: one node per layer call with its type, output
+    shape and params (and kernel, stride and groups for convolutions), edges along the
+    tensors, nested models as clusters.
 
-    with Progress(BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("reading", total=total)
-        yield lambda n: bar.advance(task, n)
+    Example: cnninspect graph sample_models/mnist_cnn.h5 --format mermaid
+
+    Example: cnninspect graph model.onnx -o model.dot && dot -Tpng model.dot -o model.png
+    """
+    return GraphRequest(
+        file=file, config=config, layout=layout, debug=debug, format=fmt.value, output=output,
+        show_shape_ops=show_shape_ops, input_shapes=tuple(parse_input_shape(s) for s in input_shape), batch=batch,
+        as_json=as_json,
+    )  # fmt: skip
 
 
-DEFAULT_TIMEOUT = 300.0  # seconds; CNNINSPECT_TIMEOUT overrides, 0 disables
+def parse(argv: Sequence[str]) -> Any:
+    """The request ``argv`` asks for (``--help`` and ``--version`` print and give 0);
+    a command line the parser refuses raises."""
+    command = typer.main.get_command(app)
+    assert isinstance(command, _Commands)
+    return command.parse(list(argv))
+
+
+def entry(argv: Sequence[str], env: Environment) -> ExitStatus:
+    """The whole program: a command that reads a file runs under the watchdog."""
+    argv = list(argv)
+    if argv[:1] and argv[0] in WATCHED and watchdog.available():
+        try:
+            timeout = watchdog.timeout_from(env.environ)
+        except UsageError as exc:
+            env.error(exc.message)
+            return exc.status
+        if timeout:
+            return watchdog.watch(lambda: app(argv, obj=env, standalone_mode=False), timeout, env, watchdog.subject_of(argv))
+    return ExitStatus(app(argv, obj=env, standalone_mode=False))
 
 
 def run() -> None:
-    """The console script: the command runs in a child process watched by this one.
-
-    Damaged files can make a C library (libhdf5) loop forever holding the GIL, or crash
-    the process; no Python-level timer can stop the former. The parent turns both into a
-    one-line error with an exit code from the table.
-    """
+    """The console script."""
     # A short-lived process: collecting the many small objects of a big config costs
     # more than the memory it would return.
     gc.disable()
-    # Rich reads the terminal width from COLUMNS; in a pipe it would fall back to 80.
-    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
-        os.environ["COLUMNS"] = "120"
-    timeout = _timeout()
-    if not timeout or not hasattr(os, "fork") or not set(sys.argv[1:2]) & {"shapes", "filters", "weights"}:
-        app()
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        _child()
-    _supervise(pid, timeout)
-
-
-def _timeout() -> float:
     try:
-        return float(os.environ.get("CNNINSPECT_TIMEOUT", DEFAULT_TIMEOUT))
-    except ValueError:
-        return DEFAULT_TIMEOUT
-
-
-def _child() -> None:
-    code = 1
-    try:
-        app()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BaseException:  # only --debug lets an exception through: show it as Python would
-        import traceback
-
-        traceback.print_exc()
-    finally:
-        _leave(code)
-
-
-def _leave(code: int) -> None:
-    """Exit now, with the output flushed but no interpreter teardown: neither process of
-    the watchdog pair holds anything to clean up, and unloading the modules the parent
-    imported (typer and its click) costs several milliseconds, a sizeable part of a
-    small model's whole ``shapes``."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
-def _supervise(pid: int, timeout: float) -> None:
-    import signal
-
-    def expire(*_: object) -> None:
-        raise TimeoutError
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the child, which exits 130
-    signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, timeout)
-    try:
-        _, status = os.waitpid(pid, 0)
-    except TimeoutError:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        _stderr(f"{_file_arg()}: gave up after {timeout:g} s: reading this file does not finish (damaged?); "
-                "CNNINSPECT_TIMEOUT sets the limit")  # fmt: skip
-        _leave(int(ExitStatus.TIMEOUT))
-    signal.setitimer(signal.ITIMER_REAL, 0)
-    code = os.waitstatus_to_exitcode(status)
-    if code < 0:  # killed by a signal: a C library crashed on this file
-        name = signal.Signals(-code).name
-        _stderr(f"{_file_arg()}: a file-reading library crashed on this file ({name}): damaged or hostile")
-        _leave(int(ExitStatus.BROKEN))
-    _leave(code)
-
-
-def _file_arg() -> str:
-    return next((a for a in sys.argv[2:] if not a.startswith("-") and os.path.exists(a)), "cnninspect")
+        status = entry(sys.argv[1:], Environment.from_process())
+    except KeyboardInterrupt:  # Ctrl-C outside a command's own handling (while importing)
+        status = ExitStatus.INTERRUPTED
+    watchdog.leave(int(status))

@@ -14,6 +14,9 @@ class ExitStatus(IntEnum):
     BROKEN = 5  # the format is recognised, but the content is damaged or inconsistent
     SELECTION = 6  # --layer / --out name something the model does not have
     TIMEOUT = 7  # reading did not finish in time (a damaged file that makes a library loop)
+    DIFFERENT = 8  # diff: the two models are not the same network
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as a shell reports a process the signal stopped)
+    CLOSED_PIPE = 141  # the reader of stdout went away (`| head`): quiet, as `cat` (128 + SIGPIPE)
 
 
 class CnnInspectError(Exception):
@@ -24,6 +27,8 @@ class CnnInspectError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        # The file the failure is about, where a command reads more than one (diff's B).
+        self.path: object | None = None
 
 
 class UsageError(CnnInspectError):
@@ -38,6 +43,12 @@ class NotWritable(CnnInspectError):
     """An output file (``--png``) that cannot be written: same code as an unreadable input."""
 
     status = ExitStatus.NOT_FOUND
+
+
+class ClosedPipe(CnnInspectError):
+    """stdout's reader closed the pipe: nothing to say, nobody to say it to."""
+
+    status = ExitStatus.CLOSED_PIPE
 
 
 class UnrecognisedFile(CnnInspectError):

@@ -12,10 +12,10 @@ What it writes (paths relative to the repository root):
   package that TensorFlow 2.21 installs, TensorFlow backend).
 * ``tests/fixtures/tfkeras/``: the same models built with Keras 2
   (``tf_keras``).
-* ``sample_models/mnist_cnn.h5`` (Keras 3) and
-  ``sample_models/mnist_cnn_tfkeras.h5`` (tf_keras), each with a
-  ``.truth.json`` next to it. Each one is a byte-for-byte copy of
-  ``mnist_cnn.h5`` in the matching fixture directory.
+
+``mnist_cnn`` here has random weights; the bundled ``sample_models/mnist_cnn.h5``
+is the same network trained by ``train_sample_mnist.py``, which builds it with
+``build_mnist_cnn`` and describes it with ``truth``.
 
 Files written for each model ``M``:
 
@@ -71,7 +71,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -777,13 +776,6 @@ def generate(api: str, models: list[str], big_extras: bool) -> None:
                 model.save_weights(str(out_dir / f"{name}.weights_only.h5"))
                 model.save(out_dir / f"{name}.keras")  # the tf.keras 2.13+ zip format
                 files += [f"{name}.weights_only.h5", f"{name}.keras"]
-
-        if name == "mnist_cnn":
-            sample_dir = REPO / "sample_models"
-            sample_dir.mkdir(exist_ok=True)
-            stem = "mnist_cnn" if api == "keras3" else "mnist_cnn_tfkeras"
-            shutil.copyfile(h5, sample_dir / f"{stem}.h5")
-            write_json(sample_dir / f"{stem}.truth.json", truth(c, model, f"{stem}.h5"))
 
         fwd = forward_check(c, model, t)
         rel = reload_check(c, h5, t, arrays)

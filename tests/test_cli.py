@@ -201,9 +201,9 @@ GOLDEN_CASES = {
     "shapes_mnist_cnn": ["shapes", "sample_models/mnist_cnn.h5"],
     "shapes_nested": ["shapes", "tests/fixtures/keras3/nested.h5"],
     "shapes_lambda": ["shapes", "tests/fixtures/legacy/keras1_lambda.h5"],
-    "filters_mnist_cnn": ["filters", "sample_models/mnist_cnn.h5", "--layer", "2", "--out", "5", "--top", "4"],
+    "filters_mnist_cnn": ["filters", "tests/fixtures/keras3/mnist_cnn.h5", "--layer", "2", "--out", "5", "--top", "4"],
     "filters_separable": ["filters", "tests/fixtures/keras3/depthwise_separable.h5", "--layer", "separable_conv2d", "--out", "1"],
-    "filters_dense": ["filters", "sample_models/mnist_cnn.h5", "--layer", "dense_1", "--out", "3"],
+    "filters_dense": ["filters", "tests/fixtures/keras3/mnist_cnn.h5", "--layer", "dense_1", "--out", "3"],
 }
 
 
@@ -255,7 +255,7 @@ def test_a_crash_in_a_reading_library_becomes_one_line() -> None:
 
     code = (
         "import os, signal, sys; import cnninspect.cli as cli; "
-        "cli.app = lambda: os.kill(os.getpid(), signal.SIGSEGV); "
+        "cli.app = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGSEGV); "
         f"sys.argv = ['cnninspect', 'shapes', {str(MNIST)!r}]; cli.run()"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)

@@ -33,10 +33,10 @@ def test_every_command_and_filter_layer(path: Path) -> None:
         n_out, n_in = layer["channels"]["out"], layer["channels"]["in"]
         if n_out == 0:  # an empty tensor ('empty' in numpy_arrays.safetensors): no map to show
             continue
-        forward = cli_json("filters", path, "--layer", str(layer["index"]), "--out", str(n_out - 1))
+        forward = cli_json("filters", path, "--layer", f"#{layer['index']}", "--out", str(n_out - 1))
         assert forward["out_maps"] == n_out and forward["inputs"]
         assert len(forward["ranking"]) == len(forward["inputs"])
         if n_in is None:
             continue
-        reverse = cli_json("filters", path, "--layer", str(layer["index"]), "--in", str(n_in - 1))
+        reverse = cli_json("filters", path, "--layer", f"#{layer['index']}", "--in", str(n_in - 1))
         assert reverse["outputs"] and all(0 <= e["out"] < n_out for e in reverse["outputs"])

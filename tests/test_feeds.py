@@ -110,7 +110,7 @@ def test_feeds_give_pytorchs_own_slices(name: str) -> None:
             first = (n // (shape[0] // groups)) * shape[1]
             values = np.asarray(s["values"])
         for k in sorted({0, len(values) - 1}):
-            report = cli_json("filters", file, "--layer", str(rows[path]), "--in", str(first + k))
+            report = cli_json("filters", file, "--layer", f"#{rows[path]}", "--in", str(first + k))
             entry = next(e for e in report["outputs"] if e["out"] == n)
             np.testing.assert_allclose(np.asarray(entry["filter"]), values[k], rtol=1e-6)
             if groups > 1:

@@ -86,8 +86,8 @@ def test_filters_give_pytorchs_own_slices(file: str) -> None:
     architecture = FILES[file][2]
     rows = {row["path"]: row["index"] for row in cli_json("shapes", TORCH / file)["layers"]}
     for path, s in truth["slices"].items():
-        # by index: a digit-only name ('0' in an nn.Sequential) reads as an index
-        layer = str(rows[path if architecture else path.replace("/", ".")])
+        # #N: always the index (a bare digit-only name like '0' in an nn.Sequential is ambiguous)
+        layer = f"#{rows[path if architecture else path.replace('/', '.')]}"
         report = cli_json("filters", TORCH / file, "--layer", layer, "--out", str(s["out"]))
         # the report spells trailing axes out (weight[:, 3, :, :] for PyTorch's weight[:, 3])
         assert re.sub(r"(, :)+\]$", "]", report["native_slice"]) == s["native_slice"], path

@@ -20,7 +20,7 @@ from conftest import FIXTURES, cli, cli_json, load_truth
 from cnninspect.loaders import open_model
 
 ST = FIXTURES / "safetensors"
-NAMES = ["small_cnn", "small_cnn_bf16", "numpy_arrays"]
+NAMES = ["small_cnn", "small_cnn_bf16", "numpy_arrays", "small_cnn_f16", "small_cnn_f8_e4m3", "small_cnn_f8_e5m2"]
 
 
 def _fails(result, status: int, *words: str) -> None:
@@ -159,11 +159,3 @@ def test_shapes_json_reads_the_header_without_numpy() -> None:
 def _library_arrays(name: str) -> dict:
     """Each tensor as a NumPy array of the dtype and shape the library recorded."""
     return {k: np.empty(v["shape"], v["dtype"]) for k, v in load_truth(ST / f"{name}.truth.json").items()}
-
-
-@pytest.mark.parametrize("name", ["float16", "float32", "float64", "int8", "uint8", "int16", "uint16", "int32",
-                                  "uint32", "int64", "uint64", "complex64", "complex128", "bool", "<f4", ">i2"])  # fmt: skip
-def test_item_sizes_without_numpy_agree_with_numpy(name: str) -> None:
-    from cnninspect.core.model import itemsize
-
-    assert itemsize(name) == np.dtype(name).itemsize

@@ -14,17 +14,18 @@ from __future__ import annotations
 from collections import Counter
 from typing import Iterable
 
+from .dtypes import itemsize
 from .infer import Inference
 from .ops.base import Uncountable, elements
 from .model import Graph, Layer, Shape, Weight
 
-ITEMSIZE = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
+ACTIVATION_DTYPES = frozenset({"float16", "bfloat16", "float32", "float64"})  # what a network computes in
 DEFAULT_DTYPE = "float32"
 
 
 def float_dtype(weights: Iterable[Weight]) -> str | None:
     """The most common float dtype among ``weights``, or None."""
-    counts = Counter(w.dtype for w in weights if str(w.dtype) in ITEMSIZE)
+    counts = Counter(w.dtype for w in weights if w.dtype in ACTIVATION_DTYPES)
     return counts.most_common(1)[0][0] if counts else None
 
 
@@ -40,12 +41,12 @@ class Activations:
 
     def __init__(self, weights: Iterable[Weight], inferred: Inference) -> None:
         self.inferred = inferred
-        self.default = ITEMSIZE[float_dtype(weights) or DEFAULT_DTYPE]
+        self.default = itemsize(float_dtype(weights) or DEFAULT_DTYPE)
         self._bytes: dict[tuple[int, int], list[int | None]] = {}  # per (layer, call): asked twice
 
     def itemsize(self, layer: Layer) -> int:
         own = float_dtype(layer.weights)
-        return ITEMSIZE[own] if own else self.default
+        return itemsize(own) if own else self.default
 
     def call_bytes(self, layer: Layer, call: int) -> list[int | None]:
         key = (id(layer), call)

@@ -6,9 +6,10 @@ rendering) works on them alone and never learns which library wrote the file.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Union
+
+from . import dtypes
 
 if TYPE_CHECKING:
     import numpy as np
@@ -18,23 +19,6 @@ if TYPE_CHECKING:
 
 Dim = Union[int, None]
 Shape = tuple[Dim, ...]
-
-_SIZED_NAME = re.compile(r"(?:u?int|float|complex)(8|16|32|64|128|256)")
-
-
-def itemsize(dtype: str) -> int:
-    """Bytes per element of a NumPy dtype name. The sized names (``float32``, ``uint8``,
-    ...) and ``bool`` are read without NumPy, so that ``shapes`` on a file whose
-    metadata needs no NumPy (safetensors, ONNX) does not import it."""
-    sized = _SIZED_NAME.fullmatch(dtype)
-    if sized is not None:
-        return int(sized.group(1)) // 8
-    if dtype == "bool":
-        return 1
-    import numpy as np
-
-    return np.dtype(dtype).itemsize
-
 
 @dataclass(frozen=True)
 class TensorRef:
@@ -76,7 +60,7 @@ class Weight:
     # running_var, ...); ``Layer.weight`` finds it by its neutral role too.
     role: str
     shape: tuple[int, ...]
-    dtype: str
+    dtype: str  # a core.dtypes name: dtypes.lookup(dtype) gives its size, kind and how reads widen it
     layout: Layout
     trainable: bool = True
     reader: Callable[[tuple], np.ndarray] | None = field(default=None, repr=False)
@@ -96,7 +80,7 @@ class Weight:
 
     @property
     def nbytes(self) -> int:
-        return self.size * itemsize(self.dtype)
+        return dtypes.nbytes(self.dtype, self.size)
 
     def read(self, index: tuple = ()) -> np.ndarray:
         """Read ``self[index]`` from the file: only the requested slice is loaded."""

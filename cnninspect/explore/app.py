@@ -8,7 +8,6 @@ the file, and a newer request cancels the one it replaces (exclusive workers).
 from __future__ import annotations
 
 import io
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from textual.worker import get_current_worker
 
 from ..core.model import Model, Row
 from ..errors import CnnInspectError, damaged_file
+from ..render.jsondoc import dumps
 from ..render.tables import connections_body, feeds_header, filters_header, weights_view
 from ..reports.filters import feeds_report, filters_report
 from ..reports.weights import weights_report
@@ -45,9 +45,10 @@ class ExploreApp(App):
     """
     BINDINGS = [Binding(k.keys, k.action, k.footer or k.label, show=bool(k.footer)) for k in KEYS if k.action]
 
-    def __init__(self, model: Model, shapes: dict[str, Any]) -> None:
+    def __init__(self, model: Model, shapes: dict[str, Any], dequantize: bool = False) -> None:
         super().__init__()
         self.model = model
+        self.dequantize = dequantize  # quantized weights read as real values (filters --dequantize)
         self.shapes = shapes
         self.rows = {r.index: r for r in model.rows()}
         self.layers = {layer["index"]: layer for layer in shapes["layers"]}
@@ -76,11 +77,17 @@ class ExploreApp(App):
         self.search_box = self.query_one("#search", Input)
         self.layer_tree = self.query_one(LayerTree)
         self.nodes = self.layer_tree.fill(self.shapes)
+        self.detail = self.query_one("#detail", VerticalScroll)
+        self.layer_tree.fit(self.shapes, self.nodes, self.size.width)
         self.layer_tree.focus()
         notes = self.shapes.get("notes") or []
         self.panes["facts"].show(
             Group(Text("Select a layer on the left; ? lists the keys."), *(Text(f"note: {n}", style="dim") for n in notes))
         )
+
+    def on_resize(self, event: Any) -> None:
+        if self.nodes:
+            self.layer_tree.fit(self.shapes, self.nodes, event.size.width)
 
     # -- the selected layer -------------------------------------------------------------
 
@@ -98,7 +105,8 @@ class ExploreApp(App):
         self.panes["config"].show(Group(*config_view(self.row.layer.config)))
         hint = "s: statistics of these weights" if layer["weights"] else ""
         self.panes["stats"].show(Text(hint, style="dim"))
-        self.document = weights_report(self.model, [self.row], False)
+        self.document = weights_report(self.model, [self.row], False, None, self.dequantize)
+        self.detail.scroll_home(animate=False)  # every layer opens on its facts
         if layer["channels"] is not None:
             self.load_connections()
         else:
@@ -116,7 +124,7 @@ class ExploreApp(App):
     @work(thread=True, exclusive=True, group="connections", exit_on_error=False)
     def read_connections(self, row: Row, reverse: bool, n: int) -> None:
         try:
-            report = (feeds_report if reverse else filters_report)(self.model, row, n)
+            report = (feeds_report if reverse else filters_report)(self.model, row, n, False, self.dequantize)
         except Exception as exc:  # shown in the pane: the app goes on with other layers
             report = {"error": failure_text(exc)}
         if not get_current_worker().is_cancelled:
@@ -158,12 +166,13 @@ class ExploreApp(App):
         if self.row is None or not self.row.layer.weights:
             return
         self.panes["stats"].show(Text(READING, style="dim"))
+        self.detail.scroll_to_widget(self.panes["stats"], animate=False, top=True)  # where the statistics will be
         self.read_stats(self.row)
 
     @work(thread=True, exclusive=True, group="stats", exit_on_error=False)
     def read_stats(self, row: Row) -> None:
         try:
-            report = weights_report(self.model, [row], True)
+            report = weights_report(self.model, [row], True, None, self.dequantize)
         except Exception as exc:
             report = {"error": failure_text(exc)}
         if not get_current_worker().is_cancelled:
@@ -179,22 +188,19 @@ class ExploreApp(App):
             self.document = report
         # The table is laid out for the pane's width (measured on a console of that width).
         pane = Console(width=max(self.panes["stats"].size.width, 40), file=io.StringIO())
-        self.panes["stats"].show(Group(*weights_view(report, pane)))
+        self.panes["stats"].show(Group(Text("statistics (s)", style="bold"), *weights_view(report, pane, in_app=True)))
+        self.call_after_refresh(self.detail.scroll_to_widget, self.panes["stats"], animate=False, top=True)
 
     def action_export(self) -> None:
         name = export_name(self.document, self.row.path if self.row is not None else None)
-        try:
-            text = json.dumps(self.document, indent=2, allow_nan=False)
-        except ValueError as exc:
-            self.notify(f"cannot write JSON: {exc}", severity="error")
-            return
+        text = dumps(self.document, indent=2)
         path = Path.cwd() / name
         try:
             path.write_text(text + "\n")
         except OSError as exc:
             self.notify(f"cannot write {path}: {exc.strerror}", severity="error")
             return
-        self.notify(f"wrote {path}")
+        self.notify(f"wrote {path}", title="export", timeout=8, markup=False)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -15,8 +15,9 @@ class Key(NamedTuple):
 
 KEYS = (
     Key("up,down", "", "↑ ↓", "move through the layers (Enter or Space folds a container)"),
+    Key("tab", "", "Tab", "focus the details pane (Tab again: back to the layers); there ↑ ↓ PageUp PageDown Home End scroll it, [ ] step the map"),
     Key("right,right_square_bracket", "step(1)", "→ ]", "next output map (in the reverse view: next input map)", "next map"),
-    Key("left,left_square_bracket", "step(-1)", "← [", "previous output map (input map)"),
+    Key("left,left_square_bracket", "step(-1)", "← [", "previous output map (input map)", "previous map"),
     Key("r", "flip", "r", "flip between 'what feeds output map N' and 'what input map i feeds'", "flip view"),
     Key("s", "stats", "s", "statistics of the layer's weights (read in the background)", "stats"),
     Key("e", "export", "e", "write the JSON document of what is on screen to a file in the current directory", "export JSON"),

@@ -19,18 +19,14 @@ from ..render.tables import format_shape
 from .keys import KEYS
 
 
-def layer_label(layer: dict[str, Any]) -> Text:
-    """``name  Type  (shape)  params``, as a tree node."""
+def layer_label(layer: dict[str, Any], full: bool = True) -> Text:
+    """``name  Type  (shape)  params``, as a tree node; not ``full``: ``name  (shape)``
+    (a narrow terminal: the facts pane gives the type and params)."""
     shapes = ", ".join(format_shape(s) for s in layer["output_shapes"]) or "?"
-    return Text.assemble(
-        (layer["name"], "italic" if layer["synthetic"] else "bold"),
-        "  ",
-        (layer["type"], "cyan"),
-        "  ",
-        (shapes, "green"),
-        "  ",
-        (f"{layer['params']:,}", "dim"),
-    )
+    name = (layer["name"], "italic" if layer["synthetic"] else "bold")
+    if not full:
+        return Text.assemble(name, "  ", (shapes, "green"))
+    return Text.assemble(name, "  ", (layer["type"], "cyan"), "  ", (shapes, "green"), "  ", (f"{layer['params']:,}", "dim"))
 
 
 def totals_line(report: dict[str, Any]) -> Text:
@@ -57,6 +53,19 @@ class Pane(Static):
 
 class LayerTree(Tree):
     """The layers in file order; a container's layers are its children (they fold)."""
+
+    def fit(self, report: dict[str, Any], nodes: dict[int, TreeNode], screen_width: int) -> None:
+        """Labels that are never cut: the full ones when they fit in half the screen, else
+        ``name  (shape)``; the tree takes the width its labels need (at most 60%)."""
+        layers = report["layers"]
+
+        def need(full: bool) -> int:  # the guides (4 a level, the root's level too), the label, a scrollbar
+            return max((4 * (x["depth"] + 1) + layer_label(x, full).cell_len for x in layers), default=0) + 3
+
+        full = need(True) <= screen_width // 2
+        for layer in layers:
+            nodes[layer["index"]].set_label(layer_label(layer, full))
+        self.styles.width = max(30, min(need(full), screen_width * 6 // 10))
 
     def fill(self, report: dict[str, Any]) -> dict[int, TreeNode]:
         """Adds every layer of the shapes report; returns the node of each row index."""
@@ -90,7 +99,7 @@ def layer_facts(layer: dict[str, Any]) -> Iterator[RenderableType]:
     for note in layer["notes"]:
         yield Text(f"note: {note}", style="dim")
     if layer["weights"]:
-        yield weights_table(layer["weights"])
+        yield from weights_lines(layer["weights"])
 
 
 def config_view(config: dict[str, Any]) -> Iterator[RenderableType]:
@@ -100,19 +109,15 @@ def config_view(config: dict[str, Any]) -> Iterator[RenderableType]:
         yield JSON.from_data(config, indent=2, default=str)
 
 
-def weights_table(weights: list[dict[str, Any]]) -> Table:
-    """One row per stored weight; its axes as the file's own indexing, ``kernel[kh, kw, in, out]``."""
-    table = Table(title="weights", title_justify="left", show_edge=False, pad_edge=False)
-    for header in ("axes (native indexing)", "shape", "layout", "dtype"):
-        table.add_column(header, no_wrap=True)
+def weights_lines(weights: list[dict[str, Any]]) -> Iterator[RenderableType]:
+    """Each stored weight on its own lines: its axes as the file's own indexing
+    (``kernel[kh, kw, in, out]``) and shape, then layout and dtype; a narrow pane wraps
+    them between words, never cutting one."""
+    yield Text("weights (native indexing):", style="bold")
     for w in weights:
-        table.add_row(
-            Text(f"{w['role']}[{', '.join(w['axes'])}]"),  # Text: brackets are not markup
-            "×".join(map(str, w["shape"])) or "scalar",
-            f"{w['layout']} ({w['convention']}){' flipped' if w['flipped'] else ''}",
-            w["dtype"],
-        )
-    return table
+        shape = "×".join(map(str, w["shape"])) or "scalar"
+        yield Text(f"  {w['role']}[{', '.join(w['axes'])}]  {shape}")  # Text: brackets are not markup
+        yield Text(f"    {w['layout']} ({w['convention']}){' flipped' if w['flipped'] else ''}, {w['dtype']}", style="dim")
 
 
 class HelpScreen(ModalScreen):

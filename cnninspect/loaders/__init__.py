@@ -15,8 +15,9 @@ from pathlib import Path
 from types import ModuleType
 
 from ..core.model import Model
-from ..errors import FileNotReadable, UnrecognisedFile
-from .sniff import HEAD_SIZE, describe
+from ..errors import BrokenFile, FileNotReadable, UnrecognisedFile
+from .sniff import HEAD_SIZE, describe, zip_head_members, zip_kind
+from .zipped import is_zip, member_names
 
 
 @dataclass(frozen=True)
@@ -67,4 +68,8 @@ def open_model(path: Path, options: OpenOptions = OpenOptions()) -> Model:
         module = loader.load()
         if module.sniff(head, path):
             return module.open_model(path, options)
+    if is_zip(head) and not member_names(path):
+        names = zip_head_members(head)
+        first = f", whose first member is {names[0]}" if names else ""
+        raise BrokenFile(f"{zip_kind(names)}{first}, damaged or truncated: its directory at the end cannot be read")
     raise UnrecognisedFile(f"not a model file cnninspect reads: {describe(head, path)}")

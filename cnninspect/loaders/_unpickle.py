@@ -17,51 +17,26 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
 
-# PyTorch storage classes and dtypes → (NumPy dtype, our dtype name). bfloat16 has no
-# NumPy dtype: it is read by widening to float32.
-STORAGES: dict[str, tuple[str | None, str]] = {
-    "DoubleStorage": ("<f8", "float64"),
-    "FloatStorage": ("<f4", "float32"),
-    "HalfStorage": ("<f2", "float16"),
-    "BFloat16Storage": (None, "bfloat16"),
-    "LongStorage": ("<i8", "int64"),
-    "IntStorage": ("<i4", "int32"),
-    "ShortStorage": ("<i2", "int16"),
-    "CharStorage": ("i1", "int8"),
-    "ByteStorage": ("u1", "uint8"),
-    "BoolStorage": ("?", "bool"),
-    "ComplexFloatStorage": ("<c8", "complex64"),
-    "ComplexDoubleStorage": ("<c16", "complex128"),
-}
-DTYPES: dict[str, str] = {
-    "float64": "DoubleStorage", "double": "DoubleStorage", "float32": "FloatStorage", "float": "FloatStorage",
-    "float16": "HalfStorage", "half": "HalfStorage", "bfloat16": "BFloat16Storage", "int64": "LongStorage",
-    "long": "LongStorage", "int32": "IntStorage", "int": "IntStorage", "int16": "ShortStorage",
-    "int8": "CharStorage", "uint8": "ByteStorage", "bool": "BoolStorage", "complex64": "ComplexFloatStorage",
-    "complex128": "ComplexDoubleStorage",
-}  # fmt: skip
-ITEMSIZE = {"bfloat16": 2}
+from ..core.dtypes import TORCH, DType, from_torch
 
 
 @dataclass(frozen=True)
 class StorageType:
     """``torch.FloatStorage`` and friends, or a ``torch.float32`` dtype: a name only."""
 
-    name: str  # e.g. FloatStorage
+    name: str  # as the pickle names it: FloatStorage, UntypedStorage, float8_e4m3fn, ...
 
     @property
-    def numpy(self) -> str | None:
-        return STORAGES[self.name][0]
+    def spec(self) -> DType:
+        return from_torch(self.name)
 
     @property
     def dtype(self) -> str:
-        return STORAGES[self.name][1]
+        return self.spec.name
 
     @property
     def itemsize(self) -> int:
-        import numpy as np
-
-        return ITEMSIZE.get(self.dtype) or np.dtype(self.numpy).itemsize
+        return self.spec.itemsize
 
 
 @dataclass
@@ -180,9 +155,13 @@ def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *rest: An
 
 def _rebuild_tensor_v3(storage: Any, offset: Any, size: Any, stride: Any, requires_grad: Any, hooks: Any,
                        dtype: Any = None, *rest: Any) -> Any:  # fmt: skip
+    """PyTorch 2 pickles tensors of dtypes without a storage class (float8, uint16, ...)
+    this way: an untyped storage counted in bytes, and the dtype."""
     tensor = _rebuild_tensor(storage, offset, size, stride, requires_grad)
     if isinstance(tensor, TensorRef) and isinstance(dtype, StorageType):
-        tensor.storage.type = dtype
+        old = tensor.storage
+        numel = old.numel * old.type.itemsize // dtype.itemsize  # the same bytes, counted in elements of dtype
+        tensor.storage = Storage(old.key, dtype, numel, old.location, old.view_offset)
     return tensor
 
 
@@ -256,12 +235,11 @@ ALLOWED: dict[tuple[str, str], Any] = {
     ("torch.jit._pickle", "build_genericlist"): _as_list,
     ("torch.jit._pickle", "restore_type_tag"): _first,
 }
-for _name in STORAGES:
+for _name in TORCH:  # storage classes and dtypes
     ALLOWED[("torch", _name)] = StorageType(_name)
-    ALLOWED[("torch.cuda", _name)] = StorageType(_name)
-for _dtype, _storage in DTYPES.items():
-    ALLOWED[("torch", _dtype)] = StorageType(_storage)
-ALLOWED[("torch", "UntypedStorage")] = StorageType("ByteStorage")
+    if _name.endswith("Storage"):
+        ALLOWED[("torch.cuda", _name)] = StorageType(_name)
+ALLOWED[("torch.storage", "UntypedStorage")] = StorageType("UntypedStorage")
 
 
 class RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]

@@ -1,8 +1,8 @@
 """ONNX models: a protobuf ``ModelProto`` whose graph lists nodes, initializers (stored
 tensors) and typed inputs and outputs.
 
-Parsing needs the ``onnx`` package (the ``onnx`` extra), imported only when an ONNX file
-is opened; sniffing reads the protobuf's first fields by hand. Each node becomes a layer
+Parsing is cnninspect's own protobuf reader (``onnx_proto``: no ``onnx`` package, weights
+left in the file until read); sniffing reads the protobuf's first fields. Each node becomes a layer
 whose call refers to the nodes producing its inputs; graph inputs that are not
 initializers become ``input`` layers (a symbolic dim such as ``batch`` is None, its name
 kept in the layer's ``dim_params`` attr and a note); initializers become weights of the
@@ -20,9 +20,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+from ..core.dtypes import from_onnx
 from ..core.layouts import Layout, layout_for
 from ..core.model import Call, Graph, Layer, Model, Source, TensorRef, Weight
 from ..errors import BrokenFile, UnrecognisedFile
+from . import onnx_proto
 
 # ModelProto fields that may follow ir_version (field 1): their tag bytes.
 MODEL_TAGS = {0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72, 0xA2, 0xCA}
@@ -60,53 +62,18 @@ def sniff(head: bytes, path: Path) -> bool:
     """ONNX has no magic: field 1 (ir_version, a small varint) then a ModelProto field."""
     if len(head) < 4 or head[0] != 0x08:
         return False
-    version, pos = _varint(head, 1)
-    if version is None or not 1 <= version <= 64 or pos >= len(head):
+    try:
+        version, pos = onnx_proto.read_varint(head, 1, len(head))
+    except onnx_proto.Malformed:
         return False
-    return head[pos] in MODEL_TAGS
-
-
-def _varint(data: bytes, pos: int) -> tuple[int | None, int]:
-    value = shift = 0
-    while pos < len(data) and shift < 64:
-        byte = data[pos]
-        value |= (byte & 0x7F) << shift
-        pos += 1
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
-    return None, pos
+    return 1 <= version <= 64 and pos < len(head) and head[pos] in MODEL_TAGS
 
 
 def open_model(path: Path, options: Any = None) -> Model:
-    try:
-        import onnx
-    except ImportError:
-        raise UnrecognisedFile("reading ONNX needs the onnx package: pip install 'cnninspect[onnx]'") from None
-    try:
-        proto = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError and friends
-        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        raise BrokenFile(f"starts like an ONNX protobuf, but does not parse ({reason}): truncated or damaged?") from None
+    proto = onnx_proto.load(path)  # damage, and invalid UTF-8 in names, raise BrokenFile
     if not proto.HasField("graph"):  # another protobuf that starts like one (a TF saved_model.pb)
         raise UnrecognisedFile("a protobuf that starts like ONNX, but holds no ONNX graph")
-    _check_text(proto)
     return _Builder(proto, path).model()
-
-
-def _check_text(proto: Any) -> None:
-    """Protobuf strings must be UTF-8; a damaged one comes back as bytes: refuse the file."""
-    graph = proto.graph
-    texts = [proto.producer_name, proto.producer_version, graph.name]
-    for node in graph.node:
-        texts += [node.name, node.op_type, node.domain, *node.input, *node.output]
-    texts += [t.name for t in graph.initializer]
-    for value in list(graph.input) + list(graph.output):
-        texts.append(value.name)
-        if value.type.HasField("tensor_type"):
-            texts += [d.dim_param for d in value.type.tensor_type.shape.dim]
-    if any(not isinstance(t, str) for t in texts):
-        raise BrokenFile("ONNX file with a name that is not valid UTF-8: damaged?")
 
 
 class _Builder:
@@ -165,9 +132,7 @@ class _Builder:
     # -- nodes --------------------------------------------------------------------------
 
     def _node(self, node: Any, name: str) -> Layer:
-        from onnx import helper
-
-        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        attrs = {a.name: onnx_proto.get_attribute_value(a) for a in node.attribute}
         refs: list[TensorRef] = []
         operands: list[tuple] = []
         consts: dict[int, Any] = {}
@@ -293,8 +258,6 @@ class _Builder:
             a["output_shape"] = [None, a["filters"], *attrs["output_shape"][-rank:]]
 
     def _weight(self, layer: Layer, node: Any, pos: int, tensor: Any) -> Weight:
-        from onnx import helper
-
         op, ndim = layer.op, len(tensor.dims)
         roles = OPERAND_ROLES["Upsample"] if node.op_type == "Resize" and self.opset < 11 else OPERAND_ROLES.get(node.op_type, {})
         role = roles.get(pos, f"input_{pos}")
@@ -315,8 +278,8 @@ class _Builder:
         if layout is None:
             layout = layout_for("torch", op, role, ndim)
         try:
-            dtype = str(helper.tensor_dtype_to_np_dtype(tensor.data_type))
-        except (KeyError, ValueError, TypeError):
+            dtype = from_onnx(tensor.data_type).name
+        except KeyError:
             raise BrokenFile(f"ONNX tensor '{tensor.name}' has unknown data type {tensor.data_type}") from None
         if any(d < 0 for d in tensor.dims):
             raise BrokenFile(f"ONNX tensor '{tensor.name}' has a negative dimension in {list(tensor.dims)}")
@@ -332,20 +295,11 @@ class _Builder:
 
         def read(index: tuple) -> Any:
             import numpy as np
-            from onnx import TensorProto, helper, numpy_helper
 
-            if tensor.data_location == TensorProto.EXTERNAL:
-                info = {e.key: e.value for e in tensor.external_data}
-                where = path.parent / info.get("location", "")
-                if not where.is_file():
-                    raise BrokenFile(f"'{tensor.name}' is stored in '{info.get('location')}', which is not beside the model")
-                dtype = helper.tensor_dtype_to_np_dtype(tensor.data_type)
-                mm = np.memmap(where, dtype=dtype, mode="r", offset=int(info.get("offset", 0)), shape=tuple(tensor.dims))
-                return np.array(mm[index])
             try:
-                array = numpy_helper.to_array(tensor)
-            except Exception as exc:  # noqa: BLE001 - onnx raises several kinds for bad data
-                raise BrokenFile(f"'{tensor.name}' cannot be read ({str(exc)[:120]})") from None
+                array = onnx_proto.to_array(tensor, path.parent)  # big raw and external data memory-mapped
+            except BrokenFile as exc:
+                raise BrokenFile(f"'{tensor.name}' cannot be read ({exc.message[:160]})") from None
             return np.array(array[index]) if index else array
 
         return read
@@ -359,11 +313,9 @@ class _Builder:
         tensor = self.inits.get(name)
         if tensor is None or _numel(tensor.dims) > MAX_FOLD or tensor.data_location == 1:
             return None
-        from onnx import numpy_helper
-
         try:
-            self.values[name] = numpy_helper.to_array(tensor)
-        except Exception:  # noqa: BLE001
+            self.values[name] = onnx_proto.to_array(tensor)
+        except BrokenFile:
             return None
         return self.values[name]
 
@@ -477,18 +429,16 @@ def _evaluate(op: str, attrs: dict, args: list, opset: int) -> Any:
 
 
 def _compute(op: str, attrs: dict, args: list, opset: int, np: Any) -> Any:
-    from onnx import helper, numpy_helper
-
     x = args[0] if args else None
     if op == "Constant":
         if "value" in attrs:
-            return numpy_helper.to_array(attrs["value"])
+            return onnx_proto.to_array(attrs["value"])
         for key in ("value_int", "value_ints", "value_float", "value_floats"):
             if key in attrs:
                 return np.array(attrs[key], dtype=np.int64 if "int" in key else np.float32)
         return None
     if op == "ConstantOfShape":
-        fill = numpy_helper.to_array(attrs["value"]) if "value" in attrs else np.zeros(1, np.float32)
+        fill = onnx_proto.to_array(attrs["value"]) if "value" in attrs else np.zeros(1, np.float32)
         return np.full([int(d) for d in x], fill.reshape(-1)[0], dtype=fill.dtype)
     if op == "Concat":
         return np.concatenate([np.atleast_1d(a) for a in args if a is not None], axis=attrs.get("axis", 0))
@@ -511,7 +461,7 @@ def _compute(op: str, attrs: dict, args: list, opset: int, np: Any) -> Any:
     if op == "Transpose":
         return np.transpose(x, attrs.get("perm"))
     if op == "Cast":
-        return x.astype(helper.tensor_dtype_to_np_dtype(attrs["to"]))
+        return x.astype(onnx_proto.np_dtype(attrs["to"]))
     if op == "Gather":
         return np.asarray(np.take(x, args[1].astype(np.int64), axis=attrs.get("axis", 0)), dtype=x.dtype)
     if op in ("Unsqueeze", "Squeeze"):

@@ -27,6 +27,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable
 
+from ..core.dtypes import DType, widen
 from ..core.layouts import USER_LAYOUTS, layout_for
 from ..core.model import Call, Graph, Layer, Model, Source, TensorRef, Weight
 from ..errors import BrokenFile, UnrecognisedFile
@@ -68,20 +69,24 @@ class _Located:
         self.path, self.offset, self.nbytes, self.inflate = path, offset, nbytes, inflate
 
 
-def _np_dtype(storage_type: up.StorageType, big_endian: bool) -> str:
-    code = storage_type.numpy or "<u2"  # bfloat16: read as uint16, then widened
+def _np_dtype(spec: DType, big_endian: bool) -> str:
+    """The NumPy dtype the stored elements are read as (then widened by ``core.dtypes``)."""
+    if spec.storage is None:
+        raise BrokenFile(f"{spec.name} tensors are not stored as arrays cnninspect reads")
+    code = spec.storage
     return (">" + code[1:]) if big_endian and code[0] == "<" else code
 
 
 def _reader(tensor: up.TensorRef, where: _Located, big_endian: bool) -> Callable[[tuple], Any]:
     storage = tensor.storage
+    spec = storage.type.spec
 
     def read(index: tuple) -> Any:
         import numpy as np
 
-        dtype = np.dtype(_np_dtype(storage.type, big_endian))
+        dtype = np.dtype(_np_dtype(spec, big_endian))
         if tensor.numel == 0:
-            return np.empty(tensor.shape, dtype)[index]
+            return widen(np.empty(tensor.shape, dtype)[index], spec)
         if where.offset is not None:
             base: Any = np.memmap(where.path, dtype=dtype, mode="r", offset=where.offset, shape=(storage.view_offset + storage.numel,))
         else:
@@ -91,10 +96,7 @@ def _reader(tensor: up.TensorRef, where: _Located, big_endian: bool) -> Callable
         view = np.lib.stride_tricks.as_strided(
             base[start:], shape=tensor.shape, strides=tuple(s * dtype.itemsize for s in tensor.stride), writeable=False
         )
-        out = np.array(view[index])
-        if storage.type.dtype == "bfloat16":  # the top half of a float32
-            out = (out.astype(np.uint32) << 16).view(np.float32)
-        return out
+        return widen(np.array(view[index]), spec)
 
     return read
 
@@ -414,18 +416,12 @@ def _collect(obj: Any, prefix: str, out: dict[str, up.TensorRef], depth: int) ->
 def _state_dict_layers(opened: _Opened, tensors: list[tuple[str, up.TensorRef]], convention: str, flipped: bool) -> list[Layer]:
     from .numpy_files import Entry, named_layers
 
-    entries = [Entry(name, t.shape, _Dtype(t.dtype), opened.reader(name, t)) for name, t in tensors]
+    entries = [Entry(name, t.shape, t.storage.type.spec, opened.reader(name, t)) for name, t in tensors]
     layers = named_layers(entries, convention, flipped)
     for layer in layers:
         if layer.op == "conv":
             layer.notes.append("groups are not recorded in a state dict: read as 1 (a grouped conv shows in/groups inputs)")
     return layers
-
-
-class _Dtype(str):
-    """A dtype name in the form ``numpy_files`` expects of an entry's dtype."""
-
-    hasobject = False
 
 
 # ---------------------------------------------------------------------------------------

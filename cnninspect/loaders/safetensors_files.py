@@ -5,8 +5,8 @@ then the raw tensors back to back.
 The header is read by hand (no safetensors package needed) and checked before anything
 trusts it: its length fits the file, every dtype is known, every tensor's byte range lies
 inside the data section, matches its shape exactly and overlaps no other. Values are read
-lazily through ``np.memmap``, only the slice asked for. ``bfloat16`` has no NumPy dtype:
-it is listed as ``bfloat16`` and read by widening to float32.
+lazily through ``np.memmap``, only the slice asked for. Dtypes NumPy lacks (``bfloat16``,
+the float8s) are listed by their own names and read widened to float32 (``core.dtypes``).
 
 Layers come from the names' dotted prefixes, as in PyTorch state dicts
 (``features.0.weight`` is role ``weight`` of layer ``features.0``); kinds from roles and
@@ -22,30 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..core.model import Graph, Model, Source, Weight
+from ..core.dtypes import DType, from_safetensors, widen
+from ..core.model import Graph, Model, Source
 from ..errors import BrokenFile
 
 MAX_HEADER = 100_000_000  # the safetensors library's own limit on the JSON header
 MAX_RANK = 32
-# safetensors dtype → (NumPy dtype name or None when NumPy has none, our name, item size)
-DTYPES: dict[str, tuple[str | None, str, int]] = {
-    "F64": ("<f8", "float64", 8),
-    "F32": ("<f4", "float32", 4),
-    "F16": ("<f2", "float16", 2),
-    "BF16": (None, "bfloat16", 2),
-    "I64": ("<i8", "int64", 8),
-    "I32": ("<i4", "int32", 4),
-    "I16": ("<i2", "int16", 2),
-    "I8": ("i1", "int8", 1),
-    "U64": ("<u8", "uint64", 8),
-    "U32": ("<u4", "uint32", 4),
-    "U16": ("<u2", "uint16", 2),
-    "U8": ("u1", "uint8", 1),
-    "BOOL": ("?", "bool", 1),
-    "C64": ("<c8", "complex64", 8),
-    "F8_E4M3": (None, "float8_e4m3", 1),
-    "F8_E5M2": (None, "float8_e5m2", 1),
-}
 LIBRARIES = {"pt": "pytorch", "tf": "tensorflow", "np": "numpy", "flax": "flax", "mlx": "mlx", "paddle": "paddle"}
 
 
@@ -60,25 +42,10 @@ def sniff(head: bytes, path: Path) -> bool:
 @dataclass
 class Tensor:
     name: str
-    st_dtype: str
+    dtype: DType
     shape: tuple[int, ...]
     start: int
     end: int
-
-    @property
-    def dtype(self) -> str:
-        return DTYPES[self.st_dtype][1]
-
-
-class WideWeight(Weight):
-    """A weight stored in a dtype NumPy lacks (bfloat16, float8): its byte count comes
-    from the stored item size, not from NumPy."""
-
-    itemsize: int = 2
-
-    @property
-    def nbytes(self) -> int:
-        return self.size * self.itemsize
 
 
 def read_header(path: Path) -> tuple[list[Tensor], dict[str, str], int]:
@@ -115,8 +82,10 @@ def _tensor(name: str, info: Any, data_size: int) -> Tensor:
     if not isinstance(info, dict):
         raise BrokenFile(f"{where} is described by a {type(info).__name__}, not an object")
     dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-    if dtype not in DTYPES:
-        raise BrokenFile(f"{where} has unknown dtype {dtype!r}")
+    try:
+        spec = from_safetensors(str(dtype))
+    except KeyError:
+        raise BrokenFile(f"{where} has unknown dtype {dtype!r}") from None
     if not isinstance(shape, list) or len(shape) > MAX_RANK or not all(_natural(d) for d in shape):
         raise BrokenFile(f"{where} has an invalid shape {shape!r}")
     if not (isinstance(offsets, list) and len(offsets) == 2 and all(_natural(o) for o in offsets)):
@@ -126,10 +95,10 @@ def _tensor(name: str, info: Any, data_size: int) -> Tensor:
         raise BrokenFile(
             f"{where} lies at bytes {start:,}-{end:,} of a {data_size:,}-byte data section: truncated, or a lying header"
         )
-    needed = math.prod(shape) * DTYPES[dtype][2]
+    needed = spec.nbytes(math.prod(shape))
     if end - start != needed:
         raise BrokenFile(f"{where} claims shape {tuple(shape)} of {dtype} ({needed:,} bytes) in {end - start:,} bytes: a lying header")
-    return Tensor(name, dtype, tuple(shape), start, end)
+    return Tensor(name, spec, tuple(shape), start, end)
 
 
 def _natural(x: Any) -> bool:
@@ -148,22 +117,17 @@ def _check_overlaps(tensors: list[Tensor]) -> None:
 
 
 def _reader(path: Path, offset: int, tensor: Tensor) -> Callable[[tuple], Any]:
-    np_dtype, name, _ = DTYPES[tensor.st_dtype]
+    spec = tensor.dtype
 
     def read(index: tuple) -> Any:
         import numpy as np
 
-        if np_dtype is None and name != "bfloat16":
-            raise BrokenFile(f"'{tensor.name}' is {name}, which NumPy cannot represent: its values are not shown")
+        if spec.storage is None:
+            raise BrokenFile(f"'{tensor.name}' is {spec.name}, which cnninspect cannot read as an array: its values are not shown")
         if math.prod(tensor.shape) == 0:
-            return np.empty(tensor.shape, np_dtype or "f4")[index]
-        if np_dtype is not None:
-            mm = np.memmap(path, dtype=np_dtype, mode="r", offset=offset + tensor.start, shape=tensor.shape)
-            return np.array(mm[index])
-        # bfloat16 is the top half of a float32: widen the selected slice.
-        mm = np.memmap(path, dtype="<u2", mode="r", offset=offset + tensor.start, shape=tensor.shape)
-        half = np.array(mm[index], dtype=np.uint32)
-        return (half << 16).view(np.float32)
+            return widen(np.empty(tensor.shape, spec.storage)[index], spec)
+        mm = np.memmap(path, dtype=spec.storage, mode="r", offset=offset + tensor.start, shape=tensor.shape)
+        return widen(np.array(mm[index]), spec)
 
     return read
 
@@ -174,13 +138,10 @@ def open_model(path: Path, options: Any = None) -> Model:
 
     tensors, metadata, offset = read_header(path)
     tensors.sort(key=lambda t: _natural_key(t.name))  # writers sort by dtype or name: show 2 before 10
-    entries = [Entry(t.name, t.shape, _FakeDtype(t.dtype), _reader(path, offset, t)) for t in tensors]
-    by_name = {t.name: t for t in tensors}
+    entries = [Entry(t.name, t.shape, t.dtype, _reader(path, offset, t)) for t in tensors]
     user = getattr(options, "layout", None)
     convention, flipped = USER_LAYOUTS[user] if user else ("torch", False)
     layers = named_layers(entries, convention, flipped)
-    for layer in layers:
-        layer.weights = [_widen(w, by_name[w.name]) for w in layer.weights]
     notes = [
         "no architecture in a safetensors file: layers are rebuilt from the tensors' dotted names, their kinds "
         f"guessed from roles and ranks, kernels read in {'PyTorch' if convention == 'torch' else user}'s layout"
@@ -200,16 +161,3 @@ def open_model(path: Path, options: Any = None) -> Model:
 def _natural_key(name: str) -> tuple:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", name))
 
-
-class _FakeDtype(str):
-    """The dtype name in the form ``numpy_files`` expects of an entry's dtype."""
-
-    hasobject = False
-
-
-def _widen(weight: Weight, tensor: Tensor) -> Weight:
-    if DTYPES[tensor.st_dtype][0] is not None:
-        return weight
-    wide = WideWeight(weight.name, weight.role, weight.shape, tensor.dtype, weight.layout, weight.trainable, weight.reader)
-    wide.itemsize = DTYPES[tensor.st_dtype][2]
-    return wide

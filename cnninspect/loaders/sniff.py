@@ -47,6 +47,37 @@ def describe(head: bytes, path: Path | None = None) -> str:
     return f"a text file starting with {first!r}"
 
 
+def zip_head_members(head: bytes) -> list[str]:
+    """The member names whose local headers lie in ``head``, in file order: what is left to
+    tell a zip by when its central directory (at the end) is gone."""
+    names: list[str] = []
+    at = 0
+    while head.startswith(b"PK\x03\x04", at) and at + 30 <= len(head):
+        flags = int.from_bytes(head[at + 6 : at + 8], "little")
+        size = int.from_bytes(head[at + 18 : at + 22], "little")
+        name_len = int.from_bytes(head[at + 26 : at + 28], "little")
+        extra_len = int.from_bytes(head[at + 28 : at + 30], "little")
+        name = head[at + 30 : at + 30 + name_len]
+        if len(name) < name_len:
+            break
+        names.append(name.decode("utf-8", "replace"))
+        if flags & 0x08:  # sizes follow the data: the next header cannot be found cheaply
+            break
+        at += 30 + name_len + extra_len + size
+    return names
+
+
+def zip_kind(names: list[str]) -> str:
+    """Which format a zip's member names belong to, for messages about damaged archives."""
+    if any(n.endswith(("/data.pkl", "/constants.pkl", "/archive_format", "/model.json", "/version")) for n in names):
+        return "a PyTorch archive"
+    if any(n in ("config.json", "metadata.json", "model.weights.h5", "model.weights.npz") for n in names):
+        return "a Keras .keras archive"
+    if names and all(n.endswith(".npy") for n in names):
+        return "a NumPy .npz archive"
+    return "a zip archive"
+
+
 def _as_text(head: bytes) -> str | None:
     if b"\x00" in head:
         return None

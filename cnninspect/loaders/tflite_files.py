@@ -25,6 +25,7 @@ import struct
 from pathlib import Path
 from typing import Any, Callable
 
+from ..core.dtypes import DType, from_tflite, widen
 from ..core.layouts import layout_for
 from ..core.model import Call, Graph, Layer, Model, Shape, Source, TensorRef, Weight
 from ..errors import BrokenFile, FileNotReadable
@@ -58,14 +59,6 @@ BUILTIN_NAMES = (
     "ELU REVERSE_SEQUENCE MATRIX_DIAG QUANTIZE MATRIX_SET_DIAG ROUND HARD_SWISH IF WHILE NON_MAX_SUPPRESSION_V4 "
     "NON_MAX_SUPPRESSION_V5 SCATTER_ND SELECT_V2 DENSIFY SEGMENT_SUM BATCH_MATMUL"
 ).split()
-
-# TensorType -> NumPy dtype (little-endian); None: not an array we can read.
-DTYPES = {
-    0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 5: None, 6: "bool", 7: "int16",
-    8: "complex64", 9: "int8", 10: "float64", 11: "complex128", 12: "uint64", 13: None, 14: None,
-    15: "uint32", 16: "uint16",
-}  # fmt: skip
-TYPE_NAMES = {17: "int4", 18: "bfloat16", 5: "string", 13: "resource", 14: "variant"}
 
 ACTIVATIONS = {0: None, 1: "relu", 2: "relu_n1_to_1", 3: "relu6", 4: "tanh", 5: "sign_bit"}
 PADDING = {0: "same", 1: "valid"}
@@ -206,12 +199,22 @@ class _Tensor:
             raise BrokenFile(f"damaged TFLite file: tensor {index} '{self.name}' has a negative dimension {self.shape}")
 
     @property
+    def spec(self) -> DType | None:
+        try:
+            return from_tflite(self.type)
+        except KeyError:
+            return None
+
+    @property
     def dtype(self) -> str | None:
-        return DTYPES.get(self.type)
+        """The dtype's name when the tensor reads as an array (strings, int4 do not), else None."""
+        spec = self.spec
+        return spec.name if spec is not None and spec.readable else None
 
     @property
     def type_name(self) -> str:
-        return self.dtype or TYPE_NAMES.get(self.type, f"type {self.type}")
+        spec = self.spec
+        return spec.name if spec is not None else f"type {self.type}"
 
 
 def _buffers(f: _File, root: _Table) -> list[tuple[int, int]]:
@@ -309,15 +312,17 @@ def _roles(op_name: str, positions: list[int]) -> dict[int, str]:
     return {p: f"input_{p}" for p in positions}
 
 
-def _reader(path: Path, offset: int, shape: tuple[int, ...], dtype: str) -> Callable[[tuple], Any]:
+def _reader(path: Path, offset: int, shape: tuple[int, ...], spec: DType) -> Callable[[tuple], Any]:
+    storage = spec.storage  # little-endian, as TFLite stores
+    assert storage is not None, "_weight reads readable dtypes only"
+
     def read(index: tuple) -> Any:
         import numpy as np
 
-        dt = np.dtype(dtype).newbyteorder("<")
         if math.prod(shape) == 0:
-            return np.empty(shape, dt)[index]
-        mm = np.memmap(path, dtype=dt, mode="r", offset=offset, shape=shape)
-        return np.array(mm[index])
+            return widen(np.empty(shape, storage)[index], spec)
+        mm = np.memmap(path, dtype=storage, mode="r", offset=offset, shape=shape)
+        return widen(np.array(mm[index]), spec)
 
     return read
 
@@ -330,18 +335,16 @@ def _refusing(name: str, why: str) -> Callable[[tuple], Any]:
 
 
 def _weight(path: Path, t: _Tensor, op: str, role: str) -> Weight:
-    dtype = t.dtype
+    dtype, spec = t.dtype, t.spec
     reader = None
-    if dtype is not None and t.data is not None and not t.sparse:
-        import numpy as np
-
-        needed = math.prod(t.shape) * np.dtype(dtype).itemsize
+    if dtype is not None and spec is not None and t.data is not None and not t.sparse:
+        needed = spec.nbytes(math.prod(t.shape))
         if needed != t.data[1]:
             raise BrokenFile(
                 f"damaged TFLite file: tensor '{t.name}' claims shape {t.shape} of {dtype} ({needed:,} bytes) "
                 f"but its buffer holds {t.data[1]:,} bytes"
             )
-        reader = _reader(path, t.data[0], t.shape, dtype)
+        reader = _reader(path, t.data[0], t.shape, spec)
     elif t.data is not None:
         reader = _refusing(t.name, "is stored sparse (only its non-zero blocks)")
     layout = layout_for("tflite", op, role, len(t.shape))
@@ -414,7 +417,7 @@ def _graph(path: Path, sub: _Table, tensors: list[_Tensor], opcodes: list[str]) 
         for p in consts:
             if tensors[ins[p]].sparse:
                 layer.notes.append(f"{roles[p]} is stored sparse (TFLite sparsity): its values cannot be shown")
-            if not tensors[ins[p]].dtype:  # int4, bfloat16, strings: no NumPy array to show
+            if not tensors[ins[p]].dtype:  # int4, strings: no NumPy array to show
                 layer.notes.append(f"constant input {p} '{tensors[ins[p]].name}' is of type {tensors[ins[p]].type_name}: not listed")
         quantization = {roles[p]: tensors[ins[p]].quantization for p in consts if tensors[ins[p]].quantization}
         if outs and tensors[outs[0]].quantization:

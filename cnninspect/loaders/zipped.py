@@ -8,6 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import BrokenFile
+from .sniff import HEAD_SIZE, zip_head_members, zip_kind
 
 ZIP_MAGIC = b"PK\x03\x04"
 # A member that claims more than this, or that would inflate more than MAX_RATIO times
@@ -44,7 +45,9 @@ def open_zip(path: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, EOFError, ValueError) as exc:
-        raise BrokenFile(f"a zip archive that cannot be read ({exc}): truncated or damaged?") from None
+        with path.open("rb") as fh:
+            kind = zip_kind(zip_head_members(fh.read(HEAD_SIZE)))
+        raise BrokenFile(f"{kind} that cannot be read ({exc}): truncated or damaged?") from None
 
 
 def guard_members(zf: zipfile.ZipFile) -> None:

@@ -7,6 +7,13 @@ from ..errors import UsageError
 
 # name -> header; "shape" is the output shape (or, for weights-only files, channels and kernel).
 COLUMNS = {"shape": "Output shape", "params": "Params", "macs": "MACs", "flops": "FLOPs", "memory": "Memory", "rf": "RF"}
+# The layer's own settings, as Keras summary() and torchinfo users look for them; asked by
+# name, or all six with "attrs" ("all" is the counting columns above).
+ATTR_COLUMNS = {
+    "trainable": "Trainable", "kernel": "Kernel", "stride": "Stride",
+    "padding": "Padding", "dilation": "Dilation", "groups": "Groups",
+}  # fmt: skip
+HEADERS = {**COLUMNS, **ATTR_COLUMNS}
 DEFAULT_COLUMNS = ("shape", "params", "macs")
 # Without an architecture nothing is counted: MACs would be a column of '?'.
 WEIGHTS_ONLY_COLUMNS = ("shape", "params")
@@ -14,17 +21,17 @@ UNITS = ("si", "binary")
 
 
 def parse_columns(text: str | None) -> tuple[str, ...] | None:
-    """``shape,params,macs`` (in that order), or ``all``; None for the default, which
-    depends on the file (``default_columns``)."""
+    """``shape,params,macs`` (in that order), ``all`` (the counting columns), ``attrs``
+    (the layer settings: trainable, kernel, stride, padding, dilation, groups), or names
+    and groups mixed; None for the default, which depends on the file (``default_columns``)."""
     if text is None:
         return None
+    groups = {"all": tuple(COLUMNS), "attrs": tuple(ATTR_COLUMNS)}
     names = [n.strip().lower() for n in text.split(",") if n.strip()]
-    if names == ["all"]:
-        return tuple(COLUMNS)
-    bad = [n for n in names if n not in COLUMNS]
+    bad = [n for n in names if n not in HEADERS and n not in groups]
     if bad or not names:
-        raise UsageError(f"--columns {text!r}: valid columns are {', '.join(COLUMNS)}, or all")
-    return tuple(dict.fromkeys(names))
+        raise UsageError(f"--columns {text!r}: valid columns are {', '.join(HEADERS)}, or the groups all, attrs")
+    return tuple(dict.fromkeys(c for n in names for c in groups.get(n, (n,))))
 
 
 def check_units(units: str) -> str:
@@ -63,6 +70,46 @@ def format_field(field: dict | None) -> str:
     jumps = ["?" if j is None else f"{j:g}" for j in field["jump"]]
     jump = jumps[0] if len(set(jumps)) == 1 else "×".join(jumps)
     return f"{size} j{jump}"
+
+
+def format_trainable(layer: dict) -> str:
+    """``yes``, ``no`` or ``partly`` (some weights frozen); empty without weights."""
+    if not layer["params"]:
+        return ""
+    if layer["trainable_params"] == layer["params"]:
+        return "yes"
+    return "no" if not layer["trainable_params"] else "partly"
+
+
+SLIDING_OPS = {"conv", "conv_transpose", "depthwise_conv", "separable_conv", "pool", "pool_ceil"}
+
+
+def format_sizes(sizes: list | None) -> str:
+    """``3×3``: one number per spatial axis."""
+    return "" if sizes is None else "×".join("?" if s is None else str(s) for s in sizes)
+
+
+def attr_cells(layer: dict) -> dict[str, str]:
+    """The layer-settings columns of a shapes-report layer: trainable from its params;
+    kernel, stride, padding, dilation and groups from its ``window`` (sliding-window
+    layers; empty for the others, ``?`` when the report has no ``window`` field)."""
+    window = layer["window"] if "window" in layer else ({} if layer["op"] in SLIDING_OPS else None)
+    if window is None:  # not a sliding-window layer
+        kernel = format_sizes(layer["kernel_size"])
+        return {"trainable": format_trainable(layer), "kernel": kernel, "stride": "", "padding": "", "dilation": "", "groups": ""}
+
+    def known(name: str) -> str:  # absent or None (weights alone do not say): unknown
+        value = window.get(name)
+        return "?" if value is None else value if isinstance(value, str) else str(value) if isinstance(value, int) else format_sizes(value)
+
+    return {
+        "trainable": format_trainable(layer),
+        "kernel": format_sizes(window.get("kernel_size") or layer["kernel_size"]) or "?",
+        "stride": known("strides"),
+        "padding": known("padding"),
+        "dilation": known("dilation"),
+        "groups": known("groups"),
+    }
 
 
 def default_columns(architecture: bool) -> tuple[str, ...]:

@@ -4,7 +4,9 @@ Works from the report dicts (``filters_report``, ``layer_filters_report``), neve
 model, so a picture shows exactly what ``--json`` says. Pillow is imported only here,
 inside the functions that draw. Geometry (all in pixels): each weight is an ``s`` x ``s``
 square, each tile has a 1-pixel black frame (the only pure-black pixels of the image), and
-tiles sit ``GAP`` apart on a light grey background; a zero weight is white. Tiles are
+tiles sit ``GAP`` apart on a light grey background; a zero weight is white; NaN, +Inf
+and -Inf have their own colours (``heatmap.NONFINITE``), named below the colour bar
+whenever any is drawn. Tiles are
 painted as NumPy arrays (a layer can have a quarter of a million of them); text with
 Pillow's built-in font.
 """
@@ -18,7 +20,8 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
 
 from ..errors import NotWritable, SelectionError, UsageError
-from .heatmap import diverging, rgb, stacked_rows
+from .heatmap import NONFINITE, diverging, nonfinite_counts, rgb, stacked_rows
+from .numbers import significant
 
 MAX_SIDE = 8192  # the largest image side drawn; a bigger layer is refused
 TILE_PX = 72  # preferred tile side: each weight is about TILE_PX / kernel size pixels
@@ -52,6 +55,15 @@ class Tiles(NamedTuple):
     present: Any
 
 
+class Grid(NamedTuple):
+    """Filters at their cells: ``values`` float (rows, cols, h, w), ``blank`` where there
+    is no weight (a gap, an empty cell: a NaN weight is a value), ``present`` (rows, cols)."""
+
+    values: Any
+    blank: Any
+    present: Any
+
+
 def check_output(path: Path) -> None:
     """Refuse, before any work, an output path that cannot be written."""
     parent = path.parent if str(path.parent) else Path(".")
@@ -78,32 +90,36 @@ def filters_picture(report: dict[str, Any], entries: Sequence[dict[str, Any]]) -
     the report's ``inputs``), near-square arrangement, row-major in input order. A dense
     layer is one tile of all its input units, row-major, ``ceil(sqrt(n))`` units wide. A
     separable layer's tiles are the effective filters P[j,N]·D[j]."""
-    import numpy as np
 
     layer = report["layer"]
-    title = f"{layer['path']} ({layer['type']}): filters feeding output map {report['out']} of {report['out_maps']}"
-    if layer["op"] == "dense":  # one tile of every unit: --top does not apply
-        flat = np.asarray([e["filter"] for e in report["inputs"]], dtype=np.float64)
-        width = max(1, math.ceil(math.sqrt(flat.size)))
-        grid = np.full(width * math.ceil(flat.size / width), np.nan)
-        grid[: flat.size] = flat
-        arrays = grid.reshape(1, -1, width)
-        labels = [f"input units 0-{flat.size - 1}, row-major, {width} per row"]
+    what = f"output map {report['out']} of {report['out_maps']}"
+    if layer["op"] != "dense" and len(entries) < len(report["inputs"]):
+        title = f"{layer['path']} ({layer['type']}): the {len(entries)} strongest of {len(report['inputs'])} input maps feeding {what}"
+    else:
+        title = f"{layer['path']} ({layer['type']}): filters feeding {what}"
+    unflattened = report.get("unflattened")
+    if layer["op"] == "dense" and unflattened:  # the input units as the maps Flatten made them from
+        arrays, gaps, labels = _unflatten([e["filter"] for e in report["inputs"]], unflattened)
+        preferred = _preferred_cell(arrays)
+        title += f"; input units as {_shape_text(unflattened)} before Flatten"
+    elif layer["op"] == "dense":  # one tile of every unit: --top does not apply
+        arrays, gaps, width = _units_tile([e["filter"] for e in report["inputs"]])
+        labels = [f"input units 0-{len(report['inputs']) - 1}, row-major, {width} per row"]
         preferred = max(1, min(MAX_CELL, DENSE_PX // width))
     else:
-        arrays = stacked_rows([e.get("effective_filter", e["filter"]) for e in entries])
+        arrays, gaps = stacked_rows([e.get("effective_filter", e["filter"]) for e in entries])
         labels = [f"in {e['in']} D[{e['via']}]" if "via" in e else f"in {e['in']}" for e in entries]
         preferred = _preferred_cell(arrays)
         if any("via" in e for e in entries):
             title += "; tiles are effective filters P[j,N]·D[j]"
     per_row = max(1, math.ceil(math.sqrt(len(arrays))))
     cells = [(k // per_row, k % per_row) for k in range(len(arrays))]
-    values = _grid(arrays, cells, (math.ceil(len(arrays) / per_row), per_row))
-    vmax = _scale(values)
-    tiles = _colour_tiles(values, vmax)
+    grid = _grid(arrays, gaps, cells, (math.ceil(len(arrays) / per_row), per_row))
+    vmax = _scale(grid)
+    tiles = _colour_tiles(grid, vmax)
 
     def sections(s: int) -> list[Section]:
-        return [_text(title), _labelled_tiles(tiles, labels, s), _legend(vmax)]
+        return [_text(title), _labelled_tiles(tiles, labels, s), *_legends(grid, vmax)]
 
     return _render(sections, preferred, "filters")
 
@@ -115,22 +131,23 @@ def weights_picture(report: dict[str, Any]) -> Any:
     the RGB view (``rgb_channel``)."""
     layer = report["layer"]
     entries = [(f["out"], e) for f in report["filters"] for e in f["inputs"]]
-    arrays = stacked_rows([e.get("effective_filter", e["filter"]) for _, e in entries])
+    arrays, gaps = stacked_rows([e.get("effective_filter", e["filter"]) for _, e in entries])
     cells = [(out, e["via"] if "via" in e else e["in"]) for out, e in entries]
-    values = _grid(arrays, cells, (report["out_maps"], report["columns"]))
-    vmax = _scale(values)
-    tiles = _colour_tiles(values, vmax)
+    grid = _grid(arrays, gaps, cells, (report["out_maps"], report["columns"]))
+    vmax = _scale(grid)
+    tiles = _colour_tiles(grid, vmax)
     framed = layer["op"] != "dense"
     what = {"separable_conv": "output maps, columns = intermediate maps j (effective filters P[j,N]·D[j])",
             "dense": "output units, columns = input units"}.get(layer["op"], "output maps, columns = input maps")  # fmt: skip
     title = f"{layer['path']} ({layer['type']}) {report['weight']['name']}: rows = {what}"
-    colour_view = _rgb_view(report, values, vmax)
+    colour_view = _rgb_view(report, grid, vmax)
     preferred = _preferred_cell(arrays) if framed else max(1, min(MAX_CELL, MATRIX_PX // max(report["columns"], 1)))
 
     def sections(s: int) -> list[Section]:
-        parts = [_text(title), _matrix(tiles, s, framed), _legend(vmax)]
+        parts = [_text(title), _matrix(tiles, s, framed), *_legends(grid, vmax)]
         if colour_view is not None:
-            parts += [_text(f"RGB view: in[0], in[1], in[2] as R, G, B; channel = 128 + 127·w/{vmax:.3g} (0 is mid-grey)"),
+            parts += [_text(f"RGB view: in[0], in[1], in[2] as R, G, B; channel = 128 + 127·w/{significant(vmax)} (0 is mid-grey; "
+                            "a weight that is not finite paints its pixel in its own colour)"),
                       _labelled_tiles(colour_view, [f"out {n}" for n in range(report["out_maps"])], s)]  # fmt: skip
         return parts
 
@@ -155,49 +172,78 @@ def check_drawable(summary: dict[str, Any]) -> None:
 
 def rgb_channel(values: Any, vmax: float) -> Any:
     """The RGB view's rule: 128 + 127·w/vmax, rounded, so 0 is mid-grey (128) and ±vmax
-    (the layer's largest |w|) is 255 or 1. NaN and an all-zero scale are mid-grey."""
+    (the layer's largest |w|) is 255 or 1. An all-zero scale is mid-grey; a value that
+    is not finite too (``_rgb_view`` paints its pixel in its own colour)."""
     import numpy as np
 
     if vmax <= 0:
         return np.full(np.shape(values), 128, dtype=np.uint8)
-    t = np.clip(np.nan_to_num(np.asarray(values) / vmax, nan=0.0), -1.0, 1.0)
+    t = np.clip(np.nan_to_num(np.asarray(values) / vmax, nan=0.0, posinf=0.0, neginf=0.0), -1.0, 1.0)
     return np.rint(128 + 127 * t).astype(np.uint8)
 
 
 # --- building blocks -------------------------------------------------------------------
 
 
-def _grid(arrays: Any, cells: Sequence[tuple[int, int]], shape: tuple[int, int]) -> tuple[Any, Any]:
-    """The filters (``stacked_rows``: n, h, w) at their (row, column) cells of one float
-    array (rows, cols, h, w), NaN where there is no weight; and which cells hold one."""
+def _grid(arrays: Any, gaps: Any, cells: Sequence[tuple[int, int]], shape: tuple[int, int]) -> Grid:
+    """The filters (``stacked_rows``: n, h, w, and their gaps) at their (row, column)
+    cells of one float array (rows, cols, h, w), blank where there is no weight."""
     import numpy as np
 
-    grid = np.full((*shape, *arrays.shape[1:]), np.nan)
+    values = np.zeros((*shape, *arrays.shape[1:]))
+    blank = np.ones(values.shape, dtype=bool)
     present = np.zeros(shape, dtype=bool)
     if len(cells):
         rows, cols = np.asarray(cells).T
-        grid[rows, cols] = arrays
+        values[rows, cols] = arrays
+        blank[rows, cols] = gaps
         present[rows, cols] = True
-    return grid, present
+    return Grid(values, blank, present)
 
 
-def _scale(values: tuple[Any, Any]) -> float:
+def _units_tile(units: Sequence[float]) -> tuple[Any, Any, int]:
+    """A dense layer's input units as one tile, row-major, ``ceil(sqrt(n))`` to a row;
+    the cells past the last unit are blank."""
+    import numpy as np
+
+    flat = np.asarray(units, dtype=np.float64)
+    width = max(1, math.ceil(math.sqrt(flat.size)))
+    cells = width * math.ceil(flat.size / width)
+    values = np.zeros(cells)
+    values[: flat.size] = flat
+    return values.reshape(1, -1, width), (np.arange(cells) >= flat.size).reshape(1, -1, width), width
+
+
+def _unflatten(units: Sequence[float], unflattened: dict[str, Any]) -> tuple[Any, Any, list[str]]:
+    """A dense layer's input units as the maps Flatten made them from: ``unflattened``
+    gives the shape before Flatten and its axes (``c`` the channels, the others spatial,
+    in the library's flattening order). One tile per channel, labelled ``map c``."""
+    import numpy as np
+
+    axes, shape = unflattened["axes"], unflattened["shape"]
+    maps = np.moveaxis(np.asarray(units, dtype=np.float64).reshape(shape), axes.index("c"), 0)
+    tiles = maps.reshape(maps.shape[0], -1, maps.shape[-1]) if maps.ndim > 2 else maps[:, None, :]
+    return tiles, np.zeros(tiles.shape, dtype=bool), [f"map {c}" for c in range(len(tiles))]
+
+
+def _shape_text(unflattened: dict[str, Any]) -> str:
+    return "(" + ", ".join(f"{a}={n}" for a, n in zip(unflattened["axes"], unflattened["shape"])) + ")"
+
+
+def _scale(grid: Grid) -> float:
     """The shared scale: the largest finite |w| drawn."""
     import numpy as np
 
-    grid = values[0]
-    finite = np.abs(grid[np.isfinite(grid)])
+    drawn = grid.values[~grid.blank]
+    finite = np.abs(drawn[np.isfinite(drawn)])
     return float(finite.max()) if finite.size else 0.0
 
 
-def _colour_tiles(values: tuple[Any, Any], vmax: float) -> Tiles:
-    import numpy as np
-
-    grid, present = values
-    return Tiles(diverging(grid, vmax), np.isnan(grid), present)
+def _colour_tiles(grid: Grid, vmax: float) -> Tiles:
+    return Tiles(diverging(grid.values, vmax), grid.blank, grid.present)
 
 
-def _rgb_view(report: dict[str, Any], values: tuple[Any, Any], vmax: float) -> Tiles | None:
+def _rgb_view(report: dict[str, Any], grid: Grid, vmax: float) -> Tiles | None:
     """Per output map, its 3 input slices as one colour tile (``rgb_channel``): only for a
     2-D conv with exactly 3 input maps, every one feeding every output."""
     import numpy as np
@@ -205,8 +251,12 @@ def _rgb_view(report: dict[str, Any], values: tuple[Any, Any], vmax: float) -> T
     layer = report["layer"]
     if layer["op"] != "conv" or report["columns"] != 3 or report["groups"] != 1 or len(report["spatial_axes"]) != 2:
         return None
-    grid, _ = values  # (out, 3, h, w)
-    colours = np.moveaxis(rgb_channel(grid, vmax), 1, -1)  # (out, h, w, 3)
+    values = grid.values  # (out, 3, h, w)
+    colours = np.moveaxis(rgb_channel(values, vmax), 1, -1)  # (out, h, w, 3)
+    marks = np.moveaxis(diverging(values, vmax), 1, -2)  # (out, h, w, 3 channels, rgb)
+    bad = ~np.isfinite(np.moveaxis(values, 1, -1))  # (out, h, w, 3)
+    for channel in range(3):  # a non-finite weight of any channel paints its pixel in its mark colour
+        colours[bad[..., channel]] = marks[..., channel, :][bad[..., channel]]
     n = colours.shape[0]
     per_row = min(n, 16)
     rows = math.ceil(n / per_row)
@@ -337,9 +387,32 @@ def _label_step(pitch: int, needed: int) -> int:
     return step
 
 
+def _legends(grid: Grid, vmax: float) -> list[Section]:
+    """The colour bar, and the non-finite marks' swatches when any is drawn."""
+    counts = nonfinite_counts(grid.values[~grid.blank])
+    return [_legend(vmax)] + ([_nonfinite_legend(counts)] if counts else [])
+
+
+def _nonfinite_legend(counts: dict[str, int]) -> Section:
+    """A swatch of each non-finite mark drawn, with its name and count."""
+    texts: list[tuple[Any, str]] = [(NONFINITE[kind], f"{NONFINITE[kind].name} ({n})") for kind, n in counts.items()]
+    texts.append((None, "(not finite: off the colour scale)"))
+    side = LEGEND_HEIGHT
+    widths = [(side + 4 if mark else 0) + _text_size(text)[0] + 3 * GAP for mark, text in texts]
+
+    def paint(image: Any, draw: Any, x: int, y: int) -> None:
+        for (mark, text), width in zip(texts, widths):
+            if mark is not None:
+                draw.rectangle([x, y, x + side - 1, y + side - 1], fill=mark.colour)
+            draw.text((x + (side + 4 if mark else 0), y + 2), text, fill=INK, font=_font())
+            x += width
+
+    return Section(sum(widths), side, paint)
+
+
 def _legend(vmax: float) -> Section:
     """A colour bar from -vmax (blue) through 0 (white) to +vmax (red), values below."""
-    labels = (f"{-vmax:+.3g}", "0", f"{vmax:+.3g}")
+    labels = (f"-{significant(vmax)}", "0", f"+{significant(vmax)}")
     text_h = max(_text_size(t)[1] for t in labels)
     width = LEGEND_WIDTH + _text_size(labels[2])[0]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from rich import box
 from rich.columns import Columns
@@ -13,8 +13,9 @@ from rich.table import Table
 from rich.text import Text
 
 from ..reports.filters import strongest
-from .columns import COLUMNS, default_columns, format_bytes, format_count, format_field
-from .heatmap import Blocks, Legend, choose_view, heatmap, magnitude, number_format
+from .columns import HEADERS, attr_cells, default_columns, format_bytes, format_count, format_field
+from .heatmap import Blocks, Legend, NonFiniteLegend, choose_view, grid_format, heatmap, magnitude, nonfinite_counts
+from .numbers import column_format, fixed, significant
 
 MAX_HEATMAPS = 64  # beyond this many inputs, show the strongest ones
 
@@ -51,14 +52,17 @@ MIN_INBOUND = 14  # narrower than this, the Inbound column is left out of the ta
 
 
 def _shapes_table(
-    middle: list[str], rows: list[list[Any]], inbound: list[str] | None, inbound_width: int = 0
+    middle: list[str], rows: list[list[Any]], inbound: list[str] | None, inbound_width: int = 0, fold: bool = False
 ) -> Table:
+    """The table of ``rows`` (``#``, Layer, Type, then ``middle``); ``fold``: the Layer and
+    Type columns (names, never numbers) may fold to fit."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("#", justify="right", style="dim")
-    table.add_column("Layer", no_wrap=True)
-    table.add_column("Type", style="cyan", no_wrap=True)
+    table.add_column("#", justify="right", style="dim", no_wrap=True)
+    table.add_column("Layer", no_wrap=not fold, overflow="fold")
     for header in middle:
-        table.add_column(header, no_wrap=True, justify="left" if header in LEFT else "right")
+        style = "cyan" if header == "Type" else None
+        table.add_column(header, no_wrap=not (fold and header == "Type"), overflow="fold", style=style,
+                         justify="left" if header in LEFT else "right")  # fmt: skip
     if inbound is not None:
         table.add_column("Inbound", style="dim", width=inbound_width, overflow="fold")
     for i, row in enumerate(rows):
@@ -66,7 +70,41 @@ def _shapes_table(
     return table
 
 
-LEFT = {"Output shape", "Channels in → out", "Kernel", "RF"}
+LEFT = {"Type", "Output shape", "Channels in → out", "Kernel", "RF", "Trainable", "Stride", "Padding", "Dilation"}
+MIN_NAME = 12  # the Layer column folds no narrower than this
+
+
+def _natural_width(console: Console, table: Table) -> int:
+    """The width ``table`` takes with nothing folded or cut."""
+    return Measurement.get(console, console.options.update_width(1 << 20), table).maximum
+
+
+def _pack(count: int, fits: Callable[[list[int]], bool]) -> list[list[int]]:
+    """Columns 0..count-1 in order, in parts of as many as ``fits`` allows (at least one)."""
+    parts: list[list[int]] = [[]]
+    for c in range(count):
+        if parts[-1] and not fits([*parts[-1], c]):
+            parts.append([])
+        parts[-1].append(c)
+    return parts
+
+
+def _split_tables(console: Console, headers: list[str], rows: list[list[Any]]) -> list[Table]:
+    """The shapes table in parts no wider than the console, each keeping ``#`` and Layer
+    (so rows match by number and name), the other columns in order, as many to a part as
+    fit; a column that fits in no part alone gets one to itself, its names folding. Numbers
+    are never cut."""
+
+    def fits(columns: list[int]) -> bool:
+        table = _shapes_table([headers[c] for c in columns], [[*r[:2], *(r[2 + c] for c in columns)] for r in rows], None)
+        return _natural_width(console, table) <= console.width
+
+    tables = []
+    for part in _pack(len(headers), fits):
+        table = _shapes_table([headers[c] for c in part], [[*r[:2], *(r[2 + c] for c in part)] for r in rows], None, fold=True)
+        table.columns[1].min_width = MIN_NAME
+        tables.append(table)
+    return tables
 
 
 def shapes_view(
@@ -91,23 +129,27 @@ def shapes_view(
             "flops": [format_count(layer["flops"])],
             "memory": [format_bytes(layer["activation_bytes"], units)],
             "rf": [format_field(layer["receptive_field"])],
+            **{name: [text] for name, text in attr_cells(layer).items()},
         }
         rows.append([str(layer["index"]), name, layer["type"], *(c for column in columns for c in cells[column])])
     shape_headers = ["Output shape"] if report["architecture"] else ["Channels in → out", "Kernel"]
-    headers = [h for column in columns for h in (shape_headers if column == "shape" else [COLUMNS[column]])]
-    table = _shapes_table(headers, rows, None)
+    headers = ["Type", *(h for column in columns for h in (shape_headers if column == "shape" else [HEADERS[column]]))]
+    tables = [_shapes_table(headers, rows, None)]
     inbound_hidden = False
-    if report["architecture"] and not _is_chain(layers):  # weights alone record no inbound layers
+    if _natural_width(console, tables[0]) > console.width:  # too wide: parts matched by # and name
+        tables = _split_tables(console, headers, rows)
+        inbound_hidden = report["architecture"] and not _is_chain(layers)
+    elif report["architecture"] and not _is_chain(layers):  # weights alone record no inbound layers
         inbound = ["\n".join(", ".join(call) for call in layer["inbound"]) for layer in layers]
-        used = Measurement.get(console, console.options, table).maximum
+        used = Measurement.get(console, console.options, tables[0]).maximum
         room = console.width - used - 3  # a separator and the column's padding
         if room >= MIN_INBOUND:
             longest = max(len(x) for x in ["Inbound", *"\n".join(inbound).split("\n")])
-            table = _shapes_table(headers, rows, inbound, min(room, longest))
+            tables = [_shapes_table(headers, rows, inbound, min(room, longest))]
         else:
             inbound_hidden = True
     yield _source_line(report)
-    yield table
+    yield from tables
     totals = report["totals"]
     yield Text(f"Total params: {totals['params']:,} ({format_bytes(totals['bytes'], units)})")
     yield Text(f"Trainable params: {totals['trainable_params']:,} ({format_bytes(totals['trainable_bytes'], units)})")
@@ -120,6 +162,8 @@ def shapes_view(
         yield Text("? = a dimension the file leaves open; give --input-shape to fix it", style="dim")
     if inbound_hidden:
         yield Text("(the Inbound column needs a wider terminal; --json lists every layer's inbound)", style="dim")
+    if any(c in ("stride", "padding", "dilation", "groups") for c in columns) and any("window" not in x for x in layers):
+        yield Text("? in Stride, Padding, Dilation, Groups: this report does not give the layers' windows", style="dim")
     if "rf" in columns:
         yield Text("RF = receptive field in input pixels (per spatial axis), j = jump (effective stride); --json adds its start", style="dim")
     for note in report.get("notes", []):
@@ -167,7 +211,9 @@ def filters_header(report: dict[str, Any]) -> Iterator[RenderableType]:
         f" ({layer['type']}): output map {report['out']} of {report['out_maps']}",
     )
     yield from _weight_lines(report)
-    bias = "none (use_bias=False)" if report["bias"] is None else f"b[{report['out']}] = {report['bias']:+.6g}"
+    # A file without an architecture (a lone array) does not say whether the layer had a bias
+    absent = "none (use_bias=False)" if report.get("architecture", True) else "unknown (not in the file, which records no architecture)"
+    bias = absent if report["bias"] is None else f"b[{report['out']}] = {fixed('+.6g')(report['bias'])}"
     yield Text(f"bias: {bias}    activation: {report['activation']}")
     yield from _equation_notes(report)
 
@@ -209,7 +255,7 @@ def connections_body(report: dict[str, Any], top: int | None, view: str = "auto"
         yield from _dense_weights(report, entries, key, top or 20)
         return
     yield from _filter_grid(report, entries, top, key, view)
-    yield from _ranking(report, 10, key)
+    yield from _ranking(report, top or 10, key)
 
 
 def _filter_grid(report: dict[str, Any], entries: list[dict[str, Any]], top: int | None, key: str, view: str) -> Iterator[RenderableType]:
@@ -218,25 +264,39 @@ def _filter_grid(report: dict[str, Any], entries: list[dict[str, Any]], top: int
     the layer the entries name)."""
     side = "input" if key == "in" else "output"
     shown = strongest(report, top if top is not None else (len(entries) if len(entries) <= MAX_HEATMAPS else 16))
-    vmax = magnitude([e["filter"] for e in shown])
-    fmt = number_format(vmax)
-    mode = choose_view(view, [e["filter"] for e in shown])
+    filters = [e["filter"] for e in shown]
+    vmax = magnitude(filters)
+    fmt = grid_format(filters)
+    mode = choose_view(view, filters)
 
     def draw(values: Any) -> RenderableType:
         return heatmap(values, vmax, fmt) if mode == "numbers" else Blocks(values, vmax)
 
-    panels = [Panel(draw(e["filter"]), title=filter_title(e, key), box=box.ROUNDED, expand=False) for e in shown]
+    mix = column_format((e["pointwise"] for e in shown if "via" in e), significant=4, signed=True)
+    panels = [Panel(draw(e["filter"]), title=filter_title(e, key, mix), box=box.ROUNDED, expand=False) for e in shown]
     if len(shown) < len(entries):
         yield Text(f"showing the {len(shown)} strongest of {len(entries)} {side} filters (by L1; --top N for more)", style="dim")
-    yield Text(f"filters ({', '.join(report['spatial_axes'])}), shared scale ±{vmax:.3g}:", style="dim")
+    yield Text(f"filters ({', '.join(report['spatial_axes'])}), shared scale ±{significant(vmax)}:", style="dim")
+    yield from quantized_note(report["weight"])
     yield Columns(panels)
     if mode == "blocks":
         yield Legend(vmax)
+    counts = nonfinite_counts(filters)
+    if counts:
+        yield NonFiniteLegend(counts, blocks=mode == "blocks")
 
 
-def filter_title(entry: dict[str, Any], key: str = "in") -> str:
+def quantized_note(weight: dict[str, Any]) -> Iterator[RenderableType]:
+    """Under quantized weights shown raw: what the integers are and how to see real values."""
+    q = weight.get("quantization")
+    if q and not q.get("dequantized"):
+        yield Text(f"stored {weight['dtype']}; real = scale·(q − zero_point); --dequantize shows real values", style="yellow")
+
+
+def filter_title(entry: dict[str, Any], key: str, mix: Callable[[float], str]) -> str:
+    """``in[i]``; for a separable layer ``in[i] D[j] ×P[j,N]`` (``mix`` formats P)."""
     if "via" in entry:
-        return f"{key}[{entry[key]}] D[{entry['via']}] ×{entry['pointwise']:+.3g}"
+        return f"{key}[{entry[key]}] D[{entry['via']}] ×{mix(entry['pointwise'])}"
     return f"{key}[{entry[key]}]"
 
 
@@ -247,10 +307,21 @@ def _ranking(report: dict[str, Any], n: int, key: str) -> Iterator[RenderableTyp
     table.add_column(key, justify="right")
     table.add_column("L1", justify="right")
     table.add_column("L2", justify="right")
-    for i, e in enumerate(report["ranking"][:n], 1):
+    ranked = report["ranking"][:n]
+    l1, l2 = column_format(e["l1"] for e in ranked), column_format(e["l2"] for e in ranked)
+    for i, e in enumerate(ranked, 1):
         name = f"{e[key]} (D[{e['via']}])" if "via" in e else str(e[key])
-        table.add_row(str(i), name, f"{e['l1']:.4g}", f"{e['l2']:.4g}")
+        table.add_row(str(i), name, l1(e["l1"]), l2(e["l2"]))
     yield table
+    yield from _unranked(report, key)
+
+
+def _unranked(report: dict[str, Any], key: str) -> Iterator[RenderableType]:
+    """The connections a ranking leaves out because their weights are not all finite."""
+    skipped = report.get("ranking_nonfinite")
+    if skipped:
+        what = "input" if key == "in" else "output"
+        yield Text(f"not ranked: {skipped} {what} map(s) whose weights hold NaN or Inf", style="yellow")
 
 
 def _dense_weights(report: dict[str, Any], entries: list[dict[str, Any]], key: str, n: int) -> Iterator[RenderableType]:
@@ -260,11 +331,28 @@ def _dense_weights(report: dict[str, Any], entries: list[dict[str, Any]], key: s
     table = Table(box=box.SIMPLE_HEAD)
     table.add_column("rank", justify="right")
     table.add_column(key, justify="right")
+    unflattened = report.get("unflattened") if key == "in" else None  # the input as Flatten received it
+    if unflattened:
+        table.add_column(f"at ({', '.join(unflattened['axes'])})", justify="left")
     table.add_column("weight", justify="right")
     weights = {e[key]: e["filter"] for e in entries}
-    for i, e in enumerate(ranking[:n], 1):
-        table.add_row(str(i), str(e[key]), f"{weights[e[key]]:+.6g}")
+    ranked = ranking[:n]
+    fmt = column_format((weights[e[key]] for e in ranked), significant=6, signed=True)
+    for i, e in enumerate(ranked, 1):
+        at = [_unflat_index(e[key], unflattened["shape"])] if unflattened else []
+        table.add_row(str(i), str(e[key]), *at, fmt(weights[e[key]]))
     yield table
+    yield from quantized_note(report["weight"])
+    yield from _unranked(report, key)
+
+
+def _unflat_index(i: int, shape: list[int]) -> str:
+    """Unit ``i`` of a row-major flattening of ``shape``, as its index there: ``(13, 7, 23)``."""
+    position = []
+    for size in reversed(shape):
+        i, k = divmod(i, size)
+        position.append(k)
+    return "(" + ", ".join(map(str, reversed(position))) + ")"
 
 
 MIN_LAYER = 24  # a Layer column folded narrower than this is hard to read: split the table instead
@@ -291,7 +379,20 @@ def _weights_table(console: Console, headers: list[str], rows: list[list[str]]) 
     return table, room >= min(longest, MIN_LAYER)
 
 
-def weights_view(report: dict[str, Any], console: Console) -> Iterator[RenderableType]:
+def _numbered_tables(console: Console, headers: list[str], rows: list[list[str]]) -> Iterator[Table]:
+    """The rows numbered by ``#``: one table, or, too wide for the console, parts of its
+    columns that each keep ``#``."""
+
+    def table(columns: list[int]) -> tuple[Table, bool]:
+        return _weights_table(console, ["#", *(headers[c] for c in columns)], [[str(i), *(r[c] for c in columns)] for i, r in enumerate(rows)])
+
+    for part in _pack(len(headers), lambda columns: table(columns)[1]):
+        yield table(part)[0]
+
+
+def weights_view(report: dict[str, Any], console: Console, in_app: bool = False) -> Iterator[RenderableType]:
+    """The tensors table (with statistics, split in two by ``#`` when too wide);
+    ``in_app``: inside ``explore``, where command-line options mean nothing."""
     tensors = report["tensors"]
     with_stats = any("stats" in t for t in tensors)
     dtypes = sorted({t["dtype"] for t in tensors})
@@ -302,16 +403,17 @@ def weights_view(report: dict[str, Any], console: Console) -> Iterator[Renderabl
         layout = t["layout"] + (" flipped" if t["flipped"] else "")
         rows.append([t["layer"], t["role"], shape, layout, *([t["dtype"]] if len(dtypes) > 1 else []), format_bytes(t["bytes"])])
     yield _source_line(report)
-    stats = [_stats_cells(t["stats"]) for t in tensors] if with_stats else []
+    stats = _stats_cells([t["stats"] for t in tensors]) if with_stats else []
     table, fits = _weights_table(console, headers + STATS_HEADERS * with_stats, [r + c for r, c in zip(rows, stats)] or rows)
     if fits or not with_stats:
         yield table
     else:  # too wide for one table: the statistics get their own, rows matched by number
-        yield _weights_table(console, ["#", *headers], [[str(i), *r] for i, r in enumerate(rows)])[0]
-        yield _weights_table(console, ["#", *STATS_HEADERS], [[str(i), *c] for i, c in enumerate(stats)])[0]
+        yield from _numbered_tables(console, headers, rows)
+        yield from _numbered_tables(console, STATS_HEADERS, stats)
     uniform = f", all {dtypes[0]}" if len(dtypes) == 1 else ""
     yield Text(f"{report['totals']['tensors']} tensors, {format_bytes(report['totals']['bytes'])}{uniform}")
-    yield Text("Layout letters: D/H/W spatial, I in, O out, M depth multiplier, C channels (--json names every axis)", style="dim")
+    where = "" if in_app else " (--json names every axis)"
+    yield Text(f"Layout letters: D/H/W spatial, I in, O out, M depth multiplier, C channels{where}", style="dim")
     if any(t["flipped"] for t in tensors):
         yield Text("flipped: kernels learned for a true convolution (Theano); filters --as-correlation shows them "
                    "as TensorFlow/PyTorch cross-correlation kernels", style="yellow")  # fmt: skip
@@ -322,13 +424,17 @@ def weights_view(report: dict[str, Any], console: Console) -> Iterator[Renderabl
         yield Text(f"note: {note}", style="dim")
 
 
-def _stats_cells(stats: dict[str, Any]) -> list[str]:
-    if "error" in stats:
-        return [stats["error"], "", "", "", "", "", ""]
-
-    def num(x: float | None) -> str:
-        return "?" if x is None else f"{x:.3g}"
-
-    bad = f"{stats['nan']}/{stats['inf']}"
-    return [num(stats["min"]), num(stats["max"]), num(stats["mean"]), num(stats["std"]),
-            f"{100 * stats['zero_fraction']:.1f}%", bad, str(len(stats["dead_filters"]))]  # fmt: skip
+def _stats_cells(all_stats: list[dict[str, Any]]) -> list[list[str]]:
+    """The statistics columns, one row per tensor: Min, Max, Mean and Std with three
+    significant digits each, trailing zeros kept (tensors differ by orders of magnitude:
+    fixed decimals would flatten the small ones to 0)."""
+    measures = ("min", "max", "mean", "std")
+    number = fixed("#.3g", signed=False)
+    rows = []
+    for st in all_stats:
+        if "error" in st:
+            rows.append([st["error"], "", "", "", "", "", ""])
+            continue
+        numbers = ["?" if st[m] is None else number(st[m]) for m in measures]
+        rows.append([*numbers, f"{100 * st['zero_fraction']:.1f}%", f"{st['nan']}/{st['inf']}", str(len(st["dead_filters"]))])
+    return rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..core.dtypes import lookup
 from ..core.model import Model, Row, Weight
 from ..core.quantize import DEQUANTIZED_NOTE, dequantize_layer
 from ..errors import CnnInspectError
@@ -56,11 +57,7 @@ def tensor_stats(w: Weight, progress: Progress | None = None) -> dict[str, Any]:
     whose every weight is zero), read chunk by chunk."""
     import numpy as np
 
-    # bfloat16, float8: no NumPy dtype (or ml_dtypes' non-number one); their readers widen them to float32
-    numeric = "float" in w.dtype
-    if not numeric:
-        numeric = np.issubdtype(np.dtype(w.dtype), np.number) or np.dtype(w.dtype) == np.bool_
-    if not numeric:
+    if not lookup(w.dtype).numeric:  # bfloat16 and float8 are: their readers widen them to float32
         return {"error": f"{w.dtype} data has no numeric statistics"}
     filters = w.size and "out" in w.axes and w.role in ("kernel", "weight", "pointwise_kernel")
     out_axis = w.axes.index("out") if filters else None
