@@ -8,6 +8,7 @@ from typing import Sequence
 from ..arithmetic import ShapeError, broadcast, format_shape
 from ..fields import end_step, per_position_step
 from ..model import Call, Layer, Shape
+from ...forward import lazy
 from .base import Attrs, Count, Filters, OpSpec, Uncountable, elements, finish, free, one_input, one_known, operand_shapes, register
 from .conv import conv_feeds, conv_filters
 
@@ -97,6 +98,7 @@ register(
         },
         aliases={"weight": "kernel"},
         filters=Filters(("kernel",), conv_filters, conv_feeds),
+        forward=lazy("dense_layer"),
         doc="fully connected: a stored matrix on the last axis",
     ),
     OpSpec("matmul", matmul_shape, matmul_cost, end_step, doc="product of two computed matrices (NumPy matmul)"),

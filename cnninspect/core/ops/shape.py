@@ -9,6 +9,7 @@ from typing import Any, Callable, Sequence
 from ..arithmetic import ShapeError, format_shape, product, spatial_join, spatial_split
 from ..fields import Value, crop_step, end_step, pad_step, pixel_step, scale, shift, single, upsample_step
 from ..model import Call, Constant, Layer, Shape
+from ...forward import lazy
 from .base import Attrs, OpSpec, data_operand, fold_values, free, one_input, operand_shapes, operand_value, register
 
 
@@ -312,11 +313,11 @@ def resize_to_step(layer: Layer, ins: Sequence[Value], shapes: Sequence[Shape | 
 register(
     OpSpec("input", input_shape, free, pixel_step, doc="a model input"),
     OpSpec("constant", constant_shape, free, end_step, doc="a stored or folded value"),
-    OpSpec("flatten", flatten_shape, free, end_step, doc="(batch, everything else)"),
-    OpSpec("flatten_at", flatten_at_shape, free, end_step, doc="flatten to 2-D around an axis"),
-    OpSpec("reshape", reshape_shape, free, end_step, doc="reshape; batch_included: the target names the batch dim"),
+    OpSpec("flatten", flatten_shape, free, end_step, forward=lazy("flatten_layer"), doc="(batch, everything else)"),
+    OpSpec("flatten_at", flatten_at_shape, free, end_step, forward=lazy("flatten_at_layer"), doc="flatten to 2-D around an axis"),
+    OpSpec("reshape", reshape_shape, free, end_step, forward=lazy("reshape_layer"), doc="reshape; batch_included: the target names the batch dim"),
     OpSpec("reshape_to", reshape_to_shape, free, end_step, doc="reshape to a target operand (0 copies, -1 infers)"),
-    OpSpec("transpose", transpose_shape, free, end_step, doc="reorder every axis (reversed by default)"),
+    OpSpec("transpose", transpose_shape, free, end_step, forward=lazy("transpose_layer"), doc="reorder every axis (reversed by default)"),
     OpSpec("repeat", repeat_shape, free, end_step, doc="repeat a vector n times (Keras RepeatVector)"),
     OpSpec("getitem", getitem_shape, free, end_step, doc="indexing x[...]"),
     OpSpec("slice_by", slice_by_shape, free, end_step, doc="slice by starts, ends, axes and steps"),
@@ -325,10 +326,10 @@ register(
     OpSpec("shape_of", shape_of_shape, free, end_step, doc="the shape of a tensor, as a tensor"),
     OpSpec("gather", gather_shape, free, end_step, doc="take elements along an axis"),
     OpSpec("split", split_shape, free, end_step, doc="split along an axis"),
-    OpSpec("pad", pad_shape, free, pad_step, doc="pad the spatial axes (per-side amounts)"),
+    OpSpec("pad", pad_shape, free, pad_step, forward=lazy("pad_layer"), doc="pad the spatial axes (per-side amounts)"),
     OpSpec("pad_to", pad_to_shape, free, pad_to_step, doc="pad every axis by [begins..., ends...]"),
-    OpSpec("crop", crop_shape, free, crop_step, doc="crop the spatial axes (per-side amounts)"),
-    OpSpec("upsample", upsample_shape, free, upsample_step, doc="repeat every spatial position by a factor"),
-    OpSpec("resize", resize_shape, free, end_step, doc="resize to a stated spatial size"),
+    OpSpec("crop", crop_shape, free, crop_step, forward=lazy("crop_layer"), doc="crop the spatial axes (per-side amounts)"),
+    OpSpec("upsample", upsample_shape, free, upsample_step, forward=lazy("upsample_layer"), doc="repeat every spatial position by a factor"),
+    OpSpec("resize", resize_shape, free, end_step, forward=lazy("resize_layer"), doc="resize to a stated spatial size"),
     OpSpec("resize_to", resize_to_shape, free, resize_to_step, doc="resize by scales or to sizes"),
 )

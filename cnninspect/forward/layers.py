@@ -1,0 +1,402 @@
+"""What each neutral op kind computes on a layer call: the kernels of this package bound
+to a layer's attrs, config and weights.
+
+Every function here is an op spec's ``forward`` (``core/ops``, each spec names its own
+through :func:`cnninspect.forward.lazy`): ``forward(step, inputs) -> outputs``, where
+``step`` is the :class:`Step` the executor (``run.py``) hands it: the layer, the call,
+its weights already in the kernels' neutral layouts, and the computation's dtype.
+
+A forward that meets a configuration it does not know raises :class:`NotComputable`
+with the reason: the executor stops there, and never reports a wrong number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from ..core.model import Call, Layer, Source
+from . import activations, conv, dense, norm, pool, resize, tensor
+from ._window import channel_axis, spatial_axes
+
+
+class NotComputable(ValueError):
+    """This layer call cannot be computed here (an op or a configuration with no forward)."""
+
+
+@dataclass
+class Step:
+    """One layer call as a forward function sees it."""
+
+    layer: Layer
+    call: Call
+    source: Source  # the writing library decides some defaults (Keras 3's hard_sigmoid)
+    dtype: Any  # np.float32 or np.float64
+    weight: Callable[[str, Sequence[str]], Optional[np.ndarray]]  # (role, neutral axis order) -> array or None
+    # An operand's stored value (ONNX Constant outputs, read through the loader's hooks).
+    constant: Callable[[], Optional[np.ndarray]] = field(default=lambda: None)
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return self.layer.attrs
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.layer.config
+
+    def need(self, role: str, order: Sequence[str]) -> np.ndarray:
+        found = self.weight(role, order)
+        if found is None:
+            raise NotComputable(f"its weight '{role}' is not stored")
+        return found
+
+    def scalar(self, value: Any) -> Any:
+        return np.asarray(value, dtype=self.dtype)
+
+
+Arrays = list[np.ndarray]
+
+# --------------------------------------------------------------------------------------
+# Activations (fused ones too)
+
+
+def _apply(step: Step, name: Optional[str], x: np.ndarray) -> np.ndarray:
+    """The activation ``name`` with the file's own parameters (from the layer's config)."""
+    if name in (None, "linear", "identity"):
+        return x
+    c = step.config
+    if name == "relu":
+        slope = float(c.get("negative_slope") or 0.0)
+        return activations.relu(x, c.get("max_value"), slope, float(c.get("threshold") or 0.0))
+    if name in ("leaky_relu", "leakyrelu"):
+        alpha = c.get("negative_slope", c.get("alpha"))
+        if alpha is None:  # the libraries' defaults: Keras 0.3 (layer) / 0.2 (function), ONNX 0.01
+            alpha = 0.3 if step.layer.type == "LeakyReLU" else 0.2 if step.layer.type != "LeakyRelu" else 0.01
+        return activations.leaky_relu(x, float(alpha))
+    if name == "elu":
+        return activations.elu(x, float(c.get("alpha", 1.0)))
+    if name == "softmax":
+        axis = c.get("axis", -1)
+        if isinstance(axis, list):
+            axis = axis[0] if len(axis) == 1 else axis
+        return activations.softmax(x, axis=axis)
+    if name == "hard_sigmoid":
+        if step.layer.type == "HardSigmoid":  # ONNX
+            return activations.hard_sigmoid(x, float(c.get("alpha", 0.2)), float(c.get("beta", 0.5)))
+        return activations.hard_sigmoid(x, 1 / 6, 0.5) if _keras3(step) else activations.hard_sigmoid(x)
+    if name == "gelu":
+        return activations.gelu(x, bool(c.get("approximate", False)) or c.get("approximate") == "tanh")
+    if name == "rescale":
+        return x * step.scalar(c.get("scale", 1.0)) + step.scalar(c.get("offset", 0.0))
+    if name in ("prelu",):
+        alpha = step.need("alpha", ())
+        if step.layer.type == "PReLU" and alpha.ndim == x.ndim - 1:  # Keras: the input's shape, no batch
+            return activations.prelu(x, alpha)
+        # PyTorch/ONNX: one slope per channel (or one), along axis 1
+        shape = [1] * x.ndim
+        if alpha.size > 1:
+            shape[1] = alpha.size
+        return activations.prelu(x, alpha.reshape(shape))
+    if name in ("quantize", "dequantize"):  # the computation stays in real numbers
+        return x
+    kernel = activations.ACTIVATIONS.get(name)
+    if kernel is None:
+        raise NotComputable(f"activation '{name}' has no forward")
+    return kernel(x)
+
+
+def _keras3(step: Step) -> bool:
+    return step.source.library == "keras" and str(step.source.library_version or "").startswith("3")
+
+
+def _fused(step: Step, x: np.ndarray) -> np.ndarray:
+    name = step.attrs.get("activation")
+    return _apply(step, name if isinstance(name, str) else None, x)
+
+
+def activation(step: Step, inputs: Arrays) -> Arrays:
+    name = step.attrs.get("function") or step.attrs.get("activation")
+    return [_apply(step, name, inputs[0])]
+
+
+def passthrough(step: Step, inputs: Arrays) -> Arrays:
+    """Dropout, noise and identity layers: the input, unchanged, at inference."""
+    return [tensor.dropout(inputs[0])]
+
+
+# --------------------------------------------------------------------------------------
+# Convolutions and dense layers
+
+
+def _spatial_order(rank: int) -> tuple[str, ...]:
+    return ("kh", "kw")[2 - rank :] if rank <= 2 else ("kd", "kh", "kw")
+
+
+def _pads(step: Step, x: np.ndarray, kernel: Sequence[int], strides: Sequence[int], dilation: Sequence[int]) -> Any:
+    padding = step.attrs.get("padding", "valid")
+    rank = step.attrs["rank"]
+    spatial = list(x.shape[1 : 1 + rank] if step.attrs["channels_last"] else x.shape[2:])
+    if isinstance(padding, str) and padding.lower() not in ("valid", "same", "causal", "full", "same_lower"):
+        raise NotComputable(f"padding '{padding}' has no forward")
+    return conv.conv_pads(spatial, kernel, strides, dilation, padding.lower() if isinstance(padding, str) else padding)
+
+
+def _geometry(step: Step) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    a = step.attrs
+    rank = a["rank"]
+    kernel = tuple(a["kernel_size"])
+    return kernel, tuple(a.get("strides") or (1,) * rank), tuple(a.get("dilation") or (1,) * rank)
+
+
+def _bias(step: Step) -> Optional[np.ndarray]:
+    return step.weight("bias", ("out",))
+
+
+def conv_layer(step: Step, inputs: Arrays) -> Arrays:
+    x = inputs[0]
+    kernel, strides, dilation = _geometry(step)
+    w = step.need("kernel", ("out", "in", *_spatial_order(step.attrs["rank"])))
+    pads = _pads(step, x, kernel, strides, dilation)
+    out = conv.conv(x, w, _bias(step), strides, dilation, pads, int(step.attrs.get("groups") or 1), step.attrs["channels_last"])
+    return [_fused(step, out)]
+
+
+def _depthwise_kernel(step: Step, role: str) -> np.ndarray:
+    """``(in * mult, 1, *k)`` from any stored layout: Keras ``(*k, in, mult)``, PyTorch
+    ``(out, 1, *k)``, TFLite ``(1, *k, out)``."""
+    k = _spatial_order(step.attrs["rank"])
+    keras = step.weight(role, ("in", "mult", *k))
+    if keras is not None:
+        return keras.reshape(-1, 1, *keras.shape[2:])
+    w = step.weight(role, ("out", "in", *k))
+    if w is None:
+        w = step.need(role, ("out", "d0", *k))
+    return w
+
+
+def depthwise_layer(step: Step, inputs: Arrays) -> Arrays:
+    x = inputs[0]
+    kernel, strides, dilation = _geometry(step)
+    w = _depthwise_kernel(step, "kernel" if step.layer.weight("kernel") is not None else "depthwise_kernel")
+    pads = _pads(step, x, kernel, strides, dilation)
+    groups = x.shape[channel_axis(step.attrs["channels_last"])]
+    out = conv.conv(x, w, _bias(step), strides, dilation, pads, groups, step.attrs["channels_last"])
+    return [_fused(step, out)]
+
+
+def separable_layer(step: Step, inputs: Arrays) -> Arrays:
+    x = inputs[0]
+    kernel, strides, dilation = _geometry(step)
+    dw = _depthwise_kernel(step, "depthwise_kernel")
+    pw = step.need("pointwise_kernel", ("out", "in", *_spatial_order(step.attrs["rank"])))
+    pads = _pads(step, x, kernel, strides, dilation)
+    out = conv.separable_conv(x, dw, pw, _bias(step), strides, dilation, pads, step.attrs["channels_last"])
+    return [_fused(step, out)]
+
+
+def conv_transpose_layer(step: Step, inputs: Arrays) -> Arrays:
+    x = inputs[0]
+    a = step.attrs
+    if a.get("output_shape"):
+        raise NotComputable("a transposed convolution with a stated output shape (Keras 1) has no forward")
+    kernel, strides, dilation = _geometry(step)
+    w = step.need("kernel", ("in", "out", *_spatial_order(a["rank"])))
+    padding = a.get("padding", "valid")
+    spatial = list(x.shape[1:-1] if a["channels_last"] else x.shape[2:])
+    if isinstance(padding, str):
+        pads, extra = conv.transposed_pads(spatial, kernel, strides, dilation, padding.lower(), a.get("output_padding"))
+    else:
+        pads, extra = padding, a.get("output_padding") or 0
+    out = conv.conv_transpose(x, w, _bias(step), strides, dilation, pads, extra, int(a.get("groups") or 1), a["channels_last"])
+    return [_fused(step, out)]
+
+
+def dense_layer(step: Step, inputs: Arrays) -> Arrays:
+    x = inputs[0]
+    w = step.need("kernel", ("in", "out"))
+    c = step.config
+    if step.layer.type == "Gemm":
+        if c.get("transA"):
+            raise NotComputable("a Gemm with transA has no forward")
+        alpha, beta = step.scalar(c.get("alpha", 1.0)), step.scalar(c.get("beta", 1.0))
+        bias = _bias(step)
+        out = dense.dense(x, w) * alpha
+        return [out + beta * bias if bias is not None else out]
+    if step.attrs.get("keep_num_dims") is False and x.ndim > 2:  # TFLite FULLY_CONNECTED
+        x = x.reshape(-1, w.shape[0])
+    return [_fused(step, dense.dense(x, w, _bias(step)))]
+
+
+# --------------------------------------------------------------------------------------
+# Normalisation
+
+
+def batch_norm_layer(step: Step, inputs: Arrays) -> Arrays:
+    x = inputs[0]
+    c = step.config
+    if "axis" in c:  # Keras: its epsilon (default 1e-3) and axis
+        axis, epsilon = c["axis"], c.get("epsilon", 1e-3)
+        if isinstance(axis, list):
+            if len(axis) != 1:
+                raise NotComputable(f"a batch normalisation over axes {axis} has no forward")
+            axis = axis[0]
+    else:  # PyTorch (eps) and ONNX (epsilon): channels on axis 1, default 1e-5
+        axis, epsilon = 1, c.get("eps", c.get("epsilon", 1e-5))
+    mean = step.need("moving_mean", ("channels",))
+    variance = step.need("moving_variance", ("channels",))
+    out = norm.batch_norm(x, mean, variance, step.weight("gamma", ("channels",)), step.weight("beta", ("channels",)), float(epsilon), int(axis))
+    return [_fused(step, out)]
+
+
+def normalization_layer(step: Step, inputs: Arrays) -> Arrays:
+    x = inputs[0]
+    c = step.config
+    mean = step.weight("mean", ())
+    if mean is not None or "mean" in c and c["mean"] is not None:  # Keras' Normalization (preprocessing)
+        variance = step.weight("variance", ())
+        if mean is None:
+            mean, variance = np.asarray(c["mean"], step.dtype), np.asarray(c["variance"], step.dtype)
+        if variance is None:
+            raise NotComputable("its variance is not stored")
+        if c.get("invert"):
+            raise NotComputable("an inverted Normalization has no forward")
+        eps = step.scalar(1e-7)
+        return [(x - mean) / np.maximum(np.sqrt(variance), eps)]
+    if step.layer.type == "LayerNormalization" and "epsilon" in c and "axis" in c:
+        if c.get("rms_scaling"):
+            raise NotComputable("an RMS-scaled LayerNormalization has no forward")
+        axis = c["axis"]
+        return [norm.layer_norm(x, step.weight("gamma", ("channels",)), step.weight("beta", ("channels",)), float(c["epsilon"]), axis)]
+    raise NotComputable(f"{step.layer.type} has no forward")
+
+
+# --------------------------------------------------------------------------------------
+# Pooling
+
+
+def _pool_kind(layer: Layer) -> str:
+    kind = str(layer.attrs.get("kind") or layer.type).lower()
+    if "max" in kind:
+        return "max"
+    if "av" in kind or "mean" in kind:
+        return "avg"
+    raise NotComputable(f"{layer.type} pooling has no forward")
+
+
+def pool_layer(step: Step, inputs: Arrays) -> Arrays:
+    x = inputs[0]
+    a = step.attrs
+    kernel, strides, dilation = _geometry(step)
+    pads = _pads(step, x, kernel, strides, dilation)
+    include = bool(step.config.get("count_include_pad", step.layer.type.startswith("AvgPool")))
+    ceil = step.layer.op == "pool_ceil" or bool(step.config.get("ceil_mode"))
+    out = pool.pool(x, _pool_kind(step.layer), kernel, strides, pads, dilation, ceil, include, a["channels_last"])
+    return [_fused(step, out)]
+
+
+def global_pool_layer(step: Step, inputs: Arrays) -> Arrays:
+    a = step.attrs
+    return [pool.global_pool(inputs[0], _pool_kind(step.layer), a["channels_last"], bool(a.get("keepdims")))]
+
+
+# --------------------------------------------------------------------------------------
+# Merges and tensor shapes
+
+MERGE_KINDS = {"add": "add", "sum": "add", "subtract": "sub", "sub": "sub", "multiply": "mul", "mul": "mul",
+               "div": "div", "maximum": "max", "max": "max", "minimum": "min", "min": "min", "average": "mean",
+               "mean": "mean", "pow": "pow"}  # fmt: skip
+
+
+def elementwise_layer(step: Step, inputs: Arrays) -> Arrays:
+    name = str(step.attrs.get("kind") or step.layer.type).lower()
+    kind = MERGE_KINDS.get(name)
+    if kind is None:
+        raise NotComputable(f"element-wise '{name}' has no forward")
+    operands = _operands(step, inputs)
+    return [_fused(step, tensor.elementwise(kind, *operands))]
+
+
+def _operands(step: Step, inputs: Arrays) -> Arrays:
+    """The call's operands in order: its tensors, and its constants (``x + 3.0``)."""
+    if not any(not hasattr(i, "layer") for i in step.call.inputs):
+        return inputs
+    given = iter(inputs)
+    out = []
+    for item in step.call.inputs:
+        out.append(next(given) if hasattr(item, "layer") else np.asarray(item.value, dtype=step.dtype))
+    return out
+
+
+def concat_layer(step: Step, inputs: Arrays) -> Arrays:
+    return [_fused(step, tensor.concat(inputs, int(step.attrs.get("axis", -1))))]
+
+
+def flatten_layer(step: Step, inputs: Arrays) -> Arrays:
+    x = inputs[0]
+    c = step.config
+    start = int(c.get("start_dim", 1))
+    if int(c.get("end_dim", -1)) not in (-1, x.ndim - 1):
+        raise NotComputable("a Flatten that keeps trailing axes has no forward")
+    return [tensor.flatten(x, start, c.get("data_format") == "channels_first")]
+
+
+def flatten_at_layer(step: Step, inputs: Arrays) -> Arrays:
+    return [tensor.flatten(inputs[0], int(step.attrs.get("axis", 1)))]
+
+
+def reshape_layer(step: Step, inputs: Arrays) -> Arrays:
+    target = step.attrs.get("target_shape")
+    if target is None:
+        raise NotComputable("its target shape is not stored")
+    if step.attrs.get("batch_included"):
+        return [tensor.reshape(inputs[0], [-1, *list(target)[1:]], keep_batch=False)]
+    return [tensor.reshape(inputs[0], [-1 if d is None else d for d in target])]
+
+
+def transpose_layer(step: Step, inputs: Arrays) -> Arrays:
+    perm = step.attrs.get("perm")
+    if perm is None:
+        return [inputs[0].transpose()]
+    return [tensor.transpose(inputs[0], perm)]
+
+
+def pad_layer(step: Step, inputs: Arrays) -> Arrays:
+    a = step.attrs
+    return [tensor.zero_pad(inputs[0], a["padding"], a["channels_last"])]
+
+
+def crop_layer(step: Step, inputs: Arrays) -> Arrays:
+    a = step.attrs
+    return [tensor.crop(inputs[0], a["cropping"], a["channels_last"])]
+
+
+def upsample_layer(step: Step, inputs: Arrays) -> Arrays:
+    a = step.attrs
+    size = a["size"]
+    factors = [size] * a["rank"] if isinstance(size, int) else list(size)
+    return [resize.upsample(inputs[0], factors, str(step.config.get("interpolation", "nearest")), a["channels_last"])]
+
+
+def resize_layer(step: Step, inputs: Arrays) -> Arrays:
+    """Keras Resizing (TensorFlow's half-pixel resize) and CenterCrop; PyTorch's adaptive pooling."""
+    x = inputs[0]
+    a, c, kind = step.attrs, step.config, step.layer.type
+    size = list(a["size"])
+    last = a["channels_last"]
+    axes = spatial_axes(x.ndim, last)
+    if kind.startswith("Adaptive"):
+        return [pool.adaptive_pool(x, _pool_kind(step.layer), size, last)]
+    if kind == "CenterCrop" and all(x.shape[ax] >= n for ax, n in zip(axes, size)):
+        index = [slice(None)] * x.ndim
+        for ax, n in zip(axes, size):
+            start = (x.shape[ax] - n) // 2
+            index[ax] = slice(start, start + n)
+        return [x[tuple(index)]]
+    if kind == "Resizing" and not c.get("crop_to_aspect_ratio") and not c.get("pad_to_aspect_ratio"):
+        mode = str(c.get("interpolation", "bilinear"))
+        if mode in ("bilinear", "nearest"):
+            linear = mode == "bilinear"
+            return [resize.resize(x, size, "linear" if linear else "nearest", "half_pixel", "round_prefer_ceil" if not linear else "floor", None, last)]
+    raise NotComputable(f"{kind} with this configuration has no forward")
