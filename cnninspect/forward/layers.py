@@ -136,6 +136,8 @@ def _spatial_order(rank: int) -> tuple[str, ...]:
 
 def _pads(step: Step, x: np.ndarray, kernel: Sequence[int], strides: Sequence[int], dilation: Sequence[int]) -> Any:
     padding = step.attrs.get("padding", "valid")
+    if padding == "same" and step.config.get("auto_pad") == "SAME_LOWER":  # ONNX: the odd pixel before
+        padding = "same_lower"
     rank = step.attrs["rank"]
     spatial = list(x.shape[1 : 1 + rank] if step.attrs["channels_last"] else x.shape[2:])
     if isinstance(padding, str) and padding.lower() not in ("valid", "same", "causal", "full", "same_lower"):
@@ -199,18 +201,41 @@ def separable_layer(step: Step, inputs: Arrays) -> Arrays:
 def conv_transpose_layer(step: Step, inputs: Arrays) -> Arrays:
     x = inputs[0]
     a = step.attrs
-    if a.get("output_shape"):
-        raise NotComputable("a transposed convolution with a stated output shape (Keras 1) has no forward")
     kernel, strides, dilation = _geometry(step)
     w = step.need("kernel", ("in", "out", *_spatial_order(a["rank"])))
     padding = a.get("padding", "valid")
     spatial = list(x.shape[1:-1] if a["channels_last"] else x.shape[2:])
-    if isinstance(padding, str):
+    pads: Any
+    extra: Any
+    if a.get("output_shape"):
+        if "output_shape" not in step.config:
+            raise NotComputable("a transposed convolution with a stated output shape (Keras 1) has no forward")
+        pads, extra = _onnx_transposed_pads(step, spatial, kernel, strides, dilation)
+    elif isinstance(padding, str):
         pads, extra = conv.transposed_pads(spatial, kernel, strides, dilation, padding.lower(), a.get("output_padding"))
     else:
         pads, extra = padding, a.get("output_padding") or 0
     out = conv.conv_transpose(x, w, _bias(step), strides, dilation, pads, extra, int(a.get("groups") or 1), a["channels_last"])
     return [_fused(step, out)]
+
+
+def _onnx_transposed_pads(step: Step, spatial: Sequence[int], kernel: Sequence[int], strides: Sequence[int], dilation: Sequence[int]) -> tuple[list[tuple[int, int]], list[int]]:
+    """ONNX ConvTranspose with ``output_shape``: the pads its spec derives from it (the
+    odd pixel after for SAME_UPPER, before otherwise); a negative total is output padding."""
+    wanted = list(step.config["output_shape"])[-len(spatial):]
+    upper = step.config.get("auto_pad") == "SAME_UPPER"
+    extra = list(step.attrs.get("output_padding") or [0] * len(spatial))
+    pads, more = [], []
+    for n, k, s, d, want, add in zip(spatial, kernel, strides, dilation, wanted, extra):
+        total = s * (n - 1) + add + (k - 1) * d + 1 - want
+        if total < 0:
+            pads.append((0, 0))
+            more.append(add - total)
+            continue
+        small, large = total // 2, total - total // 2
+        pads.append((small, large) if upper else (large, small))
+        more.append(add)
+    return pads, more
 
 
 def dense_layer(step: Step, inputs: Arrays) -> Arrays:

@@ -35,7 +35,8 @@ from .layers import NotComputable, Step
 Key = tuple[str, int, int]  # (path, call, output index)
 CallKey = tuple[str, int]  # (path, call)
 SPATIAL = ("kd", "kh", "kw")
-APPROXIMATE_NOTE = "approximate: quantized weights are computed as real numbers (dequantized), not in integer arithmetic"
+APPROXIMATE_NOTE = ("approximate: a quantized model computed in real numbers from its dequantized weights, "
+                    "each output rounded to its quantization grid, not in integer arithmetic")
 
 
 @dataclass
@@ -235,6 +236,7 @@ class Execution:
                 raise NotComputable(f"layer '{node.path}' ({node.layer.type}): {exc}") from None
             except ValueError as exc:  # a kernel refusing shapes it cannot combine
                 raise NotComputable(f"layer '{node.path}' ({node.layer.type}) cannot be computed: {exc}") from None
+            outs = _on_output_grid(node.layer, outs)
             weights.done(node)
             self.ran.append(node.path)
             for k in set(node.inputs):
@@ -293,6 +295,21 @@ def run_network(model: Model, inputs: Sequence[np.ndarray], keep: Optional[Colle
     for _ in execution:
         pass
     return execution.kept
+
+
+def _on_output_grid(layer: Layer, outs: list[np.ndarray]) -> list[np.ndarray]:
+    """A quantized layer's real outputs rounded to the values its integers can hold,
+    ``scale * (q - zero_point)``, as the quantized model computes them. The integer type
+    is the quantization's ``dtype`` where the loader gives it, else int8 for a zero point
+    in int8's range (what TFLite's converter writes), uint8 above."""
+    q = (layer.attrs.get("quantization") or {}).get("output") or {}
+    scale, zero = q.get("scale") or [], q.get("zero_point") or [0]
+    if len(scale) != 1 or not scale[0] or len(outs) != 1:
+        return outs
+    x = outs[0]
+    bounds = np.iinfo(q.get("dtype") or ("int8" if -128 <= zero[0] <= 127 else "uint8"))
+    s, z = x.dtype.type(scale[0]), x.dtype.type(zero[0])
+    return [(np.clip(np.round(x / s) + z, bounds.min, bounds.max) - z) * s]
 
 
 class _WeightCache:
