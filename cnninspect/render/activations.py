@@ -18,6 +18,7 @@ from .numbers import significant
 from .tables import _source_line, format_shape
 
 STRONGEST = 8  # maps drawn in the terminal
+MIN_LAYER = 24  # the Layer column folds no narrower than this
 
 
 def activations_view(report: dict[str, Any], maps: Any = None, view: Optional[str] = None) -> Iterator[RenderableType]:
@@ -39,14 +40,19 @@ def activations_view(report: dict[str, Any], maps: Any = None, view: Optional[st
 
 def _table(report: dict[str, Any]) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for name in ("#", "Layer", "Type", "Call", "Output shape", "Min", "Max", "Mean", "Std", "Zeros", "Dead maps"):
-        table.add_column(name, justify="left" if name in ("Layer", "Type", "Output shape", "Dead maps") else "right")
+    widest = max((len(layer["path"]) for layer in report["layers"]), default=5)
+    calls = any(layer["call"] for layer in report["layers"])  # a shared layer: say which call
+    for name in ("#", "Layer", "Type", *(["Call"] if calls else []), "Output shape", "Min", "Max", "Mean", "Std", "Zeros", "Dead maps"):
+        left = name in ("Layer", "Type", "Output shape", "Dead maps")
+        table.add_column(name, justify="left" if left else "right", no_wrap=name not in ("Layer", "Type"),
+                         min_width=min(widest, MIN_LAYER) if name == "Layer" else None)
     for layer in report["layers"]:
         s = layer["stats"]
         name = layer["path"] + (f" [{layer['output']}]" if "output" in layer else "")
         numbers = [_number(s[k]) for k in ("min", "max", "mean", "std")]
         zeros = "?" if s["zeros"] is None else f"{s['zeros']:.0%}"
-        table.add_row(str(layer["index"]), name, layer["type"], str(layer["call"]), format_shape(layer["shape"]), *numbers, zeros, _dead(layer))
+        call = [str(layer["call"])] if calls else []
+        table.add_row(str(layer["index"]), name, layer["type"], *call, format_shape(layer["shape"]), *numbers, zeros, _dead(layer))
     return table
 
 
@@ -55,10 +61,11 @@ def _number(value: Optional[float]) -> str:
 
 
 def _dead(layer: dict[str, Any]) -> str:
+    """Up to 3 dead maps by number, more by count (--json lists them all)."""
     dead = layer["dead_maps"]
     if not dead:
         return ""
-    return f"{len(dead)}: " + ",".join(str(d) for d in dead[:6]) + (",…" if len(dead) > 6 else "")
+    return ", ".join(str(d) for d in dead) if len(dead) <= 3 else f"{len(dead)} maps"
 
 
 def _ranked(maps: Any) -> list[int]:
