@@ -331,20 +331,26 @@ def global_pool_layer(step: Step, inputs: Arrays) -> Arrays:
 
 MERGE_KINDS = {"add": "add", "sum": "add", "subtract": "sub", "sub": "sub", "multiply": "mul", "mul": "mul",
                "div": "div", "maximum": "max", "max": "max", "minimum": "min", "min": "min", "average": "mean",
-               "mean": "mean", "pow": "pow"}  # fmt: skip
+               "mean": "mean", "pow": "pow", "truediv": "div", "divide": "div"}  # fmt: skip
 
 
 def elementwise_layer(step: Step, inputs: Arrays) -> Arrays:
     name = str(step.attrs.get("kind") or step.layer.type).lower()
-    kind = MERGE_KINDS.get(name)
+    kind = MERGE_KINDS.get(name.rsplit(".", 1)[-1])  # tf.keras TFOpLambda: __operators__.add, math.multiply
     if kind is None:
         raise NotComputable(f"element-wise '{name}' has no forward")
     operands = _operands(step, inputs)
+    if "y" in step.call.kwargs:  # tf.keras TFOpLambda: x + y with a number y
+        operands.append(np.asarray(step.call.kwargs["y"], dtype=step.dtype))
     return [_fused(step, tensor.elementwise(kind, *operands))]
 
 
 def _operands(step: Step, inputs: Arrays) -> Arrays:
-    """The call's operands in order: its tensors, and its constants (``x + 3.0``)."""
+    """The call's operands in order: its tensors, and its constants (``x + 3.0``), or
+    (ONNX) stored tensors."""
+    if "operands" in step.call.kwargs:
+        found = [operand(step, inputs, p) for p in range(len(step.call.kwargs["operands"]))]
+        return [x for x in found if x is not None]
     if not any(not hasattr(i, "layer") for i in step.call.inputs):
         return inputs
     given = iter(inputs)
@@ -372,7 +378,7 @@ def flatten_at_layer(step: Step, inputs: Arrays) -> Arrays:
 
 
 def reshape_layer(step: Step, inputs: Arrays) -> Arrays:
-    target = step.attrs.get("target_shape")
+    target = step.attrs.get("target_shape", step.call.kwargs.get("shape"))
     if target is None:
         raise NotComputable("its target shape is not stored")
     if step.attrs.get("batch_included"):
@@ -425,3 +431,188 @@ def resize_layer(step: Step, inputs: Arrays) -> Arrays:
             linear = mode == "bilinear"
             return [resize.resize(x, size, "linear" if linear else "nearest", "half_pixel", "round_prefer_ceil" if not linear else "floor", None, last)]
     raise NotComputable(f"{kind} with this configuration has no forward")
+
+
+# --------------------------------------------------------------------------------------
+# Graphs of tensor operations (ONNX): operands may be computed tensors or stored ones
+
+
+def operand(step: Step, inputs: Arrays, position: int) -> Optional[np.ndarray]:
+    """The call's operand at ``position``: a computed tensor, a stored one (its value as
+    the loader folded it, else the weight stored for it), or None when omitted."""
+    operands = step.call.kwargs.get("operands")
+    if operands is None:
+        return inputs[position] if position < len(inputs) else None
+    if position >= len(operands) or operands[position][0] == "none":
+        return None
+    kind, where = operands[position][0], operands[position][1]
+    if kind == "tensor":
+        return inputs[where]
+    stored = [p for p, spec in enumerate(operands) if spec[0] == "const"].index(position)
+    hook = step.call.kwargs.get("value")
+    value = hook(position) if hook is not None else None
+    array = np.asarray(value) if value is not None else np.asarray(step.layer.weights[stored].read())
+    return array.astype(step.dtype) if array.dtype.kind == "f" else array
+
+
+def _ints(values: Optional[np.ndarray]) -> Optional[list[int]]:
+    return None if values is None else [int(v) for v in np.asarray(values).reshape(-1)]
+
+
+def constant_layer(step: Step, inputs: Arrays) -> Arrays:
+    value = step.constant()
+    if value is None:
+        raise NotComputable("its value is not known (a constant too large to fold, or computed)")
+    return [value.astype(step.dtype) if value.dtype.kind == "f" else value]
+
+
+def shape_of_layer(step: Step, inputs: Arrays) -> Arrays:
+    c = step.config
+    return [np.asarray(inputs[0].shape, dtype=np.int64)[c.get("start", 0) : c.get("end")]]
+
+
+def gather_layer(step: Step, inputs: Arrays) -> Arrays:
+    indices = operand(step, inputs, 1)
+    if indices is None:
+        raise NotComputable("its indices are not known")
+    return [np.take(inputs[0], np.asarray(indices).astype(np.intp), axis=int(step.attrs.get("axis", 0)))]
+
+
+def _axes(step: Step, inputs: Arrays, position: int = 1) -> Optional[list[int]]:
+    axes = step.attrs.get("axes")
+    return list(axes) if axes is not None else _ints(operand(step, inputs, position))
+
+
+def unsqueeze_layer(step: Step, inputs: Arrays) -> Arrays:
+    axes = _axes(step, inputs)
+    if axes is None:
+        raise NotComputable("its axes are not known")
+    x = inputs[0]
+    rank = x.ndim + len(axes)
+    for axis in sorted(a % rank for a in axes):
+        x = np.expand_dims(x, axis)
+    return [x]
+
+
+def squeeze_layer(step: Step, inputs: Arrays) -> Arrays:
+    axes = _axes(step, inputs)
+    x = inputs[0]
+    return [x.squeeze() if axes is None else x.squeeze(tuple(a % x.ndim for a in axes))]
+
+
+def reshape_to_layer(step: Step, inputs: Arrays) -> Arrays:
+    target = _ints(operand(step, inputs, 1)) if step.attrs.get("shape") is None else list(step.attrs["shape"])
+    if target is None:
+        raise NotComputable("its target shape is not known")
+    x = inputs[0]
+    if not step.attrs.get("allowzero"):
+        target = [x.shape[i] if d == 0 else d for i, d in enumerate(target)]
+    return [x.reshape(target)]
+
+
+def pad_to_layer(step: Step, inputs: Arrays) -> Arrays:
+    x = inputs[0]
+    pads = step.attrs.get("pads")
+    pads = _ints(operand(step, inputs, 1)) if pads is None else list(pads)
+    if pads is None or len(pads) != 2 * x.ndim:
+        raise NotComputable("its pads are not known for every axis")
+    value = operand(step, inputs, 2)
+    fill = float(np.asarray(value).reshape(-1)[0]) if value is not None and np.size(value) else float(step.config.get("value", 0.0))
+    pairs = list(zip(pads[: x.ndim], pads[x.ndim :]))
+    return [tensor.pad(x, pairs, str(step.config.get("mode", "constant")), fill)]
+
+
+def resize_to_layer(step: Step, inputs: Arrays) -> Arrays:
+    """ONNX Resize and Upsample (channels first), by scales or sizes."""
+    x = inputs[0]
+    c, a = step.config, step.attrs
+    mode = str(c.get("mode", "nearest"))
+    if mode not in ("nearest", "linear", "bilinear") or c.get("exclude_outside") or c.get("antialias"):
+        raise NotComputable(f"resize mode '{mode}' has no forward")
+    legacy = step.layer.type == "Upsample" or a.get("scales_at") == 1  # Upsample, Resize-10
+    coordinates = "asymmetric" if legacy else str(c.get("coordinate_transformation_mode", "half_pixel"))
+    nearest = "floor" if legacy else str(c.get("nearest_mode", "round_prefer_floor"))
+    sizes = operand(step, inputs, a["sizes_at"]) if a.get("sizes_at") is not None else None
+    scales = operand(step, inputs, a["scales_at"]) if a.get("scales_at") is not None else None
+    factors: Optional[list[float]] = None
+    if sizes is not None and np.size(sizes):
+        given = np.asarray(sizes).reshape(-1)
+        size = [int(v) for v in given[2:]]
+        keeps = [int(v) for v in given[:2]] == list(x.shape[:2])
+    elif scales is not None and np.size(scales):
+        given = np.asarray(scales).reshape(-1)
+        factors = [float(v) for v in given[2:]]
+        size = [int(np.floor(n * f)) for n, f in zip(x.shape[2:], factors)]
+        keeps = [float(v) for v in given[:2]] == [1.0, 1.0]
+    else:
+        raise NotComputable("neither its scales nor its sizes are known")
+    if given.size != x.ndim or not keeps:
+        raise NotComputable("it resizes the batch or channel axes")
+    return [resize.resize(x, size, "linear" if mode != "nearest" else "nearest", coordinates, nearest, factors, False)]
+
+
+def split_layer(step: Step, inputs: Arrays) -> Arrays:
+    x = inputs[0]
+    axis = int(step.attrs.get("axis", 0)) % x.ndim
+    sizes = step.attrs.get("split") or _ints(operand(step, inputs, 1))
+    if not sizes:
+        parts = int(step.attrs.get("outputs") or 1)
+        if x.shape[axis] % parts:
+            raise NotComputable(f"{x.shape[axis]} does not split into {parts} equal parts")
+        sizes = [x.shape[axis] // parts] * parts
+    return list(np.split(x, np.cumsum(sizes)[:-1], axis=axis))
+
+
+REDUCTIONS: dict[str, Callable[..., np.ndarray]] = {"mean": np.mean, "max": np.max, "min": np.min, "sum": np.sum, "prod": np.prod}
+
+
+def reduce_layer(step: Step, inputs: Arrays) -> Arrays:
+    kind = step.layer.type.lower().removeprefix("reduce")
+    fn = REDUCTIONS.get(kind)
+    if fn is None:
+        raise NotComputable(f"reduction '{step.layer.type}' has no forward")
+    x = inputs[0]
+    axes = _axes(step, inputs)
+    if not axes and step.attrs.get("noop_with_empty_axes"):
+        return [x]
+    keep = bool(step.attrs.get("keepdims", 1))
+    return [fn(x, axis=None if not axes else tuple(a % x.ndim for a in axes), keepdims=keep).astype(x.dtype)]
+
+
+# --------------------------------------------------------------------------------------
+# Keras layers of sequences and indexing
+
+
+def repeat_layer(step: Step, inputs: Arrays) -> Arrays:
+    return [np.repeat(inputs[0][:, None, :], int(step.attrs["n"]), axis=1)]
+
+
+def embedding_layer(step: Step, inputs: Arrays) -> Arrays:
+    return [tensor.embedding(inputs[0], step.need("embeddings", ()), step.dtype)]
+
+
+def dot_layer(step: Step, inputs: Arrays) -> Arrays:
+    """Keras Dot: per sample, the sum of products along one axis of each input."""
+    x, y = inputs
+    axes = step.attrs.get("axes", -1)
+    ax, ay = (axes, axes) if isinstance(axes, int) else axes
+    ax, ay = ax % x.ndim, ay % y.ndim
+    if step.config.get("normalize"):
+        x = x / np.sqrt(np.maximum(np.square(x).sum(axis=ax, keepdims=True), step.scalar(1e-12)))
+        y = y / np.sqrt(np.maximum(np.square(y).sum(axis=ay, keepdims=True), step.scalar(1e-12)))
+    out = np.stack([np.tensordot(a, b, axes=(ax - 1, ay - 1)) for a, b in zip(x, y)])
+    return [out[:, None] if out.ndim == 1 else out]
+
+
+def getitem_layer(step: Step, inputs: Arrays) -> Arrays:
+    """Keras 3 GetItem, tf.keras SlicingOpLambda: ``x[key]`` with a key of slices,
+    integers, None and Ellipsis."""
+    items = [i.value for i in step.call.inputs if not hasattr(i, "layer")]
+    if "slice_spec" in step.call.kwargs:  # tf.keras SlicingOpLambda
+        items.append(step.call.kwargs["slice_spec"])
+    if len(inputs) != 1 or len(items) != 1:
+        raise NotComputable("its index is computed")
+    key = items[0] if isinstance(items[0], (list, tuple)) else [items[0]]
+    if not all(k is None or k is Ellipsis or isinstance(k, (slice, int)) for k in key):
+        raise NotComputable(f"index {key!r} has no forward")
+    return [inputs[0][tuple(key)]]

@@ -229,7 +229,8 @@ class Execution:
             spec = SPECS.get(node.layer.op)
             if spec is None or spec.forward is None:
                 raise NotComputable(f"layer '{node.path}' ({node.layer.type}, op '{node.layer.op}'): cnninspect has no forward computation for it")
-            step = Step(node.layer, node.layer.calls[node.index], self.model.source, self.dtype.type, weights.reader(node))
+            step = Step(node.layer, node.layer.calls[node.index], self.model.source, self.dtype.type, weights.reader(node),
+                        lambda node=node: self._constant(node))  # type: ignore[misc]
             try:
                 outs = spec.forward(step, [values[k] for k in node.inputs])
             except NotComputable as exc:
@@ -257,6 +258,23 @@ class Execution:
                     if all(k in values for k in container.outputs):
                         yield from self._report(container)
                 self._release(key, 0)
+
+    def _constant(self, node: Node) -> Optional[np.ndarray]:
+        """A stored value's array, as a consumer's loader hook reads its operand (ONNX
+        Constant outputs are known to the operations that read them)."""
+        key = (node.path, node.call, 0)
+        for consumer in self.plan.nodes:
+            call = consumer.layer.calls[consumer.index]
+            hook, operands = call.kwargs.get("value"), call.kwargs.get("operands")
+            if hook is None or operands is None or key not in consumer.inputs:
+                continue
+            k = consumer.inputs.index(key)
+            for position, spec in enumerate(operands):
+                if tuple(spec) == ("tensor", k):
+                    value = hook(position)
+                    if value is not None:
+                        return np.asarray(value)
+        return None
 
     def _hold(self, key: Key, value: np.ndarray) -> None:
         self._values[key] = value

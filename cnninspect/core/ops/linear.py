@@ -102,7 +102,7 @@ register(
         doc="fully connected: a stored matrix on the last axis",
     ),
     OpSpec("matmul", matmul_shape, matmul_cost, end_step, doc="product of two computed matrices (NumPy matmul)"),
-    OpSpec("dot", dot_shape, dot_cost, end_step, doc="Keras Dot: sum of products along given axes"),
+    OpSpec("dot", dot_shape, dot_cost, end_step, forward=lazy("dot_layer"), doc="Keras Dot: sum of products along given axes"),
     OpSpec(
         "embedding",
         embedding_shape,
@@ -110,6 +110,7 @@ register(
         end_step,
         roles={"*": {"*": (("token", "dim"),)}},
         aliases={"weight": "embeddings"},
+        forward=lazy("embedding_layer"),
         doc="a row of a stored table per token",
     ),
 )

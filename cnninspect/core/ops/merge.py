@@ -82,5 +82,5 @@ def reduce_cost(layer: Layer, ins: Sequence[Shape], outs: Sequence[Shape], call:
 register(
     OpSpec("elementwise", elementwise_shape, elementwise_cost, preserve_step, forward=lazy("elementwise_layer"), doc="Add, Mul, ...: NumPy broadcasting"),
     OpSpec("concat", concat_shape, free, concat_step, forward=lazy("concat_layer"), doc="concatenate tensors along an axis"),
-    OpSpec("reduce", reduce_shape, reduce_cost, end_step, doc="mean, max, ... over axes"),
+    OpSpec("reduce", reduce_shape, reduce_cost, end_step, forward=lazy("reduce_layer"), doc="mean, max, ... over axes"),
 )
