@@ -192,3 +192,34 @@ def test_float64_computes_in_float64() -> None:
         double = run_network(model, inputs, dtype=np.float64)[("dense_1", 0)][0]
     assert single.dtype == np.float32 and double.dtype == np.float64
     np.testing.assert_allclose(single, double, rtol=1e-4, atol=1e-6)
+
+
+def test_theano_kernels_compute_a_true_convolution() -> None:
+    """A Keras 2 file written on Theano stores kernels for a true convolution: the first
+    layer's output is Σ in[c, y + i, x + j] · K[2 - i, 2 - j, c, o] (the kernel flipped),
+    here summed pixel by pixel from the stored array itself."""
+    import h5py
+
+    path = ROOT / "tests" / "fixtures" / "legacy" / "keras2_theano.h5"
+    x = np.random.default_rng(4).standard_normal((1, 3, 32, 32)).astype(np.float32)
+    with open_model(path) as model:
+        got = run_network(model, [x], keep={("conv2d_1", 0)})[("conv2d_1", 0)][0]
+    with h5py.File(path, "r") as f:
+        kernel = f["model_weights/conv2d_1/conv2d_1/conv2d_1/kernel"][()]  # (kh, kw, in, out)
+        bias = f["model_weights/conv2d_1/conv2d_1/conv2d_1/bias"][()]
+    padded = np.pad(x[0].astype(np.float64), ((0, 0), (1, 1), (1, 1)))
+    want = np.zeros((4, 32, 32)) + bias[:, None, None]
+    for i in range(3):
+        for j in range(3):
+            window = padded[:, i : i + 32, j : j + 32]
+            want += np.einsum("chw,co->ohw", window, kernel[2 - i, 2 - j].astype(np.float64))
+    np.testing.assert_allclose(got[0], np.maximum(want, 0), rtol=1e-4, atol=1e-5)
+
+
+def test_a_weights_only_file_cannot_run() -> None:
+    from cnninspect.errors import UsageError
+    from cnninspect.reports.activations import prepare_inputs
+
+    with open_model(ROOT / "tests" / "fixtures" / "legacy" / "keras1_0_weights_only.h5") as model:
+        with pytest.raises(UsageError, match="weights only"):
+            prepare_inputs(model, ["zeros"], [], "unit", "float32")

@@ -53,6 +53,8 @@ def input_layout(model: Model, position: int) -> bool:
 def prepare_inputs(model: Model, specs: Sequence[str], shapes: Sequence[Any], preprocess: str, dtype: str) -> list[Prepared]:
     """One prepared array per model input, in order (``--input`` given once per input)."""
     refs = model.graph.inputs
+    if not model.architecture:
+        raise UsageError("the file holds weights only, no graph to run: give its architecture with --config")
     if len(specs) != len(refs):
         names = ", ".join(f"'{r.layer}'" for r in refs)
         raise UsageError(f"the model takes {len(refs)} input(s) ({names}): give --input once per input, in order; {len(specs)} given")
