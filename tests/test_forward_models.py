@@ -40,8 +40,6 @@ STOPS = {
     "keras3/rnn": "'simple_rnn' (SimpleRNN",
     "tfkeras/rnn": "'simple_rnn' (SimpleRNN",
     "tflite/buffer_offsets": "SpaceToBatchND' (SPACE_TO_BATCH_ND",
-    "tflite/small_float": "'small_1/flatten_1/Shape' (SHAPE",
-    "tflite/small_int8": "'small_1/flatten_1/Shape' (SHAPE",
 }
 # Models whose weights cnninspect cannot read as arrays: the loader's own error stops them.
 UNREADABLE = {"tflite/sparse_dense": "stored sparse"}

@@ -616,3 +616,30 @@ def getitem_layer(step: Step, inputs: Arrays) -> Arrays:
     if not all(k is None or k is Ellipsis or isinstance(k, (slice, int)) for k in key):
         raise NotComputable(f"index {key!r} has no forward")
     return [inputs[0][tuple(key)]]
+
+
+# --------------------------------------------------------------------------------------
+# Operators known by their recorded output shapes (TFLite)
+
+
+def reads(layer: Layer) -> Optional[tuple[int, ...]]:
+    """The tensor inputs a layer's forward reads, when not all: a TFLite RESHAPE whose
+    output shape is recorded takes it from there, not from its shape operand (whose
+    Shape/StridedSlice/Pack arithmetic then need not run)."""
+    if layer.op == "recorded" and layer.type == "RESHAPE" and _recorded_target(layer) is not None:
+        return (0,)
+    return None
+
+
+def _recorded_target(layer: Layer) -> Optional[list[int]]:
+    shapes = layer.attrs.get("output_shapes") or []
+    if len(shapes) != 1 or any(d is None for d in shapes[0][1:]):
+        return None
+    return [-1 if d is None else int(d) for d in shapes[0]]
+
+
+def recorded_layer(step: Step, inputs: Arrays) -> Arrays:
+    target = _recorded_target(step.layer) if step.layer.type == "RESHAPE" else None
+    if target is None:
+        raise NotComputable(f"{step.layer.type} has no forward here (an operator known only by its recorded output shapes)")
+    return [inputs[0].reshape(target)]

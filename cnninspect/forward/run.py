@@ -30,7 +30,7 @@ import numpy as np
 from ..core.model import Graph, Layer, Model, TensorRef
 from ..core.ops import SPECS
 from ..core.quantize import dequantized
-from .layers import NotComputable, Step
+from .layers import NotComputable, Step, reads
 
 Key = tuple[str, int, int]  # (path, call, output index)
 CallKey = tuple[str, int]  # (path, call)
@@ -49,6 +49,12 @@ class Node:
     call: int  # its number as reported
     index: int  # into layer.calls
     inputs: list[Key]
+
+    @property
+    def read(self) -> list[Key]:
+        """The inputs its forward reads (all, but for a few: ``layers.reads``)."""
+        positions = reads(self.layer)
+        return self.inputs if positions is None else [self.inputs[p] for p in positions if p < len(self.inputs)]
 
 
 @dataclass
@@ -142,7 +148,7 @@ def _kahn(p: Plan) -> list[Node]:
     waiting: dict[int, int] = {}
     consumers: dict[int, list[Node]] = {}
     for node in p.nodes:
-        deps = {producer[(k[0], k[1])].order for k in node.inputs if (k[0], k[1]) in producer}
+        deps = {producer[(k[0], k[1])].order for k in node.read if (k[0], k[1]) in producer}
         waiting[node.order] = len(deps)
         for d in deps:
             consumers.setdefault(d, []).append(node)
@@ -200,9 +206,10 @@ class Execution:
 
     def __iter__(self) -> Iterator[Output]:
         p = self.plan
+        nodes = self._needed()
         refs: dict[Key, int] = {}
-        for node in p.nodes:
-            for k in node.inputs:
+        for node in nodes:
+            for k in node.read:
                 refs[k] = refs.get(k, 0) + 1
         for k in p.outputs:
             refs[k] = refs.get(k, 0) + 1
@@ -222,8 +229,8 @@ class Execution:
             if entry.layer.op == "input" and self._wanted(entry):
                 yield from self._report(entry)
         weights = _WeightCache(p.nodes, self.dtype, self.notes)
-        for node in p.nodes:
-            missing = [k for k in node.inputs if k not in values]
+        for node in nodes:
+            missing = [k for k in node.read if k not in values]
             if missing:
                 raise NotComputable(f"layer '{node.path}': its input '{missing[0][0]}' was never computed")
             spec = SPECS.get(node.layer.op)
@@ -232,7 +239,7 @@ class Execution:
             step = Step(node.layer, node.layer.calls[node.index], self.model.source, self.dtype.type, weights.reader(node),
                         lambda node=node: self._constant(node))  # type: ignore[misc]
             try:
-                outs = spec.forward(step, [values[k] for k in node.inputs])
+                outs = spec.forward(step, [values[k] for k in node.read])
             except NotComputable as exc:
                 raise NotComputable(f"layer '{node.path}' ({node.layer.type}): {exc}") from None
             except ValueError as exc:  # a kernel refusing shapes it cannot combine
@@ -240,9 +247,8 @@ class Execution:
             outs = _on_output_grid(node.layer, outs)
             weights.done(node)
             self.ran.append(node.path)
-            for k in set(node.inputs):
-                for _ in range(node.inputs.count(k)):
-                    self._release(k)
+            for k in node.read:
+                self._release(k)
             entry = leaf_entry[(node.path, node.call)]
             entry.outputs = [(node.path, node.call, i) for i in range(len(outs))]
             wanted = self._wanted(entry)
@@ -258,6 +264,30 @@ class Execution:
                     if all(k in values for k in container.outputs):
                         yield from self._report(container)
                 self._release(key, 0)
+
+    def _needed(self) -> list[Node]:
+        """The nodes the wanted tensors depend on (the graph outputs, the kept calls, the
+        watched ones when a watch is given), in order; the others are not run (a note
+        names them)."""
+        p = self.plan
+        roots = list(p.outputs)
+        for entry in p.entries:
+            if (self.watch is not None and self._watched(entry)) or (entry.path, entry.call) in self.keep:
+                roots += entry.outputs or [(entry.path, entry.call, 0)]
+        producer = {(n.path, n.call): n for n in p.nodes}
+        needed: set[int] = set()
+        stack = [producer[(k[0], k[1])] for k in roots if (k[0], k[1]) in producer]
+        while stack:
+            node = stack.pop()
+            if node.order in needed:
+                continue
+            needed.add(node.order)
+            stack += [producer[(k[0], k[1])] for k in node.read if (k[0], k[1]) in producer]
+        skipped = [n.path for n in p.nodes if n.order not in needed]
+        if skipped and self.watch is None:
+            more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+            self.notes.append(f"not run, as no output depends on them: {', '.join(skipped[:3])}{more}")
+        return [n for n in p.nodes if n.order in needed]
 
     def _constant(self, node: Node) -> Optional[np.ndarray]:
         """A stored value's array, as a consumer's loader hook reads its operand (ONNX
