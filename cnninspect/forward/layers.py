@@ -57,6 +57,9 @@ class Step:
 
 
 Arrays = list[np.ndarray]
+# The slope of a leaky ReLU whose file does not state it: Keras' LeakyReLU layer 0.3, ONNX
+# LeakyRelu 0.01, Keras' leaky_relu activation function 0.2.
+LEAKY_DEFAULTS = {"LeakyReLU": 0.3, "LeakyRelu": 0.01}
 
 # --------------------------------------------------------------------------------------
 # Activations (fused ones too)
@@ -72,22 +75,35 @@ def _apply(step: Step, name: Optional[str], x: np.ndarray) -> np.ndarray:
         return activations.relu(x, c.get("max_value"), slope, float(c.get("threshold") or 0.0))
     if name in ("leaky_relu", "leakyrelu"):
         alpha = c.get("negative_slope", c.get("alpha"))
-        if alpha is None:  # the libraries' defaults: Keras 0.3 (layer) / 0.2 (function), ONNX 0.01
-            alpha = 0.3 if step.layer.type == "LeakyReLU" else 0.2 if step.layer.type != "LeakyRelu" else 0.01
-        return activations.leaky_relu(x, float(alpha))
+        return activations.leaky_relu(x, float(LEAKY_DEFAULTS.get(step.layer.type, 0.2) if alpha is None else alpha))
     if name == "elu":
         return activations.elu(x, float(c.get("alpha", 1.0)))
-    if name == "softmax":
+    if name in ("softmax", "log_softmax", "logsoftmax"):
         axis = c.get("axis", -1)
         if isinstance(axis, list):
-            axis = axis[0] if len(axis) == 1 else axis
-        return activations.softmax(x, axis=axis)
+            if len(axis) != 1:
+                raise NotComputable(f"a softmax over axes {axis} has no forward")
+            axis = axis[0]
+        if step.source.format == "onnx" and x.ndim > 2 and axis % x.ndim != x.ndim - 1:
+            raise NotComputable("an ONNX Softmax not over the last axis: its meaning depends on the opset")
+        normalise = activations.softmax if name == "softmax" else activations.log_softmax
+        return normalise(x, axis=axis)
+    if name == "hardsigmoid":  # ONNX
+        return activations.hard_sigmoid(x, float(c.get("alpha", 0.2)), float(c.get("beta", 0.5)))
+    if name == "thresholdedrelu":  # ONNX
+        return np.where(x > step.scalar(c.get("alpha", 1.0)), x, step.scalar(0))
+    if name == "celu":  # ONNX
+        alpha = step.scalar(c.get("alpha", 1.0))
+        return np.maximum(x, 0) + np.minimum(0, alpha * np.expm1(x / alpha))
+    if name == "mish":
+        return x * np.tanh(activations.softplus(x))
+    if name in ONNX_UNARY:
+        return ONNX_UNARY[name](x)
     if name == "hard_sigmoid":
-        if step.layer.type == "HardSigmoid":  # ONNX
-            return activations.hard_sigmoid(x, float(c.get("alpha", 0.2)), float(c.get("beta", 0.5)))
         return activations.hard_sigmoid(x, 1 / 6, 0.5) if _keras3(step) else activations.hard_sigmoid(x)
-    if name == "gelu":
-        return activations.gelu(x, bool(c.get("approximate", False)) or c.get("approximate") == "tanh")
+    if name == "gelu":  # Keras: approximate True/False; ONNX: "none" or "tanh"
+        approximate = c.get("approximate", False)
+        return activations.gelu(x, approximate is True or approximate == "tanh")
     if name == "rescale":
         return x * step.scalar(c.get("scale", 1.0)) + step.scalar(c.get("offset", 0.0))
     if name in ("prelu",):
@@ -116,8 +132,22 @@ def _fused(step: Step, x: np.ndarray) -> np.ndarray:
     return _apply(step, name if isinstance(name, str) else None, x)
 
 
+# ONNX's element-wise functions that are plain NumPy ones (ONNX Round rounds half to even, as NumPy).
+ONNX_UNARY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "hardswish": activations.hard_swish, "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "abs": np.abs,
+    "neg": np.negative, "floor": np.floor, "ceil": np.ceil, "reciprocal": np.reciprocal, "sin": np.sin,
+    "cos": np.cos, "sign": np.sign, "round": np.round,
+}  # fmt: skip
+
+
 def activation(step: Step, inputs: Arrays) -> Arrays:
     name = step.attrs.get("function") or step.attrs.get("activation")
+    if name == "clip":  # ONNX: bounds as operands (opset 11 on) or attributes
+        low, high = operand(step, inputs, 1), operand(step, inputs, 2)
+        low = step.config.get("min") if low is None else low
+        high = step.config.get("max") if high is None else high
+        x = inputs[0]
+        return [np.clip(x, -np.inf if low is None else low, np.inf if high is None else high).astype(x.dtype)]
     return [_apply(step, name, inputs[0])]
 
 
