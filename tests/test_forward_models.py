@@ -39,7 +39,6 @@ STOPS = {
     "tfkeras/lambda": "'lambda' (Lambda",
     "keras3/rnn": "'simple_rnn' (SimpleRNN",
     "tfkeras/rnn": "'simple_rnn' (SimpleRNN",
-    "tflite/buffer_offsets": "SpaceToBatchND' (SPACE_TO_BATCH_ND",
 }
 # Models whose weights cnninspect cannot read as arrays: the loader's own error stops them.
 UNREADABLE = {"tflite/sparse_dense": "stored sparse"}

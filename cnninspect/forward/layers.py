@@ -668,7 +668,47 @@ def _recorded_target(layer: Layer) -> Optional[list[int]]:
     return [-1 if d is None else int(d) for d in shapes[0]]
 
 
+def _block(step: Step) -> tuple[list[int], list[tuple[int, int]]]:
+    """SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND: the block shape and the pads (or crops)."""
+    block, pairs = step.weight("input_1", ()), step.weight("input_2", ())
+    if block is None or pairs is None:
+        raise NotComputable("its block shape or paddings are computed")
+    return [int(b) for b in block.reshape(-1)], [(int(a), int(b)) for a, b in pairs.reshape(-1, 2)]
+
+
+def _space_to_batch(step: Step, x: np.ndarray) -> np.ndarray:
+    """(N, *S, C) padded, each spatial axis split into (S / b, b), the b's moved before N."""
+    block, pads = _block(step)
+    m = len(block)
+    x = np.pad(x, [(0, 0), *pads, *[(0, 0)] * (x.ndim - 1 - m)])
+    n, spatial, rest = x.shape[0], x.shape[1 : 1 + m], x.shape[1 + m :]
+    if any(s % b for s, b in zip(spatial, block)):
+        raise NotComputable(f"padded spatial size {list(spatial)} is not a multiple of block {block}")
+    split = x.reshape(n, *[d for s, b in zip(spatial, block) for d in (s // b, b)], *rest)
+    order = [2 + 2 * i for i in range(m)] + [0] + [1 + 2 * i for i in range(m)] + list(range(1 + 2 * m, split.ndim))
+    return split.transpose(order).reshape(n * int(np.prod(block)), *[s // b for s, b in zip(spatial, block)], *rest)
+
+
+def _batch_to_space(step: Step, x: np.ndarray) -> np.ndarray:
+    """The inverse: the block's batches back into space, then the crops."""
+    block, crops = _block(step)
+    m = len(block)
+    total = int(np.prod(block))
+    if x.shape[0] % total:
+        raise NotComputable(f"batch {x.shape[0]} is not a multiple of block {block}")
+    n, spatial, rest = x.shape[0] // total, x.shape[1 : 1 + m], x.shape[1 + m :]
+    split = x.reshape(*block, n, *spatial, *rest)
+    order = [m] + [d for i in range(m) for d in (m + 1 + i, i)] + list(range(2 * m + 1, split.ndim))
+    out = split.transpose(order).reshape(n, *[s * b for s, b in zip(spatial, block)], *rest)
+    index = (slice(None), *[slice(a, out.shape[1 + i] - b) for i, (a, b) in enumerate(crops)])
+    return out[index]
+
+
 def recorded_layer(step: Step, inputs: Arrays) -> Arrays:
+    if step.layer.type == "SPACE_TO_BATCH_ND":
+        return [_space_to_batch(step, inputs[0])]
+    if step.layer.type == "BATCH_TO_SPACE_ND":
+        return [_batch_to_space(step, inputs[0])]
     target = _recorded_target(step.layer) if step.layer.type == "RESHAPE" else None
     if target is None:
         raise NotComputable(f"{step.layer.type} has no forward here (an operator known only by its recorded output shapes)")
