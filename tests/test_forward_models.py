@@ -37,8 +37,6 @@ MODELS = sorted((p.parent.name, p.name.removesuffix(".activations.json")) for p 
 STOPS = {
     "keras3/lambda": "'lambda' (Lambda",
     "tfkeras/lambda": "'lambda' (Lambda",
-    "keras3/rnn": "'simple_rnn' (SimpleRNN",
-    "tfkeras/rnn": "'simple_rnn' (SimpleRNN",
 }
 # Models whose weights cnninspect cannot read as arrays: the loader's own error stops them.
 UNREADABLE = {"tflite/sparse_dense": "stored sparse"}
@@ -138,7 +136,8 @@ def test_the_executor_covers_every_conv_variant_and_nested_containers() -> None:
     """The models that run to the end hold convolutions of every kind, shared layers and
     nested containers (calls of an inner layer numbered per container call)."""
     ran = {key for key in (f"{f}/{m}" for f, m in MODELS) if key not in STOPS and key not in UNREADABLE}
-    assert {"keras3/convs", "keras3/transposed", "keras3/depthwise_separable", "keras3/nested", "torch/grouped_transpose", "torch/mixed"} <= ran
+    assert {"keras3/convs", "keras3/transposed", "keras3/depthwise_separable", "keras3/nested", "keras3/rnn",
+            "torch/grouped_transpose", "torch/mixed", "onnx/blocks_latest", "tflite/small_float"} <= ran
     doc, _ = _truth("keras3", "nested")
     inner_calls = {(e["path"], e["call"]) for e in doc["outputs"] if e["path"].startswith("block_fn/")}
     assert ("block_fn/conv2d_1", 1) in inner_calls

@@ -618,6 +618,8 @@ def repeat_layer(step: Step, inputs: Arrays) -> Arrays:
 
 
 def embedding_layer(step: Step, inputs: Arrays) -> Arrays:
+    if step.config.get("mask_zero"):
+        raise NotComputable("it masks token 0, and the mask the layers after it follow is not computed here")
     return [tensor.embedding(inputs[0], step.need("embeddings", ()), step.dtype)]
 
 
@@ -713,3 +715,112 @@ def recorded_layer(step: Step, inputs: Arrays) -> Arrays:
     if target is None:
         raise NotComputable(f"{step.layer.type} has no forward here (an operator known only by its recorded output shapes)")
     return [inputs[0].reshape(target)]
+
+
+# --------------------------------------------------------------------------------------
+# Keras recurrent layers (a loop over time steps; each step one matrix product)
+
+
+def _recurrent(step: Step, kind: str, c: dict[str, Any], x: np.ndarray, prefix: str = "") -> Arrays:
+    """SimpleRNN, LSTM or GRU over ``x`` (N, T, F) with the weights ``prefix + role``:
+    the output (every step's, or the last) and the final states."""
+    if kind not in ("SimpleRNN", "LSTM", "GRU") or c.get("stateful") or c.get("time_major"):
+        raise NotComputable(f"a {kind} with this configuration has no forward")
+    w = step.need(prefix + "kernel", ("in", "gates"))
+    u = step.need(prefix + "recurrent_kernel", ("units", "gates"))
+    bias = step.weight(prefix + "bias", ())
+    units = u.shape[0]
+
+    def act(v: np.ndarray) -> np.ndarray:
+        return _apply(step, c.get("activation", "tanh"), v)
+
+    def gate(v: np.ndarray) -> np.ndarray:
+        return _apply(step, c.get("recurrent_activation", "sigmoid"), v)
+
+    seq = x[:, ::-1] if c.get("go_backwards") else x
+    reset_after = kind == "GRU" and bias is not None and bias.ndim == 2
+    b_in = bias[0] if reset_after else bias  # type: ignore[index]
+    b_rec = bias[1] if reset_after else None  # type: ignore[index]
+    xs = seq @ w
+    if b_in is not None:
+        xs = xs + b_in
+    h = np.zeros((x.shape[0], units), dtype=x.dtype)
+    cell = np.zeros_like(h)
+    outs = []
+    for t in range(seq.shape[1]):
+        if kind == "SimpleRNN":
+            h = act(xs[:, t] + h @ u)
+        elif kind == "LSTM":
+            i, f, g, o = np.split(xs[:, t] + h @ u, 4, axis=-1)
+            cell = gate(f) * cell + gate(i) * act(g)
+            h = gate(o) * act(cell)
+        else:
+            xz, xr, xh = np.split(xs[:, t], 3, axis=-1)
+            if reset_after:
+                rz, rr, rh = np.split(h @ u + b_rec, 3, axis=-1)
+                z, r = gate(xz + rz), gate(xr + rr)
+                candidate = act(xh + r * rh)
+            else:
+                rz, rr = np.split(h @ u[:, : 2 * units], 2, axis=-1)
+                z, r = gate(xz + rz), gate(xr + rr)
+                candidate = act(xh + (r * h) @ u[:, 2 * units :])
+            h = z * h + (1 - z) * candidate
+        outs.append(h)
+    output = np.stack(outs, axis=1) if c.get("return_sequences") else h
+    states = [h, cell] if kind == "LSTM" else [h]
+    return [output, *states]
+
+
+def rnn_layer(step: Step, inputs: Arrays) -> Arrays:
+    if len(inputs) != 1:
+        raise NotComputable("initial states given as inputs have no forward")
+    outs = _recurrent(step, step.layer.type, step.config, inputs[0])
+    return outs if step.config.get("return_state") else outs[:1]
+
+
+def bidirectional_layer(step: Step, inputs: Arrays) -> Arrays:
+    """Keras Bidirectional: the wrapped layer forwards and backwards (the backward
+    sequence put back in time order), merged as ``merge_mode`` says."""
+    c = step.config
+    inner = (c.get("layer") or {}).get("config") or {}
+    kind = (c.get("layer") or {}).get("class_name", "")
+    if len(inputs) != 1 or inner.get("return_state"):
+        raise NotComputable("a Bidirectional returning states has no forward")
+    name = inner.get("name", "")
+    forward_name = name if name.startswith("forward_") else f"forward_{name}"
+    backward = c.get("backward_layer")  # Keras 3 writes the backward layer (go_backwards set)
+    if backward:
+        if backward.get("class_name") != kind:
+            raise NotComputable("a Bidirectional whose backward layer is of another kind has no forward")
+        back_config = backward.get("config") or {}
+    else:
+        back_config = {**inner, "name": "backward_" + forward_name.removeprefix("forward_"), "go_backwards": not inner.get("go_backwards")}
+    ahead = _recurrent(step, kind, inner, inputs[0], forward_name + "/")[0]
+    back = _recurrent(step, kind, back_config, inputs[0], back_config.get("name", "") + "/")[0]
+    if inner.get("return_sequences"):
+        back = back[:, ::-1]
+    mode = c.get("merge_mode", "concat")
+    merged = {"concat": lambda: np.concatenate([ahead, back], axis=-1), "sum": lambda: ahead + back,
+              "mul": lambda: ahead * back, "ave": lambda: (ahead + back) / step.scalar(2)}  # fmt: skip
+    if mode is None:
+        return [ahead, back]
+    if mode not in merged:
+        raise NotComputable(f"merge_mode '{mode}' has no forward")
+    return [merged[mode]()]
+
+
+def time_distributed_layer(step: Step, inputs: Arrays) -> Arrays:
+    """Keras TimeDistributed: the wrapped layer on every time step (time folded into the batch)."""
+    from ..core.ops import SPECS
+
+    wrapped = step.attrs.get("layer") or {}
+    inner_config = ((step.config.get("layer") or {}).get("config")) or {}
+    spec = SPECS.get(wrapped.get("op", ""))
+    if spec is None or spec.forward is None or len(inputs) != 1:
+        raise NotComputable(f"the wrapped {wrapped.get('type', 'layer')} has no forward")
+    inner = Layer(step.layer.name, wrapped.get("type", ""), wrapped["op"], attrs=dict(wrapped.get("attrs") or {}), config=inner_config)
+    inner.weights = step.layer.weights
+    x = inputs[0]
+    n, t = x.shape[:2]
+    outs = spec.forward(Step(inner, Call(), step.source, step.dtype, step.weight, step.constant), [x.reshape(n * t, *x.shape[2:])])
+    return [o.reshape(n, t, *o.shape[1:]) for o in outs]
