@@ -83,13 +83,15 @@ def activations_report(
     layers: list[dict[str, Any]] = []
     maps: Optional[Maps] = None
     stopped = None
-    last_layer: Optional[Layer] = None
+    final = execution.plan.outputs[0] if len(execution.plan.outputs) == 1 else None
+    last_layer: Optional[Layer] = None  # the producer of the model's one output, once it ran
     last_arrays: list[np.ndarray] = []
     if save is not None:
         _make_dir(save)
     try:
         for out in execution:
-            last_layer, last_arrays = out.layer, out.arrays
+            if final is not None and (out.path, out.call) == final[:2] and last_layer is None:
+                last_layer, last_arrays = out.layer, [out.arrays[final[2]]]
             if chosen is not None and out.path not in chosen:
                 continue
             last = _channels_last(model, out.layer)
@@ -182,7 +184,8 @@ def _first_maps(a: np.ndarray, last: bool) -> np.ndarray:
 
 
 def _top(layer: Optional[Layer], arrays: list[np.ndarray]) -> Optional[dict[str, Any]]:
-    """The top-5 classes of a final probability vector (non-negative, summing to 1)."""
+    """The top-5 classes of the model's one output when it is a probability vector
+    (non-negative, summing to 1)."""
     if layer is None or len(arrays) != 1 or arrays[0].ndim != 2 or arrays[0].shape[1] < 2:
         return None
     p = arrays[0].astype(np.float64)
