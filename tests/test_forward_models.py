@@ -153,7 +153,7 @@ def test_an_activation_is_freed_after_its_last_consumer() -> None:
     peak of live activation bytes is the largest such set, not the sum of every layer."""
     model, inputs = _mnist_inputs()
     sizes: list[int] = []
-    execution = Execution(model, inputs, watch=())
+    execution = Execution(model, inputs, watch=(), keep={("dense_1", 0)})
     for _ in execution:
         pass
     live_counts = []
@@ -174,6 +174,8 @@ def test_run_network_keeps_what_it_is_asked_for() -> None:
     with model:
         kept = run_network(model, inputs, keep={("conv2d", 0), ("dense", 0)})
         final = run_network(model, inputs)
+        first = Execution(model, inputs, watch=[("conv2d", 0)])
+        assert [out.path for out in first] == ["conv2d"] and first.ran == ["conv2d"]  # nothing after it runs
     assert set(kept) == {("conv2d", 0), ("dense", 0)}
     assert kept[("conv2d", 0)][0].shape == (2, 28, 28, 32) and kept[("dense", 0)][0].shape == (2, 64)
     (key, outs), = final.items()

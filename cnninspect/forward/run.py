@@ -15,8 +15,9 @@
    know, :class:`NotComputable` names the layer: what ran before it was already reported.
 
 API: :class:`Execution` streams each reported layer call's outputs (``for out in
-Execution(model, inputs)``; arrays are valid while the loop body runs, unless kept);
-:func:`run_network` returns the outputs of the calls asked for.
+Execution(model, inputs)``; arrays are valid while the loop body runs, unless kept; with
+``watch`` or ``keep`` only what those calls depend on runs); :func:`run_network` returns
+the outputs of the calls asked for; :func:`read_weight` gives a weight in a kernel's layout.
 """
 
 from __future__ import annotations
@@ -266,11 +267,11 @@ class Execution:
                 self._release(key, 0)
 
     def _needed(self) -> list[Node]:
-        """The nodes the wanted tensors depend on (the graph outputs, the kept calls, the
-        watched ones when a watch is given), in order; the others are not run (a note
-        names them)."""
+        """The nodes the wanted tensors depend on, in order: the graph outputs' when
+        every call is watched, else the watched and kept calls'; the others are not run
+        (a note names them)."""
         p = self.plan
-        roots = list(p.outputs)
+        roots = list(p.outputs) if self.watch is None else []
         for entry in p.entries:
             if (self.watch is not None and self._watched(entry)) or (entry.path, entry.call) in self.keep:
                 roots += entry.outputs or [(entry.path, entry.call, 0)]
@@ -391,20 +392,26 @@ class _WeightCache:
 
     def _read(self, layer: Layer, role: str, order: tuple[str, ...]) -> Optional[np.ndarray]:
         w = layer.weight(role)
-        if w is None:
+        if w is not None and w.quantization and w.quantization.get("scale") and APPROXIMATE_NOTE not in self.notes:
+            self.notes.append(APPROXIMATE_NOTE)
+        return read_weight(layer, role, order, self.dtype)
+
+
+def read_weight(layer: Layer, role: str, order: Sequence[str], dtype: Any = np.float32) -> Optional[np.ndarray]:
+    """The weight of neutral ``role`` as the kernels take it: its axes in ``order`` (names
+    from ``core.layouts``; stored order when empty; None when its axes are others),
+    Theano kernels flipped to cross-correlation, quantized ones dequantized, in ``dtype``."""
+    w = layer.weight(role)
+    if w is None:
+        return None
+    if w.quantization and w.quantization.get("scale"):
+        w = dequantized(w)
+    a = np.asarray(w.read())
+    axes = tuple(w.axes)
+    if w.layout.flipped:
+        a = np.flip(a, axis=tuple(i for i, name in enumerate(axes) if name in SPATIAL))
+    if order and not (a.ndim == 1 and len(order) == 1):
+        if sorted(order) != sorted(axes):
             return None
-        if w.quantization and w.quantization.get("scale"):
-            w = dequantized(w)
-            if APPROXIMATE_NOTE not in self.notes:
-                self.notes.append(APPROXIMATE_NOTE)
-        a = np.asarray(w.read())
-        axes = tuple(w.axes)
-        if w.layout.flipped:
-            a = np.flip(a, axis=tuple(i for i, name in enumerate(axes) if name in SPATIAL))
-        if order and a.ndim == 1 and len(order) == 1:
-            pass
-        elif order:
-            if sorted(order) != sorted(axes):
-                return None
-            a = a.transpose([axes.index(name) for name in order])
-        return np.ascontiguousarray(a, dtype=self.dtype)
+        a = a.transpose([axes.index(name) for name in order])
+    return np.ascontiguousarray(a, dtype=dtype)
