@@ -414,4 +414,6 @@ def read_weight(layer: Layer, role: str, order: Sequence[str], dtype: Any = np.f
         if sorted(order) != sorted(axes):
             return None
         a = a.transpose([axes.index(name) for name in order])
-    return np.ascontiguousarray(a, dtype=dtype)
+    # a view when no cast is needed: the kernels reshape it as they need (a Keras kernel
+    # viewed as (out, in, *k) reshapes to the channels-last im2col matrix without a copy)
+    return a.astype(dtype, copy=False)
