@@ -221,3 +221,14 @@ def test_a_weights_only_file_cannot_run() -> None:
     with open_model(ROOT / "tests" / "fixtures" / "legacy" / "keras1_0_weights_only.h5") as model:
         with pytest.raises(UsageError, match="weights only"):
             prepare_inputs(model, ["zeros"], [], "unit", "float32")
+
+
+@pytest.mark.parametrize("stem", ["small_cnn", "mixed"])
+def test_torchscript_graphs_give_the_module_output(stem: str) -> None:
+    """The TorchScript twin of a pickled module (its forward code read as the graph) gives
+    the output PyTorch's forward hooks recorded for the module on the same input."""
+    doc, arrays = _truth("torch", stem)
+    index, final = next((i, e) for i, e in enumerate(doc["outputs"]) if e["path"] == "")
+    with open_model(ROOT / "tests" / "fixtures" / "torch" / f"{stem}_script.pt") as model:
+        (got,) = run_network(model, [arrays["input/0"]]).values()
+    assert _error(got[0], final, arrays[str(index)] if final.get("full") else None) < 1e-4
