@@ -88,13 +88,14 @@ def activations_report(
     last_arrays: list[np.ndarray] = []
     if save is not None:
         _make_dir(save)
+    layouts = _Layouts(model, execution)
     try:
         for out in execution:
+            last = layouts.of(out.path, out.call, out.layer, out.arrays)
             if final is not None and (out.path, out.call) == final[:2] and last_layer is None:
                 last_layer, last_arrays = out.layer, [out.arrays[final[2]]]
             if chosen is not None and out.path not in chosen:
                 continue
-            last = _channels_last(model, out.layer)
             for k, array in enumerate(out.arrays):
                 entry = _entry(out.index, out.path, out.layer, out.call, k, len(out.arrays), array, last)
                 if save is not None:
@@ -122,10 +123,40 @@ def activations_report(
     return report, maps
 
 
-def _channels_last(model: Model, layer: Layer) -> bool:
-    if "channels_last" in layer.attrs:
-        return bool(layer.attrs["channels_last"])
-    return model.source.format.startswith(CHANNELS_LAST_FORMATS)
+class _Layouts:
+    """Whether each layer call's output is channels-last: as the layer says (convolutions,
+    pooling), else as the tensor it computes from (activations, merges keep their input's
+    layout; a transpose moves the channel axis), the model inputs as ``input_layout``."""
+
+    def __init__(self, model: Model, execution: Execution) -> None:
+        self.model = model
+        self.nodes = {(n.path, n.call): n for n in execution.plan.nodes}
+        self.entries = {(e.path, e.call): e for e in execution.plan.entries}
+        self.fed = {key[:2]: i for i, key in enumerate(execution.plan.fed)}
+        self.known: dict[tuple[str, int], bool] = {}
+
+    def of(self, path: str, call: int, layer: Layer, arrays: list[np.ndarray]) -> bool:
+        key = (path, call)
+        if "channels_last" in layer.attrs:
+            last = bool(layer.attrs["channels_last"])
+        elif key in self.fed:
+            last = input_layout(self.model, self.fed[key])
+        elif layer.graph is not None:
+            last = self.known.get(self.entries[key].outputs[0][:2], self._default())
+        else:
+            node = self.nodes.get(key)
+            source = node.inputs[0][:2] if node is not None and node.inputs else None
+            last = self.known.get(source, self._default()) if source is not None else self._default()
+            perm = layer.attrs.get("perm") if layer.op == "transpose" else None
+            if perm is not None and arrays and arrays[0].ndim == len(perm) >= 3:
+                channel = len(perm) - 1 if last else 1
+                moved = list(perm).index(channel)
+                last = moved == len(perm) - 1 if moved in (1, len(perm) - 1) else last
+        self.known[key] = last
+        return last
+
+    def _default(self) -> bool:
+        return self.model.source.format.startswith(CHANNELS_LAST_FORMATS)
 
 
 def _input_json(model: Model, position: int, p: Prepared) -> dict[str, Any]:
