@@ -147,3 +147,27 @@ def test_quantized_runs_are_labelled_approximate() -> None:
     result = cli("activations", FIXTURES / "tflite" / "small_int8.tflite", "--input", "random:0", "--json")
     doc = json.loads(result.stdout)
     assert any("approximate" in note for note in doc["notes"])
+
+
+def test_dead_maps_of_a_channels_first_activation_are_counted_on_channels() -> None:
+    """A ReLU has no layout of its own: its maps are on the axis its input's conv says
+    (channels first here), whatever the format's usual layout (Keras: channels last)."""
+    from cnninspect.core.layouts import Layout
+    from cnninspect.core.model import Call, Graph, Layer, Model, Source, TensorRef, Weight
+    from cnninspect.loaders.inputs import Prepared
+    from cnninspect.reports.activations import activations_report
+
+    kernel = np.zeros((3, 2, 1, 1), np.float32)  # (out, in, kh, kw): map 1 gets nothing
+    kernel[0, :, 0, 0], kernel[2, :, 0, 0] = 1.0, -1.0
+    weight = Weight("k", "kernel", kernel.shape, "float32", Layout("keras-th", ("out", "in", "kh", "kw")), reader=lambda index: kernel[index])
+    conv = Layer("conv", "Conv2D", "conv", attrs={"rank": 2, "filters": 3, "kernel_size": (1, 1), "strides": (1, 1), "dilation": (1, 1),
+                                                  "padding": "valid", "groups": 1, "channels_last": False, "activation": "linear"},
+                 calls=[Call([TensorRef("x")])])  # fmt: skip
+    conv.weights = [weight]
+    relu = Layer("relu", "Activation", "activation", attrs={"function": "relu"}, calls=[Call([TensorRef("conv")])])
+    source = Layer("x", "InputLayer", "input", attrs={"shape": [None, 2, 4, 5]}, calls=[Call()])
+    model = Model("m", Graph([source, conv, relu], [TensorRef("x")], [TensorRef("relu")]), Source("m.h5", "keras-h5", "keras", "2.1.2"))
+    x = np.abs(np.random.default_rng(0).standard_normal((1, 2, 4, 5))).astype(np.float32) + 0.1
+    report, _ = activations_report(model, [Prepared(x, "test", None)])
+    dead = {layer["name"]: layer["dead_maps"] for layer in report["layers"]}
+    assert dead["conv"] == [1] and dead["relu"] == [1, 2]  # not the width axis (5 columns, none zero)
