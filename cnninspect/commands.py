@@ -367,9 +367,9 @@ def activations(request: ActivationsRequest, env: Environment) -> None:
 
 class NotComputed(CnnInspectError):
     """A layer cnninspect has no forward computation for: what ran before it is reported.
-    Exit 5 until ExitStatus has a code of its own for it (see the README)."""
+    The file is not damaged: a code of its own."""
 
-    status = ExitStatus.BROKEN
+    status = ExitStatus.UNSUPPORTED
 
 
 HANDLERS: dict[type, Callable[[Any, Environment], None]] = {

@@ -133,7 +133,7 @@ def test_a_layer_without_forward_stops_there_and_shows_what_ran() -> None:
     """An op cnninspect cannot compute is neither the user's mistake nor a damaged file;
     until ExitStatus has a code of its own it is exit 5, with one line naming the layer."""
     result = cli("activations", FIXTURES / "keras3" / "lambda.h5", "--input", "random:0", "--json")
-    assert result.exit_code == ExitStatus.BROKEN
+    assert result.exit_code == ExitStatus.UNSUPPORTED
     assert result.stderr.count("\n") == 1
     assert "layer 'lambda' (Lambda" in result.stderr and "no forward computation" in result.stderr
     doc = json.loads(result.stdout)
