@@ -358,7 +358,8 @@ def activations(request: ActivationsRequest, env: Environment) -> None:
     else:
         from .render.activations import activations_view
 
-        _print(env.console(), activations_view(report, maps, request.view))
+        console = env.console()
+        _print(console, activations_view(report, console, maps, request.view))
     if drawn and maps is None and "stopped" not in report:
         raise UsageError("no reported layer has maps to draw (a tensor with spatial axes): choose one with --layer")
     if "stopped" in report:
