@@ -8,6 +8,7 @@ names ``named_parameters()`` gives, and the input shape.
 from __future__ import annotations
 
 import json
+import math
 import pickletools
 import zipfile
 from pathlib import Path
@@ -140,6 +141,10 @@ def test_shapes_from_the_graph_are_the_forward_hooks(model: str, kind: str) -> N
     assert report["outputs"][0]["shape"] == truth["output_shape"]
     stored = {w["name"] for row in report["layers"] for w in row["weights"]}
     assert stored == set(truth["parameters"]) | set(truth["buffers"])
+    # params are parameters(), as torchinfo counts them; buffers apart
+    assert report["totals"]["params"] == truth["param_count"]
+    buffers = sum(math.prod(shape) for shape in truth["buffers"].values())
+    assert report["totals"]["buffers"] == buffers
 
 
 def test_an_export_archive_needs_no_input_shape() -> None:

@@ -84,6 +84,10 @@ class Weight:
     reader: Callable[[tuple], np.ndarray] | None = field(default=None, repr=False)
     # Quantized integers: {"scale", "zero_point", ...}; real value = scale * (q - zero_point).
     quantization: dict[str, Any] | None = None
+    # A PyTorch buffer (running_mean, running_var, num_batches_tracked): stored state, not
+    # a parameter, so not counted in params (``parameters()``, torchinfo); Keras counts its
+    # non-trainable weights (moving_mean) as params, so its loaders leave this False.
+    buffer: bool = False
 
     @property
     def axes(self) -> tuple[str, ...]:
@@ -178,7 +182,7 @@ class Layer:
 
     @property
     def params(self) -> int:
-        own = sum(w.size for w in self.weights)
+        own = sum(w.size for w in self.weights if not w.buffer)
         return own + (self.graph.params if self.graph else 0)
 
 

@@ -39,6 +39,9 @@ ROLE_ALIASES = {"W": "kernel", "b": "bias"}  # Keras 1 and Lasagne names
 KERAS_BN_ROLES = ("gamma", "beta", "moving_mean", "moving_variance")  # get_weights() order
 TORCH_NAMES = frozenset({"weight", "running_mean", "running_var", "num_batches_tracked"})
 NON_TRAINABLE = frozenset({"moving_mean", "moving_variance", "running_mean", "running_var", "num_batches_tracked"})
+# PyTorch's buffers by their state-dict names: stored state, not parameters (Keras'
+# moving_mean is a non-trainable weight, which Keras counts as a parameter).
+TORCH_BUFFERS = frozenset({"running_mean", "running_var", "num_batches_tracked"})
 MAX_WINDOW = 11  # the largest kernel side taken as a plausible window
 
 # Evidence weights: a role's library name and the bias length are nearly decisive; a
@@ -588,6 +591,7 @@ def _layer(group: _Group, convention: str, flipped: bool) -> Layer:
                 dtype="object" if entry.objects else str(entry.dtype),
                 layout=layout_for(convention, group.op, role, entry.ndim, flipped),
                 trainable=role not in NON_TRAINABLE,
+                buffer=role in TORCH_BUFFERS,
                 reader=entry.reader,
             )
         )

@@ -425,6 +425,7 @@ def _graph_weights(
                 name=arg.name, role=role, shape=tensor.shape, dtype=tensor.dtype,
                 layout=layout_for(convention, op, role, len(tensor.shape), flipped),
                 trainable=trainable.get(arg.name, True) and role not in NON_TRAINABLE,
+                buffer=not trainable.get(arg.name, True),
                 reader=reader(arg.name, tensor),
             )  # fmt: skip
     return out
@@ -455,7 +456,7 @@ def _list_unused(
         owner.weights = [*owner.weights, Weight(
             name=full, role=role, shape=tensor.shape, dtype=tensor.dtype,
             layout=layout_for(convention, owner.op, role, len(tensor.shape), flipped),
-            trainable=trainable and role not in NON_TRAINABLE, reader=reader(full, tensor),
+            trainable=trainable and role not in NON_TRAINABLE, buffer=not trainable, reader=reader(full, tensor),
         )]  # fmt: skip
 
 
@@ -800,6 +801,7 @@ class _ModuleBuilder:
                     dtype=tensor.dtype,
                     layout=layout_for(self.convention, op, role, len(tensor.shape), self.flipped),
                     trainable=trainable and role not in NON_TRAINABLE,
+                    buffer=not trainable,
                     reader=self.opened.reader(full, tensor),
                 )
             )

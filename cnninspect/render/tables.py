@@ -153,9 +153,12 @@ def shapes_view(
     yield _source_line(report)
     yield from tables
     totals = report["totals"]
-    yield Text(f"Total params: {totals['params']:,} ({format_bytes(totals['bytes'], units)})")
+    param_bytes = totals["bytes"] - totals.get("buffer_bytes", 0)
+    yield Text(f"Total params: {totals['params']:,} ({format_bytes(param_bytes, units)})")
     yield Text(f"Trainable params: {totals['trainable_params']:,} ({format_bytes(totals['trainable_bytes'], units)})")
     yield Text(f"Non-trainable params: {totals['non_trainable_params']:,} ({format_bytes(totals['non_trainable_bytes'], units)})")
+    if totals.get("buffers"):
+        yield Text(f"Buffers: {totals['buffers']:,} ({format_bytes(totals['buffer_bytes'], units)}; running statistics, not parameters)")
     if report["architecture"]:
         yield from _cost_totals(report, units)
     for i, note in enumerate(footnotes, 1):

@@ -89,6 +89,7 @@ def weight_json(w: Weight) -> dict[str, Any]:
         "flipped": w.layout.flipped,
         "dtype": w.dtype,
         "trainable": w.trainable,
+        "buffer": w.buffer,
         **({"quantization": w.quantization} if w.quantization else {}),
     }
 
@@ -167,15 +168,21 @@ def _trainable(layer: Layer) -> int:
 
 
 def _totals(weights: list[Weight]) -> dict[str, int]:
-    trainable = [w for w in weights if w.trainable]
-    frozen = [w for w in weights if not w.trainable]
+    """Params as the writing library counts them; PyTorch buffers (running statistics)
+    apart: ``parameters()`` and torchinfo do not count them."""
+    buffers = [w for w in weights if w.buffer]
+    params = [w for w in weights if not w.buffer]
+    trainable = [w for w in params if w.trainable]
+    frozen = [w for w in params if not w.trainable]
     return {
-        "params": sum(w.size for w in weights),
+        "params": sum(w.size for w in params),
         "trainable_params": sum(w.size for w in trainable),
         "non_trainable_params": sum(w.size for w in frozen),
-        "bytes": sum(w.nbytes for w in weights),
+        "bytes": sum(w.nbytes for w in weights),  # every stored tensor, buffers included
         "trainable_bytes": sum(w.nbytes for w in trainable),
         "non_trainable_bytes": sum(w.nbytes for w in frozen),
+        "buffers": sum(w.size for w in buffers),
+        "buffer_bytes": sum(w.nbytes for w in buffers),
     }
 
 
