@@ -30,7 +30,9 @@ def load_architecture(path: Path) -> Any:
 def read_architecture(path: Path) -> Any:
     """A model architecture from JSON, YAML or a ``.keras`` archive's ``config.json``."""
     with path.open("rb") as fh:
-        head = fh.read(4)
+        head = fh.read(8)
+    if head == b"\x89HDF\r\n\x1a\n":
+        raise BrokenFile("an HDF5 file (weights or a whole model), not an architecture file")
     if is_zip(head):
         from .keras_archive import read_config  # that module imports this one
 
