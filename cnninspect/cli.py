@@ -200,6 +200,9 @@ def shapes(
     depth: Optional[int] = typer.Option(None, "--depth", help="Fold nested models deeper than N (0: top level only)."),
     types: List[str] = typer.Option([], "--type", help="Only layers of this type (case-insensitive); repeatable."),
     match: Optional[str] = typer.Option(None, "--match", help="Only layers whose path matches this regular expression."),
+    explain: bool = typer.Option(
+        False, "--explain", help="Under the table, how each layer's output size, params and MACs are found, with its own numbers."
+    ),
     config: Optional[Path] = ConfigOpt,
     layout: Optional[str] = LayoutOpt,
     debug: bool = DebugOpt,
@@ -217,7 +220,7 @@ def shapes(
     return ShapesRequest(
         file=file, config=config, layout=layout, debug=debug, as_json=as_json,
         input_shapes=tuple(parse_input_shape(s) for s in input_shape), batch=batch,
-        columns=parse_columns(columns), units=units.value, depth=depth, types=tuple(types), match=match,
+        columns=parse_columns(columns), units=units.value, depth=depth, types=tuple(types), match=match, explain=explain,
     )  # fmt: skip
 
 

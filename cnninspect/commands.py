@@ -42,6 +42,7 @@ class ShapesRequest(Request):
     depth: Optional[int] = None
     types: Tuple[str, ...] = ()
     match: Optional[str] = None
+    explain: bool = False
 
 
 @dataclass(frozen=True)
@@ -178,14 +179,16 @@ def shapes(request: ShapesRequest, env: Environment) -> None:
     select = RowFilter(request.depth, request.types, request.match)
     with _open(request) as model:
         _check_types(model, request.types)
-        report = _shapes_report(model, request.input_shapes, request.batch, select)
+        report = _shapes_report(model, request.input_shapes, request.batch, select, request.explain)
     if request.as_json:
         _emit_json(report, env)
     else:
+        from .render.explain import explain_view
         from .render.tables import shapes_view
 
         console = env.console()
         _print(console, shapes_view(report, console, request.columns, request.units))
+        _print(console, explain_view(report, console.width))
 
 
 def filters(request: FiltersRequest, env: Environment) -> None:
@@ -340,14 +343,16 @@ def _open(request: Request) -> Any:
     return open_model(request.file, OpenOptions(config=request.config, layout=request.layout))
 
 
-def _shapes_report(model: Any, input_shapes: Tuple[InputShape, ...], batch: Optional[int], select: Any = None) -> dict[str, Any]:
+def _shapes_report(
+    model: Any, input_shapes: Tuple[InputShape, ...], batch: Optional[int], select: Any = None, explain: bool = False
+) -> dict[str, Any]:
     """The shapes report; an ``--input-shape`` the model cannot take is the user's mistake."""
     from .core.arithmetic import ShapeError
     from .reports.shapes import shapes_report
 
     _check_input_ranks(model, input_shapes)
     try:
-        return shapes_report(model, list(input_shapes) or None, batch, select)
+        return shapes_report(model, list(input_shapes) or None, batch, select, explain)
     except ShapeError as exc:
         if not input_shapes:
             raise

@@ -8,7 +8,7 @@ from typing import Sequence
 
 from ..fields import preserve_step
 from ..model import Call, Layer, Shape
-from .base import LINEAR, Attrs, Count, CostRule, OpSpec, Roles, elements, free, register
+from .base import LINEAR, Attrs, Count, CostRule, OpSpec, Roles, RuleContext, elements, free, register
 
 CHANNELS = (("channels",),)
 # PyTorch's per-channel vectors of shape-preserving modules (BatchNorm's weight and bias,
@@ -18,7 +18,7 @@ TORCH_VECTORS: Roles = {role: {"torch": CHANNELS} for role in ("weight", "bias",
 NORM_ALIASES = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
 
 
-def same_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def same_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     """The output has the shape of the (first) input."""
     return [inputs[0]] if inputs else []
 

@@ -16,6 +16,7 @@ from ..arithmetic import spatial_join, spatial_split, transposed_length
 from ..fields import end_step, slide_step
 from ..model import Call, Layer, Shape, Weight
 from .base import (
+    RuleContext,
     SPATIAL,
     SPATIAL_AXES,
     Attrs,
@@ -40,18 +41,18 @@ BIAS = {"bias": {"*": (("out",),)}}
 # Shapes
 
 
-def conv_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def conv_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     return [sliding(attrs, one_input(inputs), attrs["filters"])]
 
 
-def depthwise_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def depthwise_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     shape = one_input(inputs)
     _, n = spatial_split(shape, attrs["rank"], attrs["channels_last"])
     out_channels = None if n is None else n * attrs.get("depth_multiplier", 1)
     return [sliding(attrs, shape, out_channels)]
 
 
-def conv_transpose_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def conv_transpose_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     shape = one_input(inputs)
     rank, last = attrs["rank"], attrs["channels_last"]
     if attrs.get("output_shape"):  # Keras 1 Deconvolution2D states its output

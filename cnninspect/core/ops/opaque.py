@@ -9,11 +9,11 @@ from typing import Sequence
 from ..arithmetic import ShapeError
 from ..fields import end_step, preserve_step
 from .activation import TORCH_VECTORS, same_shape
-from ..model import Call, Shape
-from .base import Attrs, OpSpec, register, uncountable
+from ..model import Shape
+from .base import Attrs, RuleContext, OpSpec, register, uncountable
 
 
-def lambda_shape(attrs: Attrs, inputs: Sequence[Shape | None], call: Call) -> list[Shape]:
+def lambda_shape(attrs: Attrs, inputs: Sequence[Shape | None], ctx: RuleContext) -> list[Shape]:
     stated = attrs.get("output_shape")
     if stated is None:
         raise ShapeError("a Lambda computes its shape in code, which is never run; its config states no output_shape")
@@ -21,14 +21,14 @@ def lambda_shape(attrs: Attrs, inputs: Sequence[Shape | None], call: Call) -> li
     return [(batch, *stated)]
 
 
-def recorded_shape(attrs: Attrs, inputs: Sequence[Shape | None], call: Call) -> list[Shape]:
+def recorded_shape(attrs: Attrs, inputs: Sequence[Shape | None], ctx: RuleContext) -> list[Shape]:
     """An operator whose output shapes the file stores (TFLite stores every tensor's)."""
     if attrs.get("output_shapes") is None:
         raise ShapeError("the file does not record this output's shape")
     return [tuple(s) for s in attrs["output_shapes"]]
 
 
-def unknown_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def unknown_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     raise ShapeError(attrs.get("reason", "no shape rule for this layer type"))
 
 

@@ -9,10 +9,10 @@ from ..arithmetic import ShapeError, format_shape
 from ..fields import end_step
 from ..model import Call, Layer, Shape
 from . import base
-from .base import Attrs, Count, OpSpec, Roles, Uncountable, one_input, register
+from .base import Attrs, RuleContext, Count, OpSpec, Roles, Uncountable, one_input, register
 
 
-def rnn_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def rnn_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     shape = inputs[0]  # initial states may follow
     if len(shape) != 3:
         raise ShapeError(f"expects a 3-D (batch, time, features) input, got {format_shape(shape)}")
@@ -22,9 +22,9 @@ def rnn_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
     return [out, *states]
 
 
-def bidirectional_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def bidirectional_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     inner = attrs["layer"]
-    forward = rnn_shape(inner, inputs, call)
+    forward = rnn_shape(inner, inputs, ctx)
     out, states = forward[0], forward[1:]
     mode = attrs.get("merge_mode")
     if mode is None:
@@ -34,14 +34,14 @@ def bidirectional_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> li
     return [out, *states, *states]
 
 
-def time_distributed_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def time_distributed_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     shape = one_input(inputs)
     if len(shape) < 3:
         raise ShapeError(f"expects a (batch, time, ...) input, got {format_shape(shape)}")
     inner = attrs["layer"]
     if inner["op"] not in base.SPECS:
         raise ShapeError(f"no shape rule for wrapped {inner['type']}")
-    outs = base.SPECS[inner["op"]].shape(inner["attrs"], [(shape[0], *shape[2:])], Call())
+    outs = base.SPECS[inner["op"]].shape(inner["attrs"], [(shape[0], *shape[2:])], base.RuleContext())
     return [(o[0], shape[1], *o[1:]) for o in outs]
 
 
