@@ -88,8 +88,9 @@ def make_weight(
         op = (layer.attrs.get("layer") or {}).get("op", "unknown")
     elif op == "bidirectional":
         op = "rnn"
-    if convention is None:
-        convention = "keras-th" if layer.config.get("dim_ordering") == "th" else "keras"
+    if convention is None:  # channels-first layouts: Keras 1 'th' kernels, tf-keras' locally connected ones
+        first = layer.config.get("dim_ordering") == "th" or (op == "local" and layer.config.get("data_format") == "channels_first")
+        convention = "keras-th" if first else "keras"
     base_role = role.rsplit("/", 1)[-1]
     name = dataset.name
     if not hasattr(dataset, "shape"):  # a damaged file can name a group or a committed type
