@@ -119,15 +119,16 @@ def _collapse(grouped: Grouped) -> Grouped:
 
 def _output(layer: Layer, data: Shape, result: Shape, producer: Layer | None) -> list[Explanation] | None:
     if layer.op in ("conv", "depthwise_conv", "separable_conv", "pool"):  # sliding windows
-        return _sliding(layer, data, conv_axis)
+        # ceil_mode rounds up, with its own rule for the last window: not this formula
+        return None if layer.attrs.get("ceil_mode") else _sliding(layer, data, conv_axis)
     if layer.op == "conv_transpose" and not layer.attrs.get("output_shape"):
         return _sliding(layer, data, transposed_axis)
-    if layer.op == "flatten" and result[1:] and result[1] is not None:
+    if layer.op == "flatten" and layer.attrs.get("axis", 1) == 1 and result[1:] and result[1] is not None:
         dims, axes = list(data[1:]), _data_axes(producer, len(data))
         if layer.config.get("data_format") == "channels_first" and len(dims) > 1:  # Keras moves axis 1 last first
             dims, axes = [*dims[1:], dims[0]], axes and [*axes[1:], axes[0]]
         return [_flattened(dims, result[1], axes)]
-    if layer.op == "flatten_at" and result[-1] is not None:
+    if layer.op == "flatten" and result[-1] is not None:  # ONNX Flatten around another axis
         axis = layer.attrs.get("axis", 1) % (len(data) + 1)
         named = _data_axes(producer, len(data))
         return [_flattened(data[axis:], result[-1], named[axis - 1 :] if named and axis else None)]

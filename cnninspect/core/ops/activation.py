@@ -8,6 +8,7 @@ from typing import Sequence
 
 from ..fields import preserve_step
 from ..model import Call, Layer, Shape
+from ...forward import lazy
 from .base import LINEAR, Attrs, Count, CostRule, OpSpec, Roles, RuleContext, elements, free, register
 
 CHANNELS = (("channels",),)
@@ -39,7 +40,7 @@ def activation_cost(layer: Layer, ins: Sequence[Shape], outs: Sequence[Shape], c
 
 register(
     OpSpec("activation", same_shape, activation_cost, preserve_step, roles=TORCH_VECTORS, aliases={"weight": "alpha"},
-           doc="an element-wise function of one tensor; attrs['function'] names it"),
-    OpSpec("dropout", same_shape, free, preserve_step, roles=TORCH_VECTORS, doc="dropout or noise: nothing at inference"),
-    OpSpec("identity", same_shape, free, preserve_step, roles=TORCH_VECTORS, doc="passes its input on"),
+           forward=lazy("activation"), doc="an element-wise function of one tensor; attrs['function'] names it"),
+    OpSpec("dropout", same_shape, free, preserve_step, roles=TORCH_VECTORS, forward=lazy("passthrough"), doc="dropout or noise: nothing at inference"),
+    OpSpec("identity", same_shape, free, preserve_step, roles=TORCH_VECTORS, forward=lazy("passthrough"), doc="passes its input on"),
 )  # fmt: skip

@@ -17,8 +17,9 @@ Conv in one module and a new kind is registered in one place:
   ``moving_variance``), which is what consumers ask for;
 - ``filters``: which weight connects input maps to output maps and how one output map's
   filters (forward) and one input map's (reverse) are sliced from it;
-- ``forward``: its computation, ``forward(attrs, inputs, weights) -> outputs`` on NumPy
-  arrays (``weights`` by role); None until the forward engine provides it.
+- ``forward``: its computation, ``forward(step, inputs) -> outputs`` on NumPy arrays
+  (``step``: the layer, its call and its weights in the kernels' layouts, see
+  ``cnninspect/forward/layers.py``); None for a kind nothing computes.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ..model import Call, Layer, Operand, Shape
 if TYPE_CHECKING:
     import numpy as np
 
+    from ...forward.layers import Step
     from ..model import Weight
 
 Attrs = dict[str, Any]
@@ -42,8 +44,8 @@ CostRule = Callable[[Layer, Sequence[Shape], Sequence[Shape], Call], Count]
 ReceptiveStep = Callable[[Layer, Sequence[Any], Sequence[Optional[Shape]]], Any]
 # (layer, weight, map) -> (entries, fixed axes of the native slice, equation, notes)
 FilterBuilder = Callable[[Layer, "Weight", int], tuple[list, dict, str, list[str]]]
-# forward(attrs, inputs, weights by role) -> outputs; the forward engine fills it
-Forward = Callable[[Attrs, "list[np.ndarray]", "dict[str, np.ndarray]"], "list[np.ndarray]"]
+# forward(step, inputs) -> outputs (cnninspect.forward.layers; named by forward.lazy)
+Forward = Callable[["Step", "list[np.ndarray]"], "list[np.ndarray]"]
 # An axes template: axis names, where SPATIAL stands for the kernel's spatial axes
 # (kw; kh, kw; kd, kh, kw), as many as the stored array's rank leaves for them.
 Axes = tuple[str, ...]

@@ -15,6 +15,7 @@ from ...errors import SelectionError
 from ..arithmetic import spatial_join, spatial_split, transposed_length
 from ..fields import end_step, slide_step
 from ..model import Call, Layer, Shape, Weight
+from ...forward import lazy
 from .base import (
     RuleContext,
     SPATIAL,
@@ -292,6 +293,7 @@ register(
         aliases=KERNEL,
         filters=CONV_FILTERS,
         spatial_kernels=True,
+        forward=lazy("conv_layer"),
         doc="convolution (cross-correlation), grouped or not",
     ),
     OpSpec(
@@ -307,6 +309,7 @@ register(
         aliases=KERNEL,
         filters=CONV_FILTERS,
         spatial_kernels=True,
+        forward=lazy("conv_transpose_layer"),
         doc="transposed convolution: each input value scatters its kernel into the output",
     ),
     OpSpec(
@@ -322,6 +325,7 @@ register(
         aliases=KERNEL,
         filters=Filters(("depthwise_kernel", "kernel"), depthwise_filters, depthwise_feeds),
         spatial_kernels=True,
+        forward=lazy("depthwise_layer"),
         doc="depthwise convolution: each input map through its own depth_multiplier filters",
     ),
     OpSpec(
@@ -332,6 +336,7 @@ register(
         roles=BIAS,
         filters=Filters(("pointwise_kernel",), separable_filters, separable_feeds),
         spatial_kernels=True,
+        forward=lazy("separable_layer"),
         doc="depthwise then pointwise (1x1) convolution",
     ),
 )

@@ -8,6 +8,7 @@ from typing import Sequence
 from ..arithmetic import ShapeError, broadcast, format_shape
 from ..fields import end_step, per_position_step
 from ..model import Call, Layer, Shape
+from ...forward import lazy
 from .base import Attrs, RuleContext, Count, Filters, OpSpec, Uncountable, elements, finish, free, one_input, one_known, register
 from .conv import conv_feeds, conv_filters
 
@@ -97,10 +98,11 @@ register(
         },
         aliases={"weight": "kernel"},
         filters=Filters(("kernel",), conv_filters, conv_feeds),
+        forward=lazy("dense_layer"),
         doc="fully connected: a stored matrix on the last axis",
     ),
     OpSpec("matmul", matmul_shape, matmul_cost, end_step, doc="product of two computed matrices (NumPy matmul)"),
-    OpSpec("dot", dot_shape, dot_cost, end_step, doc="Keras Dot: sum of products along given axes"),
+    OpSpec("dot", dot_shape, dot_cost, end_step, forward=lazy("dot_layer"), doc="Keras Dot: sum of products along given axes"),
     OpSpec(
         "embedding",
         embedding_shape,
@@ -108,6 +110,7 @@ register(
         end_step,
         roles={"*": {"*": (("token", "dim"),)}},
         aliases={"weight": "embeddings"},
+        forward=lazy("embedding_layer"),
         doc="a row of a stored table per token",
     ),
 )

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 from ..arithmetic import ShapeError, broadcast, format_shape
 from ..fields import concat_step, end_step, preserve_step
 from ..model import Call, Constant, Layer, Shape
+from ...forward import lazy
 from .base import Attrs, Count, OpSpec, RuleContext, elements, free, register
 
 
@@ -79,7 +80,7 @@ def reduce_cost(layer: Layer, ins: Sequence[Shape], outs: Sequence[Shape], call:
 
 
 register(
-    OpSpec("elementwise", elementwise_shape, elementwise_cost, preserve_step, doc="Add, Mul, ...: NumPy broadcasting"),
-    OpSpec("concat", concat_shape, free, concat_step, doc="concatenate tensors along an axis"),
-    OpSpec("reduce", reduce_shape, reduce_cost, end_step, doc="mean, max, ... over axes"),
+    OpSpec("elementwise", elementwise_shape, elementwise_cost, preserve_step, forward=lazy("elementwise_layer"), doc="Add, Mul, ...: NumPy broadcasting"),
+    OpSpec("concat", concat_shape, free, concat_step, forward=lazy("concat_layer"), doc="concatenate tensors along an axis"),
+    OpSpec("reduce", reduce_shape, reduce_cost, end_step, forward=lazy("reduce_layer"), doc="mean, max, ... over axes"),
 )

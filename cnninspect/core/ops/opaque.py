@@ -9,6 +9,7 @@ from typing import Sequence
 from ..arithmetic import ShapeError
 from ..fields import end_step, preserve_step
 from .activation import TORCH_VECTORS, same_shape
+from ...forward import lazy
 from ..model import Shape
 from .base import Attrs, RuleContext, OpSpec, register, uncountable
 
@@ -36,7 +37,7 @@ def unknown_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> li
 register(
     OpSpec("lambda", lambda_shape, uncountable("a Lambda runs code, which is never run"), end_step,
            accepts_unknown=True, doc="Keras Lambda: arbitrary code"),
-    OpSpec("recorded", recorded_shape, uncountable("an operator known only by its stored output shapes"), end_step,
+    OpSpec("recorded", recorded_shape, uncountable("an operator known only by its stored output shapes"), end_step, forward=lazy("recorded_layer"),
            accepts_unknown=True, doc="output shapes the file stores (TFLite)"),
     OpSpec("wrapped_code", same_shape, uncountable("wraps arbitrary PyTorch code"), preserve_step, roles=TORCH_VECTORS,
            doc="Keras TorchModuleWrapper: code assumed to keep the shape"),

@@ -8,6 +8,7 @@ from typing import Sequence
 from ..arithmetic import ShapeError, format_shape, spatial_join, spatial_split
 from ..fields import end_step, slide_step
 from ..model import Call, Layer, Shape
+from ...forward import lazy
 from .base import Attrs, RuleContext, Count, OpSpec, elements, one_input, one_known, register, sliding, window
 
 
@@ -61,6 +62,6 @@ def global_pool_cost(layer: Layer, ins: Sequence[Shape], outs: Sequence[Shape], 
 
 
 register(
-    OpSpec("pool", pool_shape, pool_cost, slide_step, doc="max/average pooling window; ceil_mode rounds its length up"),
-    OpSpec("global_pool", global_pool_shape, global_pool_cost, end_step, doc="pooling over every spatial axis"),
+    OpSpec("pool", pool_shape, pool_cost, slide_step, forward=lazy("pool_layer"), doc="max/average pooling window; ceil_mode rounds its length up"),
+    OpSpec("global_pool", global_pool_shape, global_pool_cost, end_step, forward=lazy("global_pool_layer"), doc="pooling over every spatial axis"),
 )

@@ -9,6 +9,7 @@ from ..arithmetic import ShapeError, format_shape
 from ..fields import end_step
 from ..model import Call, Layer, Shape
 from . import base
+from ...forward import lazy
 from .base import Attrs, RuleContext, Count, OpSpec, Roles, Uncountable, one_input, register
 
 
@@ -65,7 +66,7 @@ RNN_ROLES: Roles = {
 }
 
 register(
-    OpSpec("rnn", rnn_shape, rnn_cost, end_step, roles=RNN_ROLES, doc="SimpleRNN, LSTM, GRU over (batch, time, features)"),
-    OpSpec("bidirectional", bidirectional_shape, bidirectional_cost, end_step, doc="a recurrent layer run both ways"),
-    OpSpec("time_distributed", time_distributed_shape, time_distributed_cost, end_step, doc="a layer applied per time step"),
+    OpSpec("rnn", rnn_shape, rnn_cost, end_step, roles=RNN_ROLES, forward=lazy("rnn_layer"), doc="SimpleRNN, LSTM, GRU over (batch, time, features)"),
+    OpSpec("bidirectional", bidirectional_shape, bidirectional_cost, end_step, forward=lazy("bidirectional_layer"), doc="a recurrent layer run both ways"),
+    OpSpec("time_distributed", time_distributed_shape, time_distributed_cost, end_step, forward=lazy("time_distributed_layer"), doc="a layer applied per time step"),
 )

@@ -9,6 +9,7 @@ from typing import Any, Callable, Sequence
 from ..arithmetic import ShapeError, format_shape, product, spatial_axes, spatial_join, spatial_split
 from ..fields import Value, crop_step, end_step, pixel_step, scale, shift, single, upsample_step
 from ..model import Call, Constant, Layer, Shape
+from ...forward import lazy
 from .base import Attrs, OpSpec, RuleContext, free, one_input, register
 
 
@@ -75,7 +76,7 @@ def _reshape_with_batch(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext)
     its operand 1, includes the batch dim: 0 copies the input's dim (unless ``allowzero``),
     -1 takes what is left."""
     shape = ctx.data_operand(inputs)
-    target = _reshape_target(attrs, ctx)
+    target = reshape_target(attrs, ctx)
     if target is None:
         operands = ctx.operand_shapes(inputs)
         if len(operands) > 1 and operands[1] is not None:
@@ -94,7 +95,7 @@ def _reshape_with_batch(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext)
     return [tuple(out)]
 
 
-def _reshape_target(attrs: Attrs, ctx: RuleContext) -> list | None:
+def reshape_target(attrs: Attrs, ctx: RuleContext) -> list | None:
     target = attrs.get("target_shape") or ctx.call.kwargs.get("shape")
     if target is None:
         consts = [c.value for c in ctx.call.inputs if isinstance(c, Constant) and isinstance(c.value, list)]
@@ -217,7 +218,7 @@ def split_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list
 def pad_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     """Pad by ``pads``, a (before, after) pair per axis of ``axes`` (every axis when None)."""
     shape = ctx.data_operand(inputs)
-    pads, axes = _pads(attrs, ctx, len(shape))
+    pads, axes = pads_of(attrs, ctx, len(shape))
     if pads is None:
         raise ShapeError("its pads are computed at run time")
     out = list(shape)
@@ -227,7 +228,7 @@ def pad_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[S
     return [tuple(out)]
 
 
-def _pads(attrs: Attrs, ctx: RuleContext, ndim: int) -> tuple[list | None, list[int]]:
+def pads_of(attrs: Attrs, ctx: RuleContext, ndim: int) -> tuple[list | None, list[int]]:
     """The (before, after) pairs and the axes they pad; ONNX's operand 1 lists them as
     ``[begin_0, begin_1, ..., end_0, end_1, ...]`` over the axes of operand 3."""
     axes = attrs.get("axes") or ctx.value(3)
@@ -254,7 +255,7 @@ def resize_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> lis
     """Resize to ``sizes`` (one per axis, None keeps the input's) or by ``scales``, given as
     attributes or as the operands at ``sizes_at`` / ``scales_at``."""
     shape = ctx.data_operand(inputs)
-    sizes, scales = _resize_amounts(attrs, ctx)
+    sizes, scales = resize_amounts(attrs, ctx)
     amounts = sizes if sizes else scales
     if not amounts:
         raise ShapeError("its scales or sizes are computed at run time")
@@ -265,7 +266,7 @@ def resize_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> lis
     return [tuple(None if n is None else int(n * float(s)) for n, s in zip(shape, scales))]
 
 
-def _resize_amounts(attrs: Attrs, ctx: RuleContext) -> tuple[Any, Any]:
+def resize_amounts(attrs: Attrs, ctx: RuleContext) -> tuple[Any, Any]:
     """(sizes, scales), each None when not known."""
     sizes = attrs.get("sizes")
     if sizes is None and attrs.get("sizes_at") is not None:
@@ -284,7 +285,7 @@ def pad_step(layer: Layer, ins: Sequence[Value], shapes: Sequence[Shape | None])
     ndim, last = rank + 2, a.get("channels_last", False)
     if rank < 1 or (a.get("axes") is None and shape is None):
         return None
-    pads, axes = _pads(a, RuleContext.of(layer.calls[0] if layer.calls else Call()), ndim)
+    pads, axes = pads_of(a, RuleContext.of(layer.calls[0] if layer.calls else Call()), ndim)
     if pads is None:
         return None
     before = dict(zip(axes, (int(p[0]) for p in pads)))
@@ -298,7 +299,7 @@ def resize_step(layer: Layer, ins: Sequence[Value], shapes: Sequence[Shape | Non
     shape = shapes[0] if shapes else None
     if not layer.attrs.get("interpolates") or shape is None or len(shape) < 3:
         return None
-    sizes, scales = _resize_amounts(layer.attrs, RuleContext.of(layer.calls[0] if layer.calls else Call()))
+    sizes, scales = resize_amounts(layer.attrs, RuleContext.of(layer.calls[0] if layer.calls else Call()))
     if sizes:
         scales = [None if n is None else (1 if s is None else int(s) / n) for n, s in zip(shape, sizes)]
     if not scales or None in scales[2:]:
@@ -309,20 +310,20 @@ def resize_step(layer: Layer, ins: Sequence[Value], shapes: Sequence[Shape | Non
 
 register(
     OpSpec("input", input_shape, free, pixel_step, doc="a model input"),
-    OpSpec("constant", constant_shape, free, end_step, doc="a stored or folded value"),
-    OpSpec("flatten", flatten_shape, free, end_step, doc="flatten to 2-D around an axis (1: batch, everything else)"),
-    OpSpec("reshape", reshape_shape, free, end_step, doc="reshape; batch_included: the target names the batch dim (0 copies unless allowzero, -1 infers)"),
-    OpSpec("transpose", transpose_shape, free, end_step, doc="reorder every axis (reversed by default)"),
-    OpSpec("repeat", repeat_shape, free, end_step, doc="repeat a vector n times (Keras RepeatVector)"),
-    OpSpec("getitem", getitem_shape, free, end_step, doc="indexing x[...]"),
+    OpSpec("constant", constant_shape, free, end_step, forward=lazy("constant_layer"), doc="a stored or folded value"),
+    OpSpec("flatten", flatten_shape, free, end_step, forward=lazy("flatten_layer"), doc="flatten to 2-D around an axis (1: batch, everything else)"),
+    OpSpec("reshape", reshape_shape, free, end_step, forward=lazy("reshape_layer"), doc="reshape; batch_included: the target names the batch dim (0 copies unless allowzero, -1 infers)"),
+    OpSpec("transpose", transpose_shape, free, end_step, forward=lazy("transpose_layer"), doc="reorder every axis (reversed by default)"),
+    OpSpec("repeat", repeat_shape, free, end_step, forward=lazy("repeat_layer"), doc="repeat a vector n times (Keras RepeatVector)"),
+    OpSpec("getitem", getitem_shape, free, end_step, forward=lazy("getitem_layer"), doc="indexing x[...]"),
     OpSpec("slice_by", slice_by_shape, free, end_step, doc="slice by starts, ends, axes and steps"),
-    OpSpec("squeeze", squeeze_shape, free, end_step, doc="drop axes of length 1"),
-    OpSpec("unsqueeze", unsqueeze_shape, free, end_step, doc="insert axes of length 1"),
-    OpSpec("shape_of", shape_of_shape, free, end_step, doc="the shape of a tensor, as a tensor"),
-    OpSpec("gather", gather_shape, free, end_step, doc="take elements along an axis"),
-    OpSpec("split", split_shape, free, end_step, doc="split along an axis"),
-    OpSpec("pad", pad_shape, free, pad_step, doc="pad axes by (before, after) pairs"),
-    OpSpec("crop", crop_shape, free, crop_step, doc="crop the spatial axes (per-side amounts)"),
-    OpSpec("upsample", upsample_shape, free, upsample_step, doc="repeat every spatial position by a factor"),
-    OpSpec("resize", resize_shape, free, resize_step, doc="resize to sizes or by scales"),
+    OpSpec("squeeze", squeeze_shape, free, end_step, forward=lazy("squeeze_layer"), doc="drop axes of length 1"),
+    OpSpec("unsqueeze", unsqueeze_shape, free, end_step, forward=lazy("unsqueeze_layer"), doc="insert axes of length 1"),
+    OpSpec("shape_of", shape_of_shape, free, end_step, forward=lazy("shape_of_layer"), doc="the shape of a tensor, as a tensor"),
+    OpSpec("gather", gather_shape, free, end_step, forward=lazy("gather_layer"), doc="take elements along an axis"),
+    OpSpec("split", split_shape, free, end_step, forward=lazy("split_layer"), doc="split along an axis"),
+    OpSpec("pad", pad_shape, free, pad_step, forward=lazy("pad_layer"), doc="pad axes by (before, after) pairs"),
+    OpSpec("crop", crop_shape, free, crop_step, forward=lazy("crop_layer"), doc="crop the spatial axes (per-side amounts)"),
+    OpSpec("upsample", upsample_shape, free, upsample_step, forward=lazy("upsample_layer"), doc="repeat every spatial position by a factor"),
+    OpSpec("resize", resize_shape, free, resize_step, forward=lazy("resize_layer"), doc="resize to sizes or by scales"),
 )
