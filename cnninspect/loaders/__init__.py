@@ -39,6 +39,8 @@ class Loader:
 
 LOADERS: list[Loader] = [
     Loader("keras-h5", "cnninspect.loaders.keras_h5"),
+    # Text with a top-level class_name; its module costs nothing once keras_h5 is imported.
+    Loader("keras-architecture", "cnninspect.loaders.keras_architecture"),
     # Before the zip and pickle formats, whose heavier modules it then spares: its sniff
     # (a u64 length below 2**48, then '{') matches none of their first bytes.
     Loader("safetensors", "cnninspect.loaders.safetensors_files"),

@@ -18,6 +18,7 @@ from ..core.model import Model
 from ..errors import BrokenFile
 from . import keras_h5
 from .keras_config import parse_config
+from .sniff import zip_kind
 from .zipped import data_offset, guard_members, is_zip, member_names, open_zip
 
 MAX_JSON_BYTES = 256 * 1024 * 1024
@@ -52,6 +53,18 @@ def open_model(path: Path, options: Any = None) -> Model:
     except BaseException:
         zf.close()
         raise
+
+
+def read_config(path: Path) -> Any:
+    """The architecture in an archive's ``config.json`` (``--config model.keras``)."""
+    zf = open_zip(path)
+    try:
+        guard_members(zf)
+        if "config.json" not in zf.namelist():
+            raise BrokenFile(f"{zip_kind(zf.namelist())} without config.json, not a .keras archive")
+        return _json(zf, "config.json")
+    finally:
+        zf.close()
 
 
 def _json(zf: zipfile.ZipFile, name: str) -> Any:

@@ -37,6 +37,8 @@ ACTIVATION_LAYERS = {
     "ELU": "elu",
     "Softmax": "softmax",
     "ThresholdedReLU": "thresholded_relu",
+    "ParametricSoftplus": "parametric_softplus",  # Keras 1, with learned alphas and betas
+    "SReLU": "srelu",  # Keras 1, with learned thresholds and slopes
 }
 
 # Shape-preserving layers, by neutral kind.
@@ -125,7 +127,9 @@ def _container(item: dict) -> Layer:
     return Layer(name=name, type=cls, op="model", config=config, graph=graph)
 
 
-def _layer(item: dict) -> Layer:
+def _layer(item: dict, ordering: tuple[str, str] | None = None) -> Layer:
+    """One layer entry; ``ordering`` is the Keras 1 dim_ordering it inherits (and the
+    layer that records it) when its class saved none (see ``_inherited_orderings``)."""
     if not isinstance(item, dict) or "class_name" not in item:
         raise BrokenFile(f"a layer entry in model_config is {_describe_json(item)}, not a layer config")
     if item["class_name"] in CONTAINERS:
@@ -136,15 +140,57 @@ def _layer(item: dict) -> Layer:
     if not isinstance(cfg, dict):
         raise BrokenFile(f"the config of a {item['class_name']} is {_describe_json(cfg)}")
     cls = item["class_name"]
-    op, attrs = translate(cls, cfg, module=item.get("module") or "")
-    return Layer(name=_name(item), type=cls, op=op, attrs=attrs, config=cfg)
+    stated = {**cfg, "dim_ordering": ordering[0]} if ordering else cfg
+    op, attrs = translate(cls, stated, module=item.get("module") or "")
+    layer = Layer(name=_name(item), type=cls, op=op, attrs=attrs, config=cfg)
+    if ordering:
+        layer.notes.append(
+            f"Keras 1 saved no dim_ordering for {cls}: it took the model's, '{ordering[0]}' (as '{ordering[1]}' records)"
+        )
+    return layer
+
+
+# Keras 1 (1.0 to 1.2.2) saved no dim_ordering for these: each took the image ordering of
+# the session that built the model, which the model's convolutions and pooling record.
+UNRECORDED_ORDERING = frozenset(f"{kind}{r}D" for kind in ("ZeroPadding", "Cropping", "UpSampling") for r in (2, 3))
+
+
+def _inherited_orderings(items: list, producers: Callable[[int], list[int]]) -> dict[int, tuple[str, str]]:
+    """For each layer whose class saved no ordering: the ordering of the nearest layer
+    upstream that records one (``producers(i)``: the entries feeding entry ``i``), else of
+    the first layer of the model that does; with the name of that layer."""
+    stated: dict[int, tuple[str, str]] = {}
+    for i, item in enumerate(items):
+        cfg = item.get("config") if isinstance(item, dict) else None
+        if isinstance(cfg, dict) and cfg.get("dim_ordering") in ("th", "tf"):
+            stated[i] = (cfg["dim_ordering"], str(cfg.get("name") or item.get("name")))
+    if not stated:
+        return {}
+    out: dict[int, tuple[str, str]] = {}
+    for i, item in enumerate(items):
+        cfg = item.get("config") if isinstance(item, dict) else None
+        if item.get("class_name") not in UNRECORDED_ORDERING or not isinstance(cfg, dict):
+            continue
+        if "dim_ordering" in cfg or "data_format" in cfg:
+            continue
+        found, frontier, seen = None, producers(i), set()
+        while frontier and found is None:
+            j = frontier.pop(0)
+            if j in seen:
+                continue
+            seen.add(j)
+            found = stated.get(j) or out.get(j)
+            frontier.extend(producers(j))
+        out[i] = found or next(iter(stated.values()))
+    return out
 
 
 def _sequential(items: list, cfg: dict) -> Graph:
     first = items[0] if items else {}
     if first.get("class_name") == "Merge" and isinstance((first.get("config") or {}).get("layers"), list):
         return _merged_branches(first, items[1:])
-    layers = [_layer(x) for x in items]
+    orderings = _inherited_orderings(items, lambda i: [i - 1] if i > 0 else [])
+    layers = [_layer(x, orderings.get(i)) for i, x in enumerate(items)]
     if not layers or layers[0].op != "input":
         shape = _input_shape(first.get("config") or {}, first.get("class_name", "")) or _input_shape(
             {"batch_input_shape": cfg.get("build_input_shape")}
@@ -175,7 +221,9 @@ def _chain(layers: list[Layer]) -> None:
 
 def _functional(cfg: dict) -> Graph:
     items = cfg.get("layers") or []
-    layers = [_layer(x) for x in items]
+    index = {item.get("name") or (item.get("config") or {}).get("name"): i for i, item in enumerate(items) if isinstance(item, dict)}
+    orderings = _inherited_orderings(items, lambda i: [index[n] for n in _names_in(items[i].get("inbound_nodes")) if n in index])
+    layers = [_layer(x, orderings.get(i)) for i, x in enumerate(items)]
     names = {layer.name for layer in layers}
 
     def ref(value: Any) -> TensorRef | None:
@@ -244,6 +292,15 @@ def _functional(cfg: dict) -> Graph:
     keras3 = any(isinstance(node, dict) for item in items for node in item.get("inbound_nodes") or [])
     outputs = _renumber_nodes(layers, outputs, keras3)
     return Graph(layers, inputs, outputs)
+
+
+def _names_in(value: Any) -> list[str]:
+    """Every string in a Keras 1/2 ``inbound_nodes`` entry: the names of the layers it reads."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [n for v in value for n in _names_in(v)]
+    return []
 
 
 def constant(value: Any) -> Any:
@@ -463,15 +520,19 @@ def _inner(cfg: dict) -> dict:
     return {"type": item.get("class_name", "?"), "op": op, "attrs": attrs}
 
 
+# Keras 1 Merge modes as the Keras 2 layers that replaced them name their kind.
+MERGE_MODES = {"sum": "add", "mul": "multiply", "ave": "average", "max": "maximum"}
+
+
 def _merge(cfg: dict) -> tuple[str, dict]:
     """Keras 1 ``Merge(mode=...)``."""
     mode = cfg.get("mode", "sum")
     if mode == "concat":
         return "concat", {"axis": int(cfg.get("concat_axis", -1))}
-    if mode in ("dot", "cos"):
-        return "dot", {"axes": cfg.get("dot_axes", -1)}
-    if mode in ("sum", "mul", "ave", "max"):
-        return "elementwise", {"kind": mode}
+    if mode in ("dot", "cos"):  # cos: the dot product of the L2-normalised inputs
+        return "dot", {"axes": cfg.get("dot_axes", -1), "normalize": mode == "cos"}
+    if mode in MERGE_MODES:
+        return "elementwise", {"kind": MERGE_MODES[mode]}
     return "unknown", {"reason": f"Merge mode {mode!r} is a Python function, never run"}
 
 
@@ -544,7 +605,7 @@ _register(["Bidirectional"], "bidirectional", lambda c, cfg: {"layer": _inner(cf
 _register(["TimeDistributed"], "time_distributed", lambda c, cfg: {"layer": _inner(cfg)})
 _register(sorted(ELEMENTWISE_LAYERS), "elementwise", lambda c, cfg: {"kind": c.lower()})
 _register(["Concatenate"], "concat", lambda c, cfg: {"axis": int(cfg.get("axis", -1))})
-_register(["Dot"], "dot", lambda c, cfg: {"axes": cfg.get("axes", -1)})
+_register(["Dot"], "dot", lambda c, cfg: {"axes": cfg.get("axes", -1), "normalize": bool(cfg.get("normalize"))})
 _register(["Lambda"], "lambda", lambda c, cfg: _lambda(cfg))
 _register(["SlicingOpLambda"], "getitem", lambda c, cfg: {})
 for _cls, _op in sorted(SAME_SHAPE_LAYERS.items()):
@@ -553,6 +614,9 @@ _register(["Activation"], "activation", lambda c, cfg: dict.fromkeys(("activatio
 _register(["Rescaling"], "activation", lambda c, cfg: {"activation": _activation(cfg.get("activation")), "function": "rescale"})
 _register(sorted(ACTIVATION_LAYERS), "activation", lambda c, cfg: dict.fromkeys(("activation", "function"), ACTIVATION_LAYERS[c]))
 _register(["Merge"], None, lambda c, cfg: _merge(cfg))
+_register(["LocallyConnected1D", "LocallyConnected2D"], "local", lambda c, cfg: {**_conv(c, cfg), "implementation": int(cfg.get("implementation") or 1)})
+_register(["RandomCrop"], "resize", _resizing)  # at inference: the central height x width
+
 _register(["TFOpLambda"], None, lambda c, cfg: _tf_op(cfg))
 
 

@@ -11,7 +11,7 @@ from typing import Any, Iterator
 from ..core.layouts import layout_for
 from ..core.model import Graph, Layer, Weight
 from ..errors import BrokenFile
-from .keras_config import KERAS1_CLASSES, TRANSLATORS, op_of_class
+from .keras_config import CONTAINERS, KERAS1_CLASSES, TRANSLATORS, op_of_class
 
 # Keras 1 weight suffixes (``convolution2d_1_W``) as the roles later Keras names.
 KERAS1_ROLES = {
@@ -88,8 +88,9 @@ def make_weight(
         op = (layer.attrs.get("layer") or {}).get("op", "unknown")
     elif op == "bidirectional":
         op = "rnn"
-    if convention is None:
-        convention = "keras-th" if layer.config.get("dim_ordering") == "th" else "keras"
+    if convention is None:  # channels-first layouts: Keras 1 'th' kernels, tf-keras' locally connected ones
+        first = layer.config.get("dim_ordering") == "th" or (op == "local" and layer.config.get("data_format") == "channels_first")
+        convention = "keras-th" if first else "keras"
     base_role = role.rsplit("/", 1)[-1]
     name = dataset.name
     if not hasattr(dataset, "shape"):  # a damaged file can name a group or a committed type
@@ -277,17 +278,24 @@ def var_roles(cls: str, cfg: dict, keras2: bool = False) -> list[str]:
     return []
 
 
-def _store_vars(group: Any) -> list[tuple[str, Any]]:
-    """``(sub-object path, dataset)`` of every variable under a layer's key, in order."""
+def _store_vars(group: Any, skip: frozenset[str] = frozenset()) -> list[tuple[str, Any]]:
+    """``(sub-object path, dataset)`` of every variable under a layer's key, in order: its
+    own ``vars``, then the sub-objects Keras keeps variables in (``cell``, ...), then any
+    other child group (a custom layer's attributes), so that no stored tensor is left out.
+    ``skip`` names children the caller reads itself (a container's ``layers``)."""
     out: list[tuple[str, Any]] = []
-    members = set(group)  # one listing, not an HDF5 lookup per possible member
+    members = list(group)  # one listing, not an HDF5 lookup per possible member
     if "vars" in members:
         variables = group["vars"]
         names = sorted(variables, key=lambda n: int(n) if n.isdigit() else 10**9)
         out += [("", variables[n]) for n in names]
-    for sub in SUB_OBJECTS:
-        if sub in members:
-            out += [(f"{sub}/{p}".rstrip("/"), d) for p, d in _store_vars(group[sub])]
+    others = [m for m in members if m not in SUB_OBJECTS and m != "vars" and m not in skip]
+    for sub in [*(s for s in SUB_OBJECTS if s in members), *others]:
+        child = group[sub]
+        if hasattr(child, "keys"):
+            out += [(f"{sub}/{p}".rstrip("/"), d) for p, d in _store_vars(child)]
+        else:
+            out.append((sub, child))  # a dataset outside any vars group: still a stored tensor
     return out
 
 
@@ -303,16 +311,36 @@ def _roles_for(layer: Layer, variables: list[tuple[str, Any]], keras2: bool = Fa
         count = sum(1 for s, _ in variables if s == sub)
         if count == len(base) - 1 and base[-1:] == ["bias"] and not cfg:
             base = base[:-1]  # no config to say use_bias=False, but one variable short of it
-        role = base[i] if count == len(base) else f"var_{i}"
-        roles.append(f"{sub.split('/')[0]}/{role}" if sub.startswith(("forward_layer", "backward_layer")) else role)
+        top = sub.split("/")[0]
+        own = top in ("", *SUB_OBJECTS)
+        expected = base if own else _sub_object_roles(cls, cfg, top)
+        role = expected[i] if count == len(expected) else f"var_{i}"
+        if top in ("forward_layer", "backward_layer"):
+            role = f"{top}/{role}"
+        elif not own:
+            role = f"{sub}/{role}"  # a sub-object of its own (a layer's attribute)
+        roles.append(role)
     return roles
 
 
-def attach_keras3(graph: Graph, layers_group: Any, notes: list[str], keras2: bool = False) -> None:
+# Layers that keep their variables in sub-layers of their own, stored under the
+# attribute's name: each of these holds a kernel and (with use_bias) a bias.
+DENSE_SUB_OBJECTS = {"MultiHeadAttention": ("query_dense", "key_dense", "value_dense", "output_dense")}
+
+
+def _sub_object_roles(cls: str, cfg: dict, sub: str) -> list[str]:
+    if sub in DENSE_SUB_OBJECTS.get(cls, ()):
+        return ["kernel", *(["bias"] if cfg.get("use_bias", True) else [])]
+    return []
+
+
+def attach_keras3(graph: Graph, layers_group: Any, notes: list[str], keras2: bool = False, where: str = "layers") -> None:
     """Match ``layers/<key>`` groups to the graph's layers, container by container.
-    ``keras2``: the store was written by tf.keras (2.13+), whose names differ a little."""
+    ``keras2``: the store was written by tf.keras (2.13+), whose names differ a little.
+    Keys no layer of the architecture claims are named in a note, with their tensors."""
     used: dict[str, int] = {}
     present = set(layers_group)  # one listing, not an HDF5 lookup per layer
+    claimed: set[str] = set()
     for layer in graph.layers:
         if layer.synthetic or layer.attrs.get("operation"):
             continue
@@ -322,16 +350,29 @@ def attach_keras3(graph: Graph, layers_group: Any, notes: list[str], keras2: boo
             key = f"{key}_{used[key]}"
         if key not in present:
             continue
+        claimed.add(key)
         group = layers_group[key]
         if layer.graph is not None:
             if "layers" in group:
-                attach_keras3(layer.graph, group["layers"], notes, keras2)
+                attach_keras3(layer.graph, group["layers"], notes, keras2, f"{where}/{key}/layers")
+            own = _store_vars(group, skip=frozenset({"layers"}))
+            layer.weights.extend(make_weight(layers_group, d, f"var_{i}", layer) for i, (_, d) in enumerate(own))
             continue
         variables = _store_vars(group)
         roles = _roles_for(layer, variables, keras2)
         layer.weights.extend(make_weight(layers_group, d, r, layer) for (_, d), r in zip(variables, roles))
-        if any(r.startswith("var_") for r in roles):
+        if any(r.rsplit("/", 1)[-1].startswith("var_") for r in roles):
             notes.append(f"the variables of '{layer.name}' ({layer.type}) do not match its class's known order; shown by index")
+    for key in sorted(present - claimed):
+        count = _count_tensors(layers_group[key])
+        if count:
+            notes.append(f"{where}/{key} holds {count} tensor(s) that no layer of the architecture claims; not shown")
+
+
+def _count_tensors(group: Any) -> int:
+    if not hasattr(group, "keys"):
+        return 1
+    return sum(_count_tensors(group[m]) for m in group)
 
 
 # ---------------------------------------------------------------------------------------
@@ -417,16 +458,20 @@ def _owner_name(weight_name: str, group_name: str) -> str:
 
 
 def graph_from_keras3(layers_group: Any) -> Graph:
+    """Layers from a Keras 3 store alone: one per key, a key with ``layers`` below it a
+    container of its own (its class from its key), every stored tensor on some layer."""
     layers = []
     for key in layers_group:
         group = layers_group[key]
-        if "layers" in group and "vars" not in group:
-            inner = graph_from_keras3(group["layers"])
-            layers.append(Layer(name=key, type="?", op="model", graph=inner, attrs={"guessed": True}))
+        if "layers" in group:
+            kind = re.sub(r"_\d+$", "", key)
+            container_cls = next((c for c in sorted(CONTAINERS) if snake_case(c) == kind), "?")
+            container = Layer(name=key, type=container_cls, op="model", graph=graph_from_keras3(group["layers"]), attrs={"guessed": True})
+            own = _store_vars(group, skip=frozenset({"layers"}))
+            container.weights = [make_weight(layers_group, d, f"var_{i}", container) for i, (_, d) in enumerate(own)]
+            layers.append(container)
             continue
         variables = _store_vars(group)
-        cls = guess_class(key)
-        probe = Layer(name=key, type=cls or "?", op="unknown", config={})
-        roles = _roles_for(probe, variables) if cls else [f"var_{i}" for i in range(len(variables))]
+        roles = _roles_for(Layer(name=key, type=guess_class(key) or "?", op="unknown", config={}), variables)
         layers.append(layer_from_weights(layers_group, key, list(zip(roles, (d for _, d in variables))), False))
     return Graph(layers, [], [])
