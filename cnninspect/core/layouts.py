@@ -25,6 +25,12 @@ AXIS_LETTERS = {
     "gates": "G",
     "token": "T",
     "dim": "E",
+    "positions": "P",
+    "patch": "K",
+    "ih": "Y",
+    "iw": "X",
+    "oh": "R",
+    "ow": "S",
 }
 
 

@@ -234,6 +234,8 @@ class Model:
     notes: list[str] = field(default_factory=list)
     # False for weights-only files: layers are known from their weights, not their calls.
     architecture: bool = True
+    # False for an architecture file alone (to_json): no weight is in it, so params are unknown.
+    weights_stored: bool = True
     _close: Callable[[], None] | None = field(default=None, repr=False)
 
     def rows(self) -> list[Row]:

@@ -633,7 +633,7 @@ def dot_layer(step: Step, inputs: Arrays) -> Arrays:
     axes = step.attrs.get("axes", -1)
     ax, ay = (axes, axes) if isinstance(axes, int) else axes
     ax, ay = ax % x.ndim, ay % y.ndim
-    if step.config.get("normalize"):
+    if (step.attrs.get("normalize") or step.config.get("normalize")):
         x = x / np.sqrt(np.maximum(np.square(x).sum(axis=ax, keepdims=True), step.scalar(1e-12)))
         y = y / np.sqrt(np.maximum(np.square(y).sum(axis=ay, keepdims=True), step.scalar(1e-12)))
     out = np.stack([np.tensordot(a, b, axes=(ax - 1, ay - 1)) for a, b in zip(x, y)])

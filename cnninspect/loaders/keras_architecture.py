@@ -32,6 +32,7 @@ def open_model(path: Path, options: Any = None) -> Model:
     config = read_architecture(path)  # to_json and to_yaml record the writer at its top level
     version, backend = _text(config.get("keras_version")), _text(config.get("backend"))
     model = assemble(None, path, "keras-architecture", config, version, backend, None)
+    model.weights_stored = False
     model.notes.append(
         "architecture only: the weights are not in this file (they are in the file save_weights or save wrote; "
         f"open that one with --config {path.name})"

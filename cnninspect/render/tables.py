@@ -126,7 +126,7 @@ def shapes_view(
         name = Text("  " * layer["depth"] + layer["name"], style="italic" if layer["synthetic"] else "")
         cells = {
             "shape": [shapes] if report["architecture"] else _weights_only_cells(layer),
-            "params": [f"{layer['params']:,}"],
+            "params": ["?" if layer["params"] is None else f"{layer['params']:,}"],
             "macs": [format_count(layer["macs"])],
             "flops": [format_count(layer["flops"])],
             "memory": [format_bytes(layer["activation_bytes"], units)],
@@ -152,13 +152,7 @@ def shapes_view(
             inbound_hidden = True
     yield _source_line(report)
     yield from tables
-    totals = report["totals"]
-    param_bytes = totals["bytes"] - totals.get("buffer_bytes", 0)
-    yield Text(f"Total params: {totals['params']:,} ({format_bytes(param_bytes, units)})")
-    yield Text(f"Trainable params: {totals['trainable_params']:,} ({format_bytes(totals['trainable_bytes'], units)})")
-    yield Text(f"Non-trainable params: {totals['non_trainable_params']:,} ({format_bytes(totals['non_trainable_bytes'], units)})")
-    if totals.get("buffers"):
-        yield Text(f"Buffers: {totals['buffers']:,} ({format_bytes(totals['buffer_bytes'], units)}; running statistics, not parameters)")
+    yield from _param_totals(report["totals"], units)
     if report["architecture"]:
         yield from _cost_totals(report, units)
     for i, note in enumerate(footnotes, 1):
@@ -176,6 +170,18 @@ def shapes_view(
 
 
 MAX_UNCOUNTED = 8  # uncounted layers named in the table's footer; --json lists them all
+
+
+def _param_totals(totals: dict[str, Any], units: str) -> Iterator[RenderableType]:
+    if totals["params"] is None:
+        yield Text("Total params: ? (this file holds no weights: open the weights file with --config FILE)")
+        return
+    param_bytes = totals["bytes"] - totals.get("buffer_bytes", 0)
+    yield Text(f"Total params: {totals['params']:,} ({format_bytes(param_bytes, units)})")
+    yield Text(f"Trainable params: {totals['trainable_params']:,} ({format_bytes(totals['trainable_bytes'], units)})")
+    yield Text(f"Non-trainable params: {totals['non_trainable_params']:,} ({format_bytes(totals['non_trainable_bytes'], units)})")
+    if totals.get("buffers"):
+        yield Text(f"Buffers: {totals['buffers']:,} ({format_bytes(totals['buffer_bytes'], units)}; running statistics, not parameters)")
 
 
 def _cost_totals(report: dict[str, Any], units: str) -> Iterator[RenderableType]:

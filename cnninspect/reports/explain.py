@@ -253,7 +253,7 @@ def _weight_factors(weight: Weight) -> list[int]:
 
 
 def _params(layer: Layer) -> Explanation:
-    grouped: Grouped = [[_weight_factors(w)] for w in layer.weights]
+    grouped: Grouped = [[_weight_factors(w)] for w in layer.weights if not w.buffer]  # buffers are not params
     return sum_of_products(grouped, _params_why(layer))
 
 
@@ -274,7 +274,7 @@ def _params_why(layer: Layer) -> str:
             return f"a filter per input map ({n_in}), then a 1×1 mix of them into {n_out} output maps{bias}"
         if layer.op == "dense":
             return f"{n_out} outputs, each a weighted sum of {n_in} inputs{bias}"
-    roles = ", ".join(w.role for w in layer.weights)
+    roles = ", ".join(w.role for w in layer.weights if not w.buffer)
     return f"per channel: {roles}" if layer.op == "batch_norm" else f"one term per stored weight: {roles}"
 
 

@@ -248,10 +248,13 @@ def _unflattened(model: Model, row: Row) -> dict[str, Any] | None:
     source_ref = flatten.calls[0].tensor_inputs[0]
     source = next((x for x in graph.layers if x.name == source_ref.layer), None)
     shape = infer_shapes(graph).shape_of(source, source_ref)
-    last = _channels_last(graph, source)
+    # Keras' Flatten(data_format='channels_first') moves the channels last before flattening
+    last = True if flatten.config.get("data_format") == "channels_first" else _channels_last(graph, source)
     if shape is None or len(shape) != 4 or None in shape[1:] or last is None:
         return None
     dims = list(shape[1:])
+    if flatten.config.get("data_format") == "channels_first":
+        dims = [*dims[1:], dims[0]]
     return {"shape": dims, "axes": ["h", "w", "c"] if last else ["c", "h", "w"]}
 
 

@@ -54,14 +54,14 @@ def shapes_report(
         "architecture": model.architecture,
         "layers": [
             {
-                **_layer_json(row, inferred),
+                **_layer_json(row, inferred, model.weights_stored),
                 **metrics.layer(row.layer),
                 **({} if explained is None else {"explain": explained[id(row.layer)]}),
             }
             for row in rows
             if select is None or select(row)
         ],
-        "totals": {**_totals(weights), **metrics.totals(model, rows)},
+        "totals": {**(_totals(weights) if model.weights_stored else _NO_WEIGHTS), **metrics.totals(model, rows)},
         "notes": list(model.notes),
     }
 
@@ -106,7 +106,8 @@ def _ref_name(ref: TensorRef) -> str:
     return ref.layer if ref.call == 0 and ref.index == 0 else f"{ref.layer}[{ref.call}][{ref.index}]"
 
 
-def _layer_json(row: Row, inferred: Inference) -> dict[str, Any]:
+def _layer_json(row: Row, inferred: Inference, stored: bool = True) -> dict[str, Any]:
+    """One row; ``stored`` False: the file holds no weights, so params are unknown (null)."""
     layer = row.layer
     return {
         "index": row.index,
@@ -120,8 +121,8 @@ def _layer_json(row: Row, inferred: Inference) -> dict[str, Any]:
         "inbound": [[_ref_name(r) for r in call.tensor_inputs] for call in layer.calls],
         "output_shapes": [_shape(s) for call in inferred.output_shapes(layer) for s in call],
         "calls": len(layer.calls),
-        "params": layer.params,
-        "trainable_params": _trainable(layer),
+        "params": layer.params if stored else None,
+        "trainable_params": _trainable(layer) if stored else None,
         "weights": [weight_json(w) for w in layer.weights],
         "channels": _channels(layer),
         "kernel_size": kernel_size(layer),
@@ -165,6 +166,13 @@ def _trainable(layer: Layer) -> int:
     if layer.graph is not None:
         total += sum(_trainable(x) for x in layer.graph.layers)
     return total
+
+
+# An architecture file alone: no weight is stored, so no count of them can be given.
+_NO_WEIGHTS: dict[str, Any] = dict.fromkeys(
+    ("params", "trainable_params", "non_trainable_params", "bytes", "trainable_bytes", "non_trainable_bytes",
+     "buffers", "buffer_bytes")
+)  # fmt: skip
 
 
 def _totals(weights: list[Weight]) -> dict[str, int]:
