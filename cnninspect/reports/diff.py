@@ -834,6 +834,7 @@ def compare_activations(side_a: _Side, side_b: _Side, pairs: list[tuple[Row, Row
     seen_b: dict[str, tuple[np.ndarray, bool]] = {}  # B's wanted outputs computed before A asked for them
     stream_b = iter(run_b)
     compared, first, stopped = 0, None, None
+    missed: list[str] = []  # pairs whose B output B's run never computed
     side = "A"
     try:
         for out in run_a:
@@ -851,6 +852,7 @@ def compare_activations(side_a: _Side, side_b: _Side, pairs: list[tuple[Row, Row
                     seen_b[o.path] = (o.arrays[0].copy(), last_b)
             side = "A"
             if target not in seen_b:
+                missed.append(f"{out.path} ↔ {target}")
                 continue
             y, last_b = seen_b.pop(target)
             x = out.arrays[0]
@@ -865,8 +867,11 @@ def compare_activations(side_a: _Side, side_b: _Side, pairs: list[tuple[Row, Row
         "inputs": {"a": [_input(p) for p in inputs[0]], "b": [_input(p) for p in inputs[1]]},
         "first_divergent_activation": first,
         "activations_compared": compared,
-        "notes": [f"{label}: {n}" for label, ps in (("A", inputs[0]), ("B", inputs[1])) for p in ps for n in p.notes],
+        "notes": [f"{label}: {n}" for label, ps in (("A", inputs[0]), ("B", inputs[1])) for p in ps for n in p.notes]
+        + [f"A: {n}" for n in run_a.notes] + [f"B: {n}" for n in run_b.notes],
     }
+    if missed:
+        result["notes"].append(f"not compared, as B's run did not compute their output: {', '.join(missed)}")
     if stopped is not None:
         result["activations_stopped"] = stopped
     return result
