@@ -145,10 +145,20 @@ def test_a_layer_that_cannot_be_run_stops_the_comparison_without_a_verdict(monke
     assert "stopped there" in render(report)
 
 
-def test_a_weights_only_file_cannot_be_run() -> None:
-    with open_model(KERAS) as a, open_model(DIR / "port_correct.pt") as b:
-        with pytest.raises(UsageError, match="weights only"):
+@pytest.mark.parametrize("weights_only", ["A", "B"])
+def test_a_weights_only_file_cannot_be_run(weights_only: str) -> None:
+    files = (DIR / "port_correct.pt", KERAS) if weights_only == "A" else (KERAS, DIR / "port_correct.pt")
+    with open_model(files[0]) as a, open_model(files[1]) as b:
+        with pytest.raises(UsageError, match=f"{weights_only} .*port_correct.pt.* holds weights only"):
             prepare_both(a, b, ["random:0"], "unit")
+
+
+def test_b_in_the_other_layout_can_be_a_and_lend_its_input_shape() -> None:
+    # A PyTorch module records no input shape: Keras' (6, 6, 2) is taken, in PyTorch's order.
+    with open_model(DIR / "port_eps.pt") as a, open_model(KERAS) as b:
+        report = run(a, b, ["random:0"], 1e-5)
+    assert report["inputs"]["a"][0]["shape"] == [1, 2, 6, 6] and report["inputs"]["b"][0]["shape"] == [1, 6, 6, 2]
+    assert (report["first_divergent_activation"]["a"], report["first_divergent_activation"]["b"]) == ("2", "bn")
 
 
 def test_the_command_line_exit_codes_and_json() -> None:

@@ -787,11 +787,18 @@ def prepare_both(a: Model, b: Model, specs: list[str], preprocess: str) -> Input
     from ..loaders.inputs import IMAGE_SUFFIXES, Prepared, prepare
     from .activations import input_layout, prepare_inputs
 
-    if not b.architecture:
-        raise UsageError(f"{b.source.path}: the file holds weights only, no graph to run: --input needs both networks")
+    for label, model in (("A", a), ("B", b)):
+        if not model.architecture:
+            raise UsageError(f"--input runs both networks, and {label} ({model.source.path}) holds weights only, no graph to run")
     if len(b.graph.inputs) != len(a.graph.inputs):
         raise UsageError(f"--input: A takes {len(a.graph.inputs)} input(s), B {len(b.graph.inputs)}: the networks cannot be run side by side")
-    for_a = prepare_inputs(a, specs, (), preprocess, "float64")
+    shapes = []  # A's input shapes, taken from B's file where only it records them
+    for position in range(len(specs)):
+        own, other = _recorded(a, position), _recorded(b, position)
+        if own is None and other is not None:
+            own = [other[i] for i in _moved(len(other), input_layout(b, position), input_layout(a, position))]
+        shapes.append(own)
+    for_a = prepare_inputs(a, specs, shapes, preprocess, "float64")
     for_b = []
     for position, (spec, p) in enumerate(zip(specs, for_a)):
         last_a, last_b = input_layout(a, position), input_layout(b, position)
@@ -804,13 +811,23 @@ def prepare_both(a: Model, b: Model, specs: list[str], preprocess: str) -> Input
     return for_a, for_b
 
 
+def _recorded(model: Model, position: int) -> list[int | None] | None:
+    """The shape the file records for model input ``position``, batch first."""
+    name = model.graph.inputs[position].layer if position < len(model.graph.inputs) else None
+    return next((la.attrs.get("shape") for la in model.graph.layers if la.name == name), None)
+
+
 def _relayout(x: np.ndarray, last: bool, to_last: bool) -> np.ndarray:
     """``x`` (batch first) with its channel axis moved from last to second, or back."""
-    import numpy as np
+    return x.transpose(_moved(x.ndim, last, to_last))
 
-    if last == to_last or x.ndim < 3:
-        return x
-    return np.moveaxis(x, -1, 1) if last else np.moveaxis(x, 1, -1)
+
+def _moved(ndim: int, last: bool, to_last: bool) -> list[int]:
+    """The axes of a batch-first tensor of ``ndim`` axes in the other layout's order."""
+    axes = list(range(ndim))
+    if last == to_last or ndim < 3:
+        return axes
+    return [0, ndim - 1, *axes[1:-1]] if last else [0, *axes[2:], 1]
 
 
 def _order(last: bool, ndim: int) -> str:
