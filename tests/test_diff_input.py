@@ -184,3 +184,14 @@ def test_the_command_line_exit_codes_and_json() -> None:
 def test_usage_mistakes_are_exit_2(args: list[str], message: str) -> None:
     result = cli("diff", KERAS, DIR / "port.onnx", *args)
     assert result.exit_code == ExitStatus.USAGE and message in result.stderr, result.stderr
+
+
+def test_the_readme_documents_the_run_fields() -> None:
+    readme = (FIXTURES.parent.parent / "README.md").read_text()
+    schema = readme[readme.index('"schema": "cnninspect.diff/1"') :]
+    schema = schema[: schema.index("```")]
+    with ExitStack() as stack, open_model(KERAS) as a:
+        report = run(a, grafted(stack, DIR / "port_hwio.pt"), ["random:0"])
+    fields = set(report) | set(report["first_divergent_activation"]) | set(report["inputs"]["a"][0])
+    assert [f for f in sorted(fields) if f'"{f}"' not in schema] == []
+    assert "**9** when `--input` stopped" in readme
