@@ -329,17 +329,28 @@ def diff(
         min=0.0,
         help="An element differs when |a - b| exceeds T times the largest |value| of its tensor in A or B.",
     ),
+    inputs: List[str] = typer.Option(
+        [], "--input", help="Also run both networks on this, once per model input in A's layout (B's is transposed): "
+        "a .npy array, an image (prepared for each model), random:SEED or zeros; report the first layer whose outputs differ."
+    ),
+    preprocess: str = typer.Option(
+        "unit", "--preprocess", help="Image scaling, as for activations: none, unit, symmetric, caffe, torch.", show_default=True
+    ),
     as_json: bool = JsonOpt,
     layout: Optional[str] = LayoutOpt,
     debug: bool = DebugOpt,
 ) -> DiffRequest:
     """Compare two models layer by layer in the neutral layout: two checkpoints (what
     changed, and by how much), or one network in two libraries (did the port copy the
-    weights right). Exit 0 when they are the same network, 8 when they differ.
+    weights right). Exit 0 when they are the same network, 8 when they differ, 9 when
+    --input stopped at a layer cnninspect cannot run before a verdict.
 
     Example: cnninspect diff model.h5 port.pt --tolerance 1e-5
+
+    Example: cnninspect diff model.h5 port.onnx --input random:0
     """
-    return DiffRequest(file=file_a, other=file_b, layout=layout, debug=debug, tolerance=tolerance, as_json=as_json)
+    return DiffRequest(file=file_a, other=file_b, layout=layout, debug=debug, tolerance=tolerance, inputs=tuple(inputs),
+                       preprocess=preprocess, as_json=as_json)  # fmt: skip
 
 
 @app.command(cls=_Command)

@@ -80,6 +80,8 @@ class DiffRequest(Request):
 
     other: Path = Path()
     tolerance: float = 1e-6
+    inputs: Tuple[str, ...] = ()  # --input: run both networks on it (given in A's layout)
+    preprocess: str = "unit"
     as_json: bool = False
 
 
@@ -267,7 +269,7 @@ def explore(request: ExploreRequest, env: Environment) -> None:
 def diff(request: DiffRequest, env: Environment) -> None:
     from contextlib import ExitStack
 
-    from .reports.diff import diff_report, exit_code
+    from .reports.diff import EXIT_DIFFERENT, diff_report, exit_code, prepare_both
 
     with ExitStack() as stack:
         a = stack.enter_context(_open(request))
@@ -276,15 +278,21 @@ def diff(request: DiffRequest, env: Environment) -> None:
         except CnnInspectError as exc:
             exc.path = request.other
             raise
-        report = diff_report(a, b, request.tolerance)
+        if request.preprocess != "unit" and not request.inputs:
+            raise UsageError("--preprocess scales the images given with --input: give --input too")
+        inputs = prepare_both(a, b, list(request.inputs), request.preprocess) if request.inputs else None
+        report = diff_report(a, b, request.tolerance, inputs)
     if request.as_json:
         _emit_json(report, env)
     else:
         from .render.diff import diff_view
 
         _print(env.console(), diff_view(report))
-    if exit_code(report):
+    code = exit_code(report)
+    if code == EXIT_DIFFERENT:
         raise Different()
+    if code:
+        raise NotComputed(report["activations_stopped"]["reason"])
 
 
 class Different(CnnInspectError):

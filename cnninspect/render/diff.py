@@ -76,7 +76,30 @@ def diff_view(report: dict[str, Any]) -> Iterator[RenderableType]:
         f"{c['pairs']} pair{'' if c['pairs'] == 1 else 's'}: {c['identical']} identical, {c['changed']} changed; "
         f"{c['only_in_a']} only in A, {c['only_in_b']} only in B   (tolerance {report['tolerance']:g} of each tensor's largest |value|)"
     )
+    if "activations_compared" in report:
+        yield from _activations(report)
     if report["same_network"]:
         yield Text("same network", style="bold green")
+    elif report["same_network"] is None:
+        yield Text("weights the same; the run stopped before every layer was compared: not decided", style="bold yellow")
     else:
         yield Text("different networks", style="bold red")
+
+
+def _activations(report: dict[str, Any]) -> Iterator[RenderableType]:
+    """The --input run: what ran, the first paired layer whose outputs differ, or where it stopped."""
+    shown = ", ".join(f"{x['from']} as {tuple(x['shape'])}" for x in report["inputs"]["a"])
+    for note in report["notes"]:
+        yield Text(f"note: {note}", style="dim")
+    n = report["activations_compared"]
+    ran = f"run on {shown}: {n} paired layer output{'' if n == 1 else 's'} compared in A's layout"
+    first = report["first_divergent_activation"]
+    if first is not None:
+        size = (f"max |Δ| {_number(first['max_abs_diff'])}, rel L2 {_number(first['rel_l2'])}" if first["max_abs_diff"] is not None
+                else f"shapes {first['shapes'][0]} vs {first['shapes'][1]}")  # fmt: skip
+        yield Text(f"{ran}; first divergent: {first['a']} ↔ {first['b']} ({size})", style="bold red")
+    elif "activations_stopped" in report:
+        stop = report["activations_stopped"]
+        yield Text(f"{ran}; none differed, then {stop['side']} could not be run further, the comparison stopped there: {stop['reason']}", style="bold yellow")
+    else:
+        yield Text(f"{ran}; none differs beyond the tolerance", style="green")

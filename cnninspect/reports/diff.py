@@ -39,6 +39,10 @@ from .shapes import source_json
 if TYPE_CHECKING:
     import numpy as np
 
+    from ..loaders.inputs import Prepared
+
+    Inputs = tuple[list[Prepared], list[Prepared]]  # A's inputs, B's, each in its model's layout
+
 SCHEMA = "cnninspect.diff/1"
 # The exit code for "the two files are not the same network".
 EXIT_DIFFERENT = ExitStatus.DIFFERENT
@@ -73,8 +77,9 @@ ONNX_ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Leaky
 CHANNELS_LAST = {"keras": True, "tflite": True, "keras-th": False, "torch": False}
 
 
-def diff_report(a: Model, b: Model, tolerance: float = DEFAULT_TOLERANCE) -> dict[str, Any]:
-    """Compare ``a`` and ``b``; ``same_network`` decides the exit code (0 or EXIT_DIFFERENT)."""
+def diff_report(a: Model, b: Model, tolerance: float = DEFAULT_TOLERANCE, inputs: Inputs | None = None) -> dict[str, Any]:
+    """Compare ``a`` and ``b``; ``same_network`` decides the exit code (0 or EXIT_DIFFERENT).
+    With ``inputs`` (``prepare_both``), both networks are also run on them."""
     if not 0 <= tolerance < float("inf"):  # NaN fails this too
         raise UsageError(f"--tolerance {tolerance}: give a number from 0 (bit for bit), e.g. 1e-6")
     side_a, side_b = _Side(a, "A"), _Side(b, "B")
@@ -83,6 +88,15 @@ def diff_report(a: Model, b: Model, tolerance: float = DEFAULT_TOLERANCE) -> dic
     same = [p for p in pairs if p["same"]]
     ranking = sorted(range(len(pairs)), key=lambda i: -(pairs[i]["rel_l2"] if pairs[i]["rel_l2"] is not None else float("inf")))
     notes = [f"A: {n}" for n in a.notes if "no architecture" in n] + [f"B: {n}" for n in b.notes if "no architecture" in n]
+    same_network: bool | None = len(same) == len(pairs) and not unpaired_a and not unpaired_b
+    run: dict[str, Any] = {}
+    if inputs is not None:
+        run = compare_activations(side_a, side_b, [(ra, rb) for ra, rb, _ in paired], inputs, tolerance)
+        notes += run.pop("notes")
+        if run["first_divergent_activation"] is not None:
+            same_network = False
+        elif "activations_stopped" in run and same_network:
+            same_network = None  # the weights agree, but the run could not check the whole network
     return {
         "schema": SCHEMA,
         "a": source_json(a),
@@ -100,13 +114,16 @@ def diff_report(a: Model, b: Model, tolerance: float = DEFAULT_TOLERANCE) -> dic
             "only_in_b": len(unpaired_b),
         },
         "ranking": [i for i in ranking if not pairs[i]["same"]],
-        "same_network": len(same) == len(pairs) and not unpaired_a and not unpaired_b,
+        **run,
+        "same_network": same_network,
         "notes": notes,
     }
 
 
 def exit_code(report: dict[str, Any]) -> int:
-    return 0 if report["same_network"] else EXIT_DIFFERENT
+    """0 the same network, EXIT_DIFFERENT not, UNSUPPORTED undecided (a layer could not be run)."""
+    same = report["same_network"]
+    return 0 if same else ExitStatus.UNSUPPORTED if same is None else EXIT_DIFFERENT
 
 
 # ---------------------------------------------------------------------------------------
@@ -239,12 +256,24 @@ class _Side:
             return str(own)
         if not self.model.architecture:
             return None
+        after = self._activation_after(layer)
+        return "linear" if after is None else str(after.attrs.get("activation") or ONNX_ACTIVATIONS[after.type])
+
+    def _activation_after(self, layer: Layer) -> Layer | None:
+        """The activation layer (not linear) that alone consumes the layer's outputs."""
         after = self.consumers(layer)
         if len(after) == 1 and not parameters(after[0]):
             name = after[0].attrs.get("activation") or ONNX_ACTIVATIONS.get(after[0].type)
             if name and name != "linear":
-                return str(name)
-        return "linear"
+                return after[0]
+        return None
+
+    def output_of(self, row: Row) -> str:
+        """The path of the layer call whose output is the row's result after its activation:
+        its own, or that of the activation layer that alone consumes it."""
+        layer = row.layer
+        after = self._activation_after(layer) if layer.attrs.get("activation") in (None, "linear") else None
+        return row.path if after is None else row.path[: len(row.path) - len(layer.name)] + after.name
 
     def flatten(self, layer: Layer) -> Flatten | None:
         """How the input of a Dense/Linear was flattened, if the architecture says it comes
@@ -744,3 +773,140 @@ def _same_fact(x: Any, y: Any) -> bool:
         if isinstance(x, (int, float)) and isinstance(y, (int, float)):
             return abs(x - y) <= 1e-6 * max(abs(x), abs(y))  # float32 attributes (ONNX) against float64 ones
     return bool(x == y)
+
+
+# ---------------------------------------------------------------------------------------
+# --input: both networks run on one input, their paired layers' outputs compared
+
+
+def prepare_both(a: Model, b: Model, specs: list[str], preprocess: str) -> Inputs:
+    """The inputs for A (as ``activations`` prepares them), and the same for B in B's
+    layout: an image is prepared for B in its own layout at A's size, an array (``.npy``,
+    ``random:SEED``, ``zeros``), given in A's layout, is transposed to B's. Both in
+    float64, so that float32 round-off is no divergence."""
+    from ..loaders.inputs import IMAGE_SUFFIXES, Prepared, prepare
+    from .activations import input_layout, prepare_inputs
+
+    for label, model in (("A", a), ("B", b)):
+        if not model.architecture:
+            raise UsageError(f"--input runs both networks, and {label} ({model.source.path}) holds weights only, no graph to run")
+    if len(b.graph.inputs) != len(a.graph.inputs):
+        raise UsageError(f"--input: A takes {len(a.graph.inputs)} input(s), B {len(b.graph.inputs)}: the networks cannot be run side by side")
+    shapes = []  # A's input shapes, taken from B's file where only it records them
+    for position in range(len(specs)):
+        own, other = _recorded(a, position), _recorded(b, position)
+        if own is None and other is not None:
+            own = [other[i] for i in _moved(len(other), input_layout(b, position), input_layout(a, position))]
+        shapes.append(own)
+    for_a = prepare_inputs(a, specs, shapes, preprocess, "float64")
+    for_b = []
+    for position, (spec, p) in enumerate(zip(specs, for_a)):
+        last_a, last_b = input_layout(a, position), input_layout(b, position)
+        shape = _relayout(p.array, last_a, last_b).shape
+        if spec.lower().endswith(IMAGE_SUFFIXES):
+            for_b.append(prepare(spec, list(shape), last_b, preprocess, "float64"))
+        else:
+            moved = [f"transposed from A's layout to B's {_order(last_b, p.array.ndim)}"] if last_a != last_b and p.array.ndim >= 3 else []
+            for_b.append(Prepared(_relayout(p.array, last_a, last_b), p.origin, p.preprocess, moved))
+    return for_a, for_b
+
+
+def _recorded(model: Model, position: int) -> list[int | None] | None:
+    """The shape the file records for model input ``position``, batch first."""
+    name = model.graph.inputs[position].layer if position < len(model.graph.inputs) else None
+    return next((la.attrs.get("shape") for la in model.graph.layers if la.name == name), None)
+
+
+def _relayout(x: np.ndarray, last: bool, to_last: bool) -> np.ndarray:
+    """``x`` (batch first) with its channel axis moved from last to second, or back."""
+    return x.transpose(_moved(x.ndim, last, to_last))
+
+
+def _moved(ndim: int, last: bool, to_last: bool) -> list[int]:
+    """The axes of a batch-first tensor of ``ndim`` axes in the other layout's order."""
+    axes = list(range(ndim))
+    if last == to_last or ndim < 3:
+        return axes
+    return [0, ndim - 1, *axes[1:-1]] if last else [0, *axes[2:], 1]
+
+
+def _order(last: bool, ndim: int) -> str:
+    spatial = "".join("DHW"[3 - (ndim - 2):])
+    return f"N{spatial}C" if last else f"NC{spatial}"
+
+
+def compare_activations(side_a: _Side, side_b: _Side, pairs: list[tuple[Row, Row]], inputs: Inputs, tolerance: float) -> dict[str, Any]:
+    """Run both networks and compare each pair's first call's output, in A's order, in A's
+    layout, until one differs beyond ``tolerance`` (as for weights: relative to the largest
+    |value| of the two outputs). A pair's output is taken after its activation (Keras'
+    own ``activation`` or the ReLU layer PyTorch and ONNX put after it)."""
+    from ..forward.layers import NotComputable
+    from ..forward.run import Execution
+    from .activations import _Layouts
+
+    wanted = {side_a.output_of(ra): side_b.output_of(rb) for ra, rb in pairs}
+    run_a = Execution(side_a.model, [p.array for p in inputs[0]], "float64")
+    run_b = Execution(side_b.model, [p.array for p in inputs[1]], "float64")
+    layouts_a, layouts_b = _Layouts(side_a.model, run_a), _Layouts(side_b.model, run_b)
+    seen_b: dict[str, tuple[np.ndarray, bool]] = {}  # B's wanted outputs computed before A asked for them
+    stream_b = iter(run_b)
+    compared, first, stopped = 0, None, None
+    missed: list[str] = []  # pairs whose B output B's run never computed
+    side = "A"
+    try:
+        for out in run_a:
+            last_a = layouts_a.of(out.path, out.call, out.layer, out.arrays)
+            if out.call != 0 or out.path not in wanted:
+                continue
+            target = wanted[out.path]
+            side = "B"
+            while target not in seen_b:
+                o = next(stream_b, None)
+                if o is None:
+                    break
+                last_b = layouts_b.of(o.path, o.call, o.layer, o.arrays)
+                if o.call == 0 and o.path in wanted.values():
+                    seen_b[o.path] = (o.arrays[0].copy(), last_b)
+            side = "A"
+            if target not in seen_b:
+                missed.append(f"{out.path} ↔ {target}")
+                continue
+            y, last_b = seen_b.pop(target)
+            x = out.arrays[0]
+            found = _diverges(x, _relayout(y, last_b, last_a), tolerance)
+            compared += 1
+            if found is not None:
+                first = {"a": out.path, "b": target, **found}
+                break
+    except NotComputable as exc:
+        stopped = {"side": side, "reason": str(exc), "compared": compared}
+    result: dict[str, Any] = {
+        "inputs": {"a": [_input(p) for p in inputs[0]], "b": [_input(p) for p in inputs[1]]},
+        "first_divergent_activation": first,
+        "activations_compared": compared,
+        "notes": [f"{label}: {n}" for label, ps in (("A", inputs[0]), ("B", inputs[1])) for p in ps for n in p.notes]
+        + [f"A: {n}" for n in run_a.notes] + [f"B: {n}" for n in run_b.notes],
+    }
+    if missed:
+        result["notes"].append(f"not compared, as B's run did not compute their output: {', '.join(missed)}")
+    if stopped is not None:
+        result["activations_stopped"] = stopped
+    return result
+
+
+def _input(p: Prepared) -> dict[str, Any]:
+    return {"shape": list(p.array.shape), "from": p.origin, "preprocess": p.preprocess}
+
+
+def _diverges(x: np.ndarray, y: np.ndarray, tolerance: float) -> dict[str, Any] | None:
+    """max |x - y| and the relative L2 change, when an element differs by more than
+    ``tolerance`` times the largest |value| (a shape mismatch diverges, with no numbers)."""
+    import numpy as np
+
+    if x.shape != y.shape:
+        return {"max_abs_diff": None, "rel_l2": None, "shapes": [list(x.shape), list(y.shape)]}
+    d = np.abs(x - y)
+    scale = max(float(np.abs(x).max(initial=0.0)), float(np.abs(y).max(initial=0.0)))
+    if not np.any(~(d <= tolerance * scale)):  # a NaN in one is a divergence
+        return None
+    return {"max_abs_diff": float(d[np.isfinite(d)].max(initial=0.0)), "rel_l2": _rel(float(np.square(d).sum()), float(np.square(x).sum()))}
