@@ -23,6 +23,7 @@ from .shapes import source_json, weight_json
 
 SCHEMA = "cnninspect.filters/1"
 FEEDS_SCHEMA = "cnninspect.feeds/1"
+WHOLE_VECTOR = ("softmax", "log_softmax", "logsoftmax")  # activations of the whole vector, not of one map
 
 def filters_report(
     model: Model, row: Row, out: int, as_correlation: bool = False, dequantize: bool = False
@@ -39,8 +40,7 @@ def filters_report(
     activation = layer.activation or ("linear" if model.architecture else "act")
     if not model.architecture:
         built_notes.append("weights only: the activation 'act' is not recorded in this file")
-    b = f"b[{out}] + " if bias is not None else ""
-    equation = f"out[{out}] = " + (f"{b}{equation_terms}" if activation == "linear" else f"{activation}({b}{equation_terms})")
+    equation = _equation(out, activation, bias is not None, equation_terms)
     return {
         "schema": SCHEMA,
         **_connection_json(model, row, weight, fixed, equation, built_notes + notes, as_correlation, "in", inputs),
@@ -54,6 +54,16 @@ def filters_report(
         "architecture": model.architecture,
         **({"unflattened": unflat} if (unflat := _unflattened(model, row)) else {}),
     }
+
+
+def _equation(out: int, activation: str, has_bias: bool, terms: str) -> str:
+    """``out[n] = f(b[n] + Σ …)``; an activation over the whole vector (softmax) takes
+    every map's sum: ``softmax(z)[n]`` with ``z_j = b[j] + Σ …[i,j]``."""
+    if activation in WHOLE_VECTOR:
+        b = "b[j] + " if has_bias else ""
+        return f"out[{out}] = {activation}(z)[{out}], z_j = {b}{terms.replace(f',{out}]', ',j]')}"
+    b = f"b[{out}] + " if has_bias else ""
+    return f"out[{out}] = " + (f"{b}{terms}" if activation == "linear" else f"{activation}({b}{terms})")
 
 
 def _filters(layer: Layer) -> Filters:
