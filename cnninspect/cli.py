@@ -256,6 +256,7 @@ def filters(
     ),
     preprocess: Preprocess = typer.Option(Preprocess.unit, "--preprocess", help="Image scaling for --input (as for activations)."),
     save: Optional[Path] = typer.Option(None, "--save", help="With --input: write each contribution, the pre-activation and the output as .npy here."),
+    input_shape: List[str] = InputShapeOpt,
     as_json: bool = JsonOpt,
     config: Optional[Path] = ConfigOpt,
     layout: Optional[str] = LayoutOpt,
@@ -284,7 +285,7 @@ def filters(
     return FiltersRequest(
         file=file, config=config, layout=layout, debug=debug, layer=layer, out=out, in_map=in_map, top=top,
         as_correlation=as_correlation, dequantize=dequantize, view=view.value, png=png, as_json=as_json,
-        inputs=tuple(inputs), preprocess=preprocess.value, save=save,
+        inputs=tuple(inputs), preprocess=preprocess.value, save=save, input_shapes=tuple(parse_input_shape(s) for s in input_shape),
     )  # fmt: skip
 
 

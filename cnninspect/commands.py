@@ -59,6 +59,7 @@ class FiltersRequest(Request):
     inputs: Tuple[str, ...] = ()  # with --out: the equation computed on these (one per model input)
     preprocess: str = "unit"
     save: Optional[Path] = None
+    input_shapes: Tuple[InputShape, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,8 @@ def filters(request: FiltersRequest, env: Environment) -> None:
             from .reports.activations import prepare_inputs
             from .reports.filters import live_filters_report
 
-            prepared = prepare_inputs(model, request.inputs, (), request.preprocess, "float32")
+            _check_input_ranks(model, request.input_shapes)
+            prepared = prepare_inputs(model, request.inputs, request.input_shapes, request.preprocess, "float32")
             try:
                 report, live = live_filters_report(
                     model, row, cast(int, request.out), prepared, "float32", request.save, request.as_correlation, request.dequantize

@@ -80,6 +80,7 @@ def _self_check(report: dict[str, Any]) -> Text:
     verdict = "float32 round-off" if check["relative"] <= ROUND_OFF else "MORE than round-off: please report it"
     return Text(
         f"self-check: max |this sum through {report['activation']} − {check['against']}| = "
-        f"{significant(check['max_abs_diff'], 3)} (relative {significant(check['relative'], 2)}): {verdict}",
+        f"{significant(check['max_abs_diff'], 3)} ({significant(check['relative'], 2)} of the terms' magnitude "
+        f"{significant(check['magnitude'], 3)}): {verdict}",
         style="green" if check["relative"] <= ROUND_OFF else "bold red",
     )

@@ -372,7 +372,8 @@ def live_filters_report(
         contributions=contributions,
         pre_activation={"shape": list(np.shape(live.pre)), "stats": stats(live.pre)},
         output={"shape": list(np.shape(live.output)), "stats": stats(live.output)},
-        self_check={"max_abs_diff": diff, "relative": diff / max(1.0, float(np.abs(real).max(initial=0.0))),
+        # relative to the terms' magnitudes, as float32 round-off of a sum grows with them
+        self_check={"max_abs_diff": diff, "relative": diff / max(1.0, live.magnitude), "magnitude": live.magnitude,
                     "against": f"the executor's output of '{row.path}' (call {node.call}), map {out}"},
     )  # fmt: skip
     report["notes"] = report["notes"] + notes + live.notes
@@ -402,6 +403,7 @@ class _Live:
     pre: Any
     output: Any
     notes: list[str]
+    magnitude: float  # the largest |b| + Σ_i |contribution_i| over the map
 
 
 def _live(model: Model, layer: Layer, x: Any, out: int, dtype: Any, unflattened: dict[str, Any] | None) -> _Live:
@@ -419,7 +421,7 @@ def _live(model: Model, layer: Layer, x: Any, out: int, dtype: Any, unflattened:
     if layer.op == "dense":
         w = step.need("kernel", ("in", "out"))
         parts = np.moveaxis(dense.dense_contributions(x, w, out), -1, 0)  # (in, *middle)
-        pre = parts.sum(axis=0) + b
+        pre = (parts.sum(axis=0, dtype=np.float64) + b).astype(dtype)  # summed exactly, rounded once
         maps = np.moveaxis(x[0], -1, 0)
         ins = list(range(parts.shape[0]))
         if unflattened is not None and x.ndim == 2:
@@ -449,7 +451,7 @@ def _live(model: Model, layer: Layer, x: Any, out: int, dtype: Any, unflattened:
         ins = list(range(first, first + w.shape[1]))
         maps = np.moveaxis(x[0], -1, 0)[first : first + w.shape[1]] if channels_last else x[0][first : first + w.shape[1]]
         linear = lambda: conv.conv(x[:1], w, bias, strides, dilation, pads, groups, channels_last)  # noqa: E731
-        pre = parts.sum(axis=0) + b
+        pre = (parts.sum(axis=0, dtype=np.float64) + b).astype(dtype)
     name = step.attrs.get("activation")
     if name in WHOLE_VECTOR:
         z = linear()
@@ -460,7 +462,8 @@ def _live(model: Model, layer: Layer, x: Any, out: int, dtype: Any, unflattened:
         output = fl._fused(step, pre)
     flat = parts.reshape(parts.shape[0], -1).astype(np.float64)
     l2 = [float(v) for v in np.sqrt((flat * flat).sum(axis=1))]
-    return _Live(ins, list(maps), list(parts), l2, pre, np.asarray(output), notes)
+    magnitude = float(np.abs(parts).sum(axis=0, dtype=np.float64).max(initial=0.0)) + abs(float(b))
+    return _Live(ins, list(maps), list(parts), l2, pre, np.asarray(output), notes, magnitude)
 
 
 def _save_live(folder: Path, report: dict[str, Any], live: _Live, ranked: list[int]) -> None:
