@@ -233,7 +233,11 @@ def filters(request: FiltersRequest, env: Environment) -> None:
             report = filters_report(model, row, cast(int, request.out), request.as_correlation, request.dequantize)
         else:
             report = feeds_report(model, row, request.in_map, request.as_correlation, request.dequantize)
-    if request.png is not None:
+    if request.png is not None and live is not None:
+        from .render.picture import live_picture
+
+        _write_png(live_picture(report, live, request.top), request.png, env)
+    elif request.png is not None:
         from .render.picture import filters_picture
 
         shown = strongest(report, request.top) if request.top is not None else report["inputs"]

@@ -167,3 +167,21 @@ def test_cli_terminal_view_and_usage_errors() -> None:
         assert bad.exit_code == 2
     pooled = CliRunner().invoke(app, ["filters", model, "--layer", "3", "--out", "0", "--input", digit])
     assert pooled.exit_code != 0
+
+
+def test_png_draws_a_row_per_strongest_map_then_the_sum(tmp_path: Path) -> None:
+    """--top 2: two rows in[i] → F[i,n] → contribution, then the sum and the output: three
+    rows of framed tiles (their black frames the only pure-black pixels)."""
+    from PIL import Image
+
+    model = str(ROOT / "sample_models" / "mnist_cnn.h5")
+    digit = str(ROOT / "sample_models" / "digits" / "7.png")
+    target = tmp_path / "live.png"
+    result = CliRunner().invoke(app, ["filters", model, "--layer", "2", "--out", "5", "--input", digit, "--top", "2", "--png", str(target)])
+    assert result.exit_code == 0, result.output
+    black = np.all(np.asarray(Image.open(target).convert("RGB")) == 0, axis=2)
+    framed_rows = np.flatnonzero(black.sum(axis=1) > 50)  # the frames' top and bottom edges
+    starts = [r for r in framed_rows if r - 1 not in framed_rows]
+    assert len(starts) == 3 * 2  # each row of tiles: a top and a bottom edge
+    columns = np.flatnonzero(black.sum(axis=0) > 50)
+    assert len([c for c in columns if c - 1 not in columns]) == 3 * 2  # in, F, contribution: left and right edges

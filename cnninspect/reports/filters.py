@@ -379,15 +379,18 @@ def live_filters_report(
     report["notes"] = report["notes"] + notes + live.notes
     if save is not None:
         _save_live(save, report, live, ranked)
-    return report, LiveMaps(live.inputs, live.contributions, live.pre, live.output, ranked)
+    return report, LiveMaps(live.ins, live.inputs, live.filters, live.contributions, live.pre, live.output, ranked)
 
 
 @dataclass
 class LiveMaps:
     """The arrays of the live equation, for the picture: per input map (in the layer's
-    order) the input map and its contribution, then the pre-activation and the output."""
+    order) its number, the input map, its filter and its contribution, then the
+    pre-activation and the output."""
 
+    ins: list[int]
     inputs: list[Any]
+    filters: list[Any]
     contributions: list[Any]
     pre: Any
     output: Any
@@ -398,6 +401,7 @@ class LiveMaps:
 class _Live:
     ins: list[int]  # the input maps' numbers
     inputs: list[Any]
+    filters: list[Any]
     contributions: list[Any]
     l2: list[float]
     pre: Any
@@ -423,12 +427,14 @@ def _live(model: Model, layer: Layer, x: Any, out: int, dtype: Any, unflattened:
         parts = np.moveaxis(dense.dense_contributions(x, w, out), -1, 0)  # (in, *middle)
         pre = (parts.sum(axis=0, dtype=np.float64) + b).astype(dtype)  # summed exactly, rounded once
         maps = np.moveaxis(x[0], -1, 0)
+        filters = w[:, out]
         ins = list(range(parts.shape[0]))
         if unflattened is not None and x.ndim == 2:
             # the units back on their maps: one contribution per map of the flattened tensor
             axis = unflattened["axes"].index("c")
             parts = np.moveaxis(parts.reshape(unflattened["shape"]), axis, 0)
             maps = np.moveaxis(x[0].reshape(unflattened["shape"]), axis, 0)
+            filters = np.moveaxis(w[:, out].reshape(unflattened["shape"]), axis, 0)
             ins = list(range(parts.shape[0]))
             notes.append(f"the {x.shape[1]} units come from a Flatten of {tuple(unflattened['shape'])} "
                          f"({', '.join(unflattened['axes'])}): one contribution per map c, summed over its units")  # fmt: skip
@@ -449,6 +455,7 @@ def _live(model: Model, layer: Layer, x: Any, out: int, dtype: Any, unflattened:
         parts = conv.conv_contributions(x, w, out, strides, dilation, pads, groups, channels_last)
         first = out // (w.shape[0] // groups) * w.shape[1]
         ins = list(range(first, first + w.shape[1]))
+        filters = w[out]
         maps = np.moveaxis(x[0], -1, 0)[first : first + w.shape[1]] if channels_last else x[0][first : first + w.shape[1]]
         linear = lambda: conv.conv(x[:1], w, bias, strides, dilation, pads, groups, channels_last)  # noqa: E731
         pre = (parts.sum(axis=0, dtype=np.float64) + b).astype(dtype)
@@ -463,7 +470,7 @@ def _live(model: Model, layer: Layer, x: Any, out: int, dtype: Any, unflattened:
     flat = parts.reshape(parts.shape[0], -1).astype(np.float64)
     l2 = [float(v) for v in np.sqrt((flat * flat).sum(axis=1))]
     magnitude = float(np.abs(parts).sum(axis=0, dtype=np.float64).max(initial=0.0)) + abs(float(b))
-    return _Live(ins, list(maps), list(parts), l2, pre, np.asarray(output), notes, magnitude)
+    return _Live(ins, list(maps), list(filters), list(parts), l2, pre, np.asarray(output), notes, magnitude)
 
 
 def _save_live(folder: Path, report: dict[str, Any], live: _Live, ranked: list[int]) -> None:
