@@ -165,8 +165,17 @@ def test_cli_terminal_view_and_usage_errors() -> None:
     for extra in (["--in", "3", "--input", digit], ["--out", "5", "--save", "x"]):
         bad = CliRunner().invoke(app, ["filters", model, "--layer", "2", *extra])
         assert bad.exit_code == 2
-    pooled = CliRunner().invoke(app, ["filters", model, "--layer", "3", "--out", "0", "--input", digit])
-    assert pooled.exit_code != 0
+
+
+
+def test_a_transposed_conv_is_refused_as_a_usage_error(tmp_path: Path) -> None:
+    _, xs, _, _ = _library("torch", "mixed", "4")
+    np.save(tmp_path / "x.npy", xs[0])
+    args = ["filters", str(ROOT / "tests" / "fixtures" / "torch" / "mixed_module.pt"), "--layer", "#5", "--out", "0",
+            "--input", str(tmp_path / "x.npy"), "--input-shape", "3,8,8"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "ConvTranspose2d" in result.output
 
 
 def test_png_draws_a_row_per_strongest_map_then_the_sum(tmp_path: Path) -> None:
