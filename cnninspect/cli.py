@@ -118,6 +118,14 @@ class View(str, Enum):
     blocks = "blocks"
 
 
+class Preprocess(str, Enum):
+    none = "none"
+    unit = "unit"
+    symmetric = "symmetric"
+    caffe = "caffe"
+    torch = "torch"
+
+
 class Units(str, Enum):
     si = "si"
     binary = "binary"
@@ -242,6 +250,13 @@ def filters(
         View.auto, "--view", help="Terminal drawing: numbers, blocks (a compact picture), or auto (numbers up to 5x5 kernels)."
     ),
     png: Optional[Path] = PngOpt,
+    inputs: List[str] = typer.Option(
+        [], "--input", help="With --out, compute the equation live on this input (once per model input in order): "
+        "a .npy array, an image, random:SEED or zeros."
+    ),
+    preprocess: Preprocess = typer.Option(Preprocess.unit, "--preprocess", help="Image scaling for --input (as for activations)."),
+    save: Optional[Path] = typer.Option(None, "--save", help="With --input: write each contribution, the pre-activation and the output as .npy here."),
+    input_shape: List[str] = InputShapeOpt,
     as_json: bool = JsonOpt,
     config: Optional[Path] = ConfigOpt,
     layout: Optional[str] = LayoutOpt,
@@ -256,14 +271,21 @@ def filters(
     Example: cnninspect filters sample_models/mnist_cnn.h5 --layer 2 --out 5 --png filters.png
 
     Example: cnninspect filters sample_models/mnist_cnn.h5 --layer 2 --in 3
+
+    Example: cnninspect filters sample_models/mnist_cnn.h5 --layer 2 --out 5 --input sample_models/digits/7.png
     """
     if (out is None) == (in_map is None):
         raise UsageError("give exactly one of --out N (what feeds output map N) and --in I (what input map I feeds)")
+    if in_map is not None and inputs:
+        raise UsageError("--input computes the equation of one output map: use it with --out N")
+    if save is not None and not inputs:
+        raise UsageError("--save writes the live equation's arrays: give --input too")
     if png is not None and out is None:
         raise UsageError("--png draws the filters feeding one output map: use it with --out N")
     return FiltersRequest(
         file=file, config=config, layout=layout, debug=debug, layer=layer, out=out, in_map=in_map, top=top,
         as_correlation=as_correlation, dequantize=dequantize, view=view.value, png=png, as_json=as_json,
+        inputs=tuple(inputs), preprocess=preprocess.value, save=save, input_shapes=tuple(parse_input_shape(s) for s in input_shape),
     )  # fmt: skip
 
 
@@ -383,14 +405,6 @@ def graph(
         show_shape_ops=show_shape_ops, input_shapes=tuple(parse_input_shape(s) for s in input_shape), batch=batch,
         as_json=as_json,
     )  # fmt: skip
-
-
-class Preprocess(str, Enum):
-    none = "none"
-    unit = "unit"
-    symmetric = "symmetric"
-    caffe = "caffe"
-    torch = "torch"
 
 
 class MapsView(str, Enum):

@@ -56,6 +56,10 @@ class FiltersRequest(Request):
     view: str = "auto"
     png: Optional[Path] = None
     as_json: bool = False
+    inputs: Tuple[str, ...] = ()  # with --out: the equation computed on these (one per model input)
+    preprocess: str = "unit"
+    save: Optional[Path] = None
+    input_shapes: Tuple[InputShape, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -211,13 +215,31 @@ def filters(request: FiltersRequest, env: Environment) -> None:
     from .reports.selection import select_layer
 
     _check_png(request.png)
+    live = None
     with _open(request) as model:
         row = select_layer(model, request.layer)
-        if request.in_map is None:
+        if request.inputs:
+            from .forward.layers import NotComputable
+            from .reports.activations import prepare_inputs
+            from .reports.filters import live_filters_report
+
+            _check_input_ranks(model, request.input_shapes)
+            prepared = prepare_inputs(model, request.inputs, request.input_shapes, request.preprocess, "float32")
+            try:
+                report, live = live_filters_report(
+                    model, row, cast(int, request.out), prepared, "float32", request.save, request.as_correlation, request.dequantize
+                )
+            except NotComputable as exc:
+                raise NotComputed(str(exc)) from None
+        elif request.in_map is None:
             report = filters_report(model, row, cast(int, request.out), request.as_correlation, request.dequantize)
         else:
             report = feeds_report(model, row, request.in_map, request.as_correlation, request.dequantize)
-    if request.png is not None:
+    if request.png is not None and live is not None:
+        from .render.picture import live_picture
+
+        _write_png(live_picture(report, live, request.top), request.png, env)
+    elif request.png is not None:
         from .render.picture import filters_picture
 
         shown = strongest(report, request.top) if request.top is not None else report["inputs"]
@@ -228,6 +250,10 @@ def filters(request: FiltersRequest, env: Environment) -> None:
         from .render.tables import connections_view
 
         _print(env.console(), connections_view(report, request.top, request.view))
+        if live is not None:
+            from .render.live import live_view
+
+            _print(env.console(), live_view(report, request.top))
 
 
 def weights(request: WeightsRequest, env: Environment) -> None:

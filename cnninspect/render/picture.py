@@ -424,3 +424,60 @@ def _legend(vmax: float) -> Section:
             draw.text((x + at - _text_size(t)[0] // 2 * (at > 0), y + LEGEND_HEIGHT + 2), t, fill=INK, font=_font())
 
     return Section(width, LEGEND_HEIGHT + 2 + text_h, paint)
+
+
+def live_picture(report: dict[str, Any], live: Any, top: int | None) -> Any:
+    """``filters --input --png``: a row per input map, strongest contribution first (the
+    ``top`` strongest): in[i] → F[i, n] → contribution, then a row with the sum (the
+    pre-activation) and the output map. Each column on its own colour scale, named in its
+    labels (the bar below is drawn for ±1 of that scale); a filter smaller than the maps
+    is enlarged by a whole factor."""
+    import numpy as np
+
+    shown = live.ranked[:top] if top is not None else live.ranked
+    n = report["out"]
+    dense = report["layer"]["op"] == "dense"
+    sign, f = ("x", "W") if dense else ("*", "F")  # the built-in font has no ⋆, · or Σ
+    columns = [
+        [live.inputs[k] for k in shown],
+        [live.filters[k] for k in shown],
+        [live.contributions[k] for k in shown],
+    ]
+    last_row = [live.pre, live.output]
+    as_2d = [stacked_rows([np.asarray(a, dtype=np.float64) for a in column])[0] for column in columns]
+    sums = stacked_rows([np.asarray(a, dtype=np.float64) for a in last_row])[0]
+    h = max(max(c.shape[1] for c in as_2d), sums.shape[1])
+    w = max(max(c.shape[2] for c in as_2d), sums.shape[2])
+    factor = max(1, min(h // as_2d[1].shape[1], w // as_2d[1].shape[2]))
+    as_2d[1] = as_2d[1].repeat(factor, axis=1).repeat(factor, axis=2)
+    rows = len(shown) + 1
+    values = np.zeros((rows, 3, h, w))
+    blank = np.ones(values.shape, dtype=bool)
+    present = np.zeros((rows, 3), dtype=bool)
+    scales = []
+    for col, arrays in enumerate(as_2d):
+        scale = float(np.abs(arrays[np.isfinite(arrays)]).max(initial=0.0)) or 1.0
+        scales.append(scale)
+        values[: len(shown), col, : arrays.shape[1], : arrays.shape[2]] = arrays / scale
+        blank[: len(shown), col, : arrays.shape[1], : arrays.shape[2]] = False
+        present[: len(shown), col] = True
+    pre_scale = float(np.abs(sums[np.isfinite(sums)]).max(initial=0.0)) or 1.0
+    values[-1, :2, : sums.shape[1], : sums.shape[2]] = sums / pre_scale
+    blank[-1, :2, : sums.shape[1], : sums.shape[2]] = False
+    present[-1, :2] = True
+    labels = []
+    for k in shown:
+        i = live.ins[k]
+        labels += [f"in[{i}] ±{significant(scales[0], 3)}", f"{f}[{i},{n}] ±{significant(scales[1], 3)}"
+                   + (f" x{factor}" if factor > 1 else ""), f"in[{i}] {sign} {f}[{i},{n}] ±{significant(scales[2], 3)}"]  # fmt: skip
+    labels += [f"b[{n}] + sum = pre-activation ±{significant(pre_scale, 3)}", f"out[{n}] = {report['activation']}(…) ±{significant(pre_scale, 3)}", ""]
+    layer = report["layer"]
+    title = (f"{layer['path']} ({layer['type']}): output map {n} = {report['activation']}(b[{n}] + sum_i in[i] {sign} {f}[i,{n}]), "
+             f"the {len(shown)} strongest of {len(live.ranked)} contributions by L2; self-check {significant(report['self_check']['max_abs_diff'], 2)}")  # fmt: skip
+    grid = Grid(values, blank, present)
+    tiles = _colour_tiles(grid, 1.0)
+
+    def sections(s: int) -> list[Section]:
+        return [_text(title), _labelled_tiles(tiles, labels, s), _legend(1.0), _text("colours: each tile on the scale its label names")]
+
+    return _render(sections, _preferred_cell(values.reshape(-1, h, w)), "filters")

@@ -9,7 +9,9 @@ depends on the file's layout, and is found by axis name. Only the slice shown is
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..core.connections import filter_weight, in_maps, kernel_size, out_maps
 from ..core.model import Layer, Model, Row, Weight
@@ -18,11 +20,15 @@ from ..core.ops.base import SPATIAL_AXES, Filters
 from ..core.ops.slicing import native_slice
 from ..core.quantize import DEQUANTIZED_NOTE, dequantize_layer
 from ..core.infer import infer_shapes
-from ..errors import SelectionError
+from ..errors import SelectionError, UsageError
 from .shapes import source_json, weight_json
+
+if TYPE_CHECKING:
+    from ..loaders.inputs import Prepared
 
 SCHEMA = "cnninspect.filters/1"
 FEEDS_SCHEMA = "cnninspect.feeds/1"
+WHOLE_VECTOR = ("softmax", "log_softmax", "logsoftmax")  # activations of the whole vector, not of one map
 
 def filters_report(
     model: Model, row: Row, out: int, as_correlation: bool = False, dequantize: bool = False
@@ -39,8 +45,7 @@ def filters_report(
     activation = layer.activation or ("linear" if model.architecture else "act")
     if not model.architecture:
         built_notes.append("weights only: the activation 'act' is not recorded in this file")
-    b = f"b[{out}] + " if bias is not None else ""
-    equation = f"out[{out}] = " + (f"{b}{equation_terms}" if activation == "linear" else f"{activation}({b}{equation_terms})")
+    equation = _equation(out, activation, bias is not None, equation_terms)
     return {
         "schema": SCHEMA,
         **_connection_json(model, row, weight, fixed, equation, built_notes + notes, as_correlation, "in", inputs),
@@ -54,6 +59,16 @@ def filters_report(
         "architecture": model.architecture,
         **({"unflattened": unflat} if (unflat := _unflattened(model, row)) else {}),
     }
+
+
+def _equation(out: int, activation: str, has_bias: bool, terms: str) -> str:
+    """``out[n] = f(b[n] + Σ …)``; an activation over the whole vector (softmax) takes
+    every map's sum: ``softmax(z)[n]`` with ``z_j = b[j] + Σ …[i,j]``."""
+    if activation in WHOLE_VECTOR:
+        b = "b[j] + " if has_bias else ""
+        return f"out[{out}] = {activation}(z)[{out}], z_j = {b}{terms.replace(f',{out}]', ',j]')}"
+    b = f"b[{out}] + " if has_bias else ""
+    return f"out[{out}] = " + (f"{b}{terms}" if activation == "linear" else f"{activation}({b}{terms})")
 
 
 def _filters(layer: Layer) -> Filters:
@@ -299,3 +314,180 @@ def feeds_report(
         "out_maps": out_maps(layer),
         "outputs": outputs,
     }
+
+
+# The equation, live: the layer run on given inputs.
+
+LIVE_OPS = ("conv", "depthwise_conv", "dense")
+
+
+def live_filters_report(
+    model: Model,
+    row: Row,
+    out: int,
+    inputs: Sequence[Prepared],
+    dtype: Any = "float32",
+    save: Path | None = None,
+    as_correlation: bool = False,
+    dequantize: bool = False,
+) -> tuple[dict[str, Any], LiveMaps]:
+    """``filters_report`` with the equation computed on ``inputs``: every input map's
+    contribution ``in[i] ⋆ F[i, n]`` (the layer's own stride, padding, dilation and
+    groups), ranked by its L2; their sum plus the bias, the pre-activation; through the
+    activation, output map ``n``, checked against the executor's output of the layer
+    (its first call). ``save`` writes each as ``.npy``. Raises ``NotComputable`` where the
+    network cannot run up to the layer."""
+    import numpy as np
+
+    from ..forward.run import Execution
+    from .activations import _input_json, stats
+
+    report = filters_report(model, row, out, as_correlation, dequantize)
+    layer = row.layer
+    if layer.op not in LIVE_OPS:
+        raise UsageError(f"--input: the live equation is computed for convolutions, depthwise convolutions and dense layers; '{row.path}' is a {layer.type}")
+    execution = Execution(model, [p.array for p in inputs], dtype, watch=(), keep=())
+    node = next((n for n in execution.plan.nodes if n.path == row.path), None)
+    if node is None or not node.read:
+        raise UsageError(f"--input: layer '{row.path}' is not called in the model's graph: nothing runs it")
+    source = node.read[0]
+    execution.keep = {source[:2], (node.path, node.call)}
+    for _ in execution:
+        pass
+    x = execution.kept[source[:2]][source[2]]
+    engine = execution.kept[(node.path, node.call)][0]
+    live = _live(model, layer, x, out, np.dtype(dtype), report.get("unflattened"))
+    channels_last = bool(layer.attrs.get("channels_last", True))
+    real = engine[0][..., out] if channels_last or layer.op == "dense" else engine[0][out]
+    notes = [n for p in inputs for n in p.notes] + execution.notes
+    if len(layer.calls) > 1:
+        notes.append(f"the layer is called {len(layer.calls)} times: its first call is shown")
+    ranked = sorted(range(len(live.contributions)), key=lambda k: -live.l2[k])
+    contributions = [
+        {"in": live.ins[k], "sum": float(live.contributions[k].sum(dtype=np.float64)), "l2": live.l2[k],
+         "max_abs": float(np.abs(live.contributions[k]).max()) if live.contributions[k].size else 0.0}
+        for k in ranked
+    ]  # fmt: skip
+    diff = float(np.abs(live.output.astype(np.float64) - real.astype(np.float64)).max(initial=0.0))
+    report.update(
+        run_inputs=[_input_json(model, i, p) for i, p in enumerate(inputs)],
+        dtype=np.dtype(dtype).name,
+        contributions=contributions,
+        pre_activation={"shape": list(np.shape(live.pre)), "stats": stats(live.pre)},
+        output={"shape": list(np.shape(live.output)), "stats": stats(live.output)},
+        # relative to the terms' magnitudes, as float32 round-off of a sum grows with them
+        self_check={"max_abs_diff": diff, "relative": diff / max(1.0, live.magnitude), "magnitude": live.magnitude,
+                    "against": f"the executor's output of '{row.path}' (call {node.call}), map {out}"},
+    )  # fmt: skip
+    report["notes"] = report["notes"] + notes + live.notes
+    if save is not None:
+        _save_live(save, report, live, ranked)
+    return report, LiveMaps(live.ins, live.inputs, live.filters, live.contributions, live.pre, live.output, ranked)
+
+
+@dataclass
+class LiveMaps:
+    """The arrays of the live equation, for the picture: per input map (in the layer's
+    order) its number, the input map, its filter and its contribution, then the
+    pre-activation and the output."""
+
+    ins: list[int]
+    inputs: list[Any]
+    filters: list[Any]
+    contributions: list[Any]
+    pre: Any
+    output: Any
+    ranked: list[int]  # positions into the lists above, strongest contribution first
+
+
+@dataclass
+class _Live:
+    ins: list[int]  # the input maps' numbers
+    inputs: list[Any]
+    filters: list[Any]
+    contributions: list[Any]
+    l2: list[float]
+    pre: Any
+    output: Any
+    notes: list[str]
+    magnitude: float  # the largest |b| + Σ_i |contribution_i| over the map
+
+
+def _live(model: Model, layer: Layer, x: Any, out: int, dtype: Any, unflattened: dict[str, Any] | None) -> _Live:
+    """The contributions, pre-activation and output of map ``out`` for the first sample of ``x``."""
+    import numpy as np
+
+    from ..forward import conv, dense
+    from ..forward import layers as fl
+    from ..forward.run import read_weight
+
+    step = fl.Step(layer, layer.calls[0], model.source, dtype.type, lambda role, order: read_weight(layer, role, order, dtype))
+    bias = step.weight("bias", ("out",))
+    b = bias[out] if bias is not None else dtype.type(0)
+    notes: list[str] = []
+    if layer.op == "dense":
+        w = step.need("kernel", ("in", "out"))
+        parts = np.moveaxis(dense.dense_contributions(x, w, out), -1, 0)  # (in, *middle)
+        pre = (parts.sum(axis=0, dtype=np.float64) + b).astype(dtype)  # summed exactly, rounded once
+        maps = np.moveaxis(x[0], -1, 0)
+        filters = w[:, out]
+        ins = list(range(parts.shape[0]))
+        if unflattened is not None and x.ndim == 2:
+            # the units back on their maps: one contribution per map of the flattened tensor
+            axis = unflattened["axes"].index("c")
+            parts = np.moveaxis(parts.reshape(unflattened["shape"]), axis, 0)
+            maps = np.moveaxis(x[0].reshape(unflattened["shape"]), axis, 0)
+            filters = np.moveaxis(w[:, out].reshape(unflattened["shape"]), axis, 0)
+            ins = list(range(parts.shape[0]))
+            notes.append(f"the {x.shape[1]} units come from a Flatten of {tuple(unflattened['shape'])} "
+                         f"({', '.join(unflattened['axes'])}): one contribution per map c, summed over its units")  # fmt: skip
+        linear = lambda: dense.dense(x[:1], w, bias)  # noqa: E731
+        channels_last = True
+    else:
+        kernel, strides, dilation = fl._geometry(step)
+        rank = step.attrs["rank"]
+        channels_last = bool(step.attrs["channels_last"])
+        if layer.op == "depthwise_conv":
+            role = "kernel" if layer.weight("kernel") is not None else "depthwise_kernel"
+            w = fl._depthwise_kernel(step, role)
+            groups = x.shape[-1 if channels_last else 1]
+        else:
+            w = step.need("kernel", ("out", "in", *fl._spatial_order(rank)))
+            groups = int(step.attrs.get("groups") or 1)
+        pads = fl._pads(step, x, kernel, strides, dilation)
+        parts = conv.conv_contributions(x, w, out, strides, dilation, pads, groups, channels_last)
+        first = out // (w.shape[0] // groups) * w.shape[1]
+        ins = list(range(first, first + w.shape[1]))
+        filters = w[out]
+        maps = np.moveaxis(x[0], -1, 0)[first : first + w.shape[1]] if channels_last else x[0][first : first + w.shape[1]]
+        linear = lambda: conv.conv(x[:1], w, bias, strides, dilation, pads, groups, channels_last)  # noqa: E731
+        pre = (parts.sum(axis=0, dtype=np.float64) + b).astype(dtype)
+    name = step.attrs.get("activation")
+    if name in WHOLE_VECTOR:
+        z = linear()
+        (z[0][..., out] if channels_last else z[0][out])[...] = pre
+        full = fl._fused(step, z)[0]
+        output = full[..., out] if channels_last else full[out]
+    else:
+        output = fl._fused(step, pre)
+    flat = parts.reshape(parts.shape[0], -1).astype(np.float64)
+    l2 = [float(v) for v in np.sqrt((flat * flat).sum(axis=1))]
+    magnitude = float(np.abs(parts).sum(axis=0, dtype=np.float64).max(initial=0.0)) + abs(float(b))
+    return _Live(ins, list(maps), list(filters), list(parts), l2, pre, np.asarray(output), notes, magnitude)
+
+
+def _save_live(folder: Path, report: dict[str, Any], live: _Live, ranked: list[int]) -> None:
+    """Each contribution, the pre-activation and the output as ``.npy``, named in
+    ``report`` as the activations report names its files."""
+    from .activations import _make_dir, _save
+
+    _make_dir(folder)
+    layer = report["layer"]
+
+    def save(part: str, a: Any) -> str:
+        return _save(folder, {"index": layer["index"], "path": f"{layer['path']}_out{report['out']}_{part}", "call": 0}, a)
+
+    for entry, k in zip(report["contributions"], ranked):
+        entry["saved"] = save(f"in{live.ins[k]}", live.contributions[k])
+    report["pre_activation"]["saved"] = save("pre_activation", live.pre)
+    report["output"]["saved"] = save("output", live.output)
