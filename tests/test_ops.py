@@ -216,3 +216,20 @@ def test_inference_returns_its_result_and_leaves_the_layers_alone() -> None:
     second = infer_shapes(graph, batch=7)
     assert second.outputs == [(7, 2)] and first.outputs == [(None, 2)]
     assert fn.output_shapes == second.output_shapes(fn)  # the layer reads the last inference
+
+
+def test_every_kind_a_loader_names_is_registered() -> None:
+    """Over every sound fixture: each layer's op is a registered kind (containers aside),
+    so inference, cost and receptive fields have its rules."""
+    from cnninspect.loaders import open_model
+
+    from test_every_fixture import FILES
+
+    seen: set[str] = set()
+    for path in FILES:
+        with open_model(path) as model:
+            for row in model.rows():
+                if row.layer.graph is None:
+                    seen.add(row.layer.op)
+    assert seen - set(SPECS) == set()
+    assert {"batch_norm", "activation", "conv", "pool_ceil", "elementwise", "concat", "global_pool"} <= seen

@@ -150,10 +150,13 @@ class Layer:
         from .ops import SPECS
 
         spec = SPECS.get(self.op)
-        aliases = spec.aliases if spec is not None else {}
-        return next((w for w in self.weights if aliases.get(w.role, w.role) == role), None) or next(
-            (w for w in self.weights if w.role == role), None
-        )
+        weights = self.weights
+        if spec is not None and spec.aliases:
+            aliases = spec.aliases
+            found = next((w for w in weights if aliases.get(w.role, w.role) == role), None)
+            if found is not None:
+                return found
+        return next((w for w in weights if w.role == role), None)
 
     @property
     def params(self) -> int:
