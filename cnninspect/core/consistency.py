@@ -55,6 +55,7 @@ class Fact:
     evidence: str
     source: str
     call: int = 0
+    weight: str = ""  # the stored weight, as "kernel (3,3,1,32)"; "" for a layer's params
 
     @property
     def verdict(self) -> str:
@@ -87,6 +88,14 @@ class Consistency:
     @property
     def consistent(self) -> bool:
         return not self.mismatches
+
+    def by_layer(self) -> dict[str, list[dict[str, Any]]]:
+        """The failed and resolved facts of each layer, by path (what a table flags)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for f in self.facts:
+            if f.verdict != AGREE:
+                out.setdefault(f.layer, []).append(f.json())
+        return out
 
     def json(self) -> dict[str, Any]:
         return {
@@ -138,8 +147,9 @@ def layer_facts(layer: Layer, path: str, input_shapes: list[Optional[Shape]]) ->
                 if pin.value is None and (pin.source == CONFIG or shape is None):
                     continue  # nothing to compare, nothing unknown that the weight resolves
                 known = known or pin.value is not None
-                evidence = f"{_named(weight)}: its '{axis}' axis" + (f" x {pin.scale} groups" if pin.scale > 1 else "")
-                yield Fact(path, pin.what, pin.value, size * pin.scale, evidence, pin.source, call)
+                named = _named(weight)
+                evidence = f"{named}: its '{axis}' axis" + (f" x {pin.scale} groups" if pin.scale > 1 else "")
+                yield Fact(path, pin.what, pin.value, size * pin.scale, evidence, pin.source, call, named)
             expected_params += product(dims) or 0
             stored_params += weight.size
         if known and (call == 0 or shape is not None):

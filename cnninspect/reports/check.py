@@ -1,0 +1,83 @@
+"""The ``check`` report: the architecture checked against the stored weights
+(``core/consistency.py``), as plain data (schema ``cnninspect.check/1``); ``shapes --json``
+carries the same block under ``consistency``.
+
+A contradiction the user brought is a usage error, raised here so that every command
+that infers shapes says the same: an ``--input-shape`` the weights refute, and a
+``--config`` architecture that does not fit the weights it was given for. A file that
+contradicts itself is reported, not refused: the caller exits 5 after showing it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ..core.consistency import INPUT, Consistency, Fact, check_graph
+from ..core.infer import Inference, infer_shapes
+from ..core.model import Model, Shape
+from ..errors import UsageError
+
+SCHEMA = "cnninspect.check/1"
+# The format of a Keras weights file whose architecture came from --config.
+CONFIGURED = "keras-h5-weights"
+
+
+def checked_inference(model: Model, input_shapes: Sequence[Shape] | None = None, batch: int | None = None) -> tuple[Inference, Consistency]:
+    """Shapes inferred and checked against the weights. Raises ``UsageError`` when the
+    user's ``--input-shape`` or ``--config`` is what contradicts the weights."""
+    inferred = infer_shapes(model.graph, input_shapes, batch)
+    found = check_graph(model.graph, inferred)
+    if found.consistent:
+        return inferred, found
+    if input_shapes:
+        own = {_key(f) for f in check_graph(model.graph, infer_shapes(model.graph, None, batch)).mismatches}
+        brought = [f for f in found.mismatches if f.source == INPUT and f.weight and _key(f) not in own]
+        if brought:
+            raise UsageError(_input_message(brought[0], input_shapes, model))
+    if model.architecture and model.source.format == CONFIGURED:
+        lines = [mismatch_line(f) for f in found.mismatches if f.weight]
+        more = f" (and {len(lines) - 3} more)" if len(lines) > 3 else ""
+        raise UsageError("--config does not fit the weights of this file: " + "; ".join(lines[:3]) + more)
+    return inferred, found
+
+
+def check_report(model: Model, input_shapes: Sequence[Shape] | None = None, batch: int | None = None) -> dict[str, Any]:
+    from .shapes import source_json  # shapes carries this report's block: it imports this module
+
+    _, found = checked_inference(model, input_shapes, batch)
+    return {"schema": SCHEMA, "source": source_json(model), "model": model.name,
+            "architecture": model.architecture, **found.json()}  # fmt: skip
+
+
+def exit_code(report: dict[str, Any]) -> int:
+    """5 (inconsistent) when a check failed, else 0; for ``check`` and for ``shapes``,
+    whose report holds the block under ``consistency``."""
+    block = report.get("consistency", report)
+    return 5 if block["mismatches"] else 0
+
+
+def mismatch_line(fact: Fact | dict[str, Any]) -> str:
+    f = fact.json() if isinstance(fact, Fact) else fact
+    which = f"the {'inferred input' if f['source'] == INPUT else 'config'} gives {f['expected']}"
+    return f"{f['layer']}: {f['what']}: {which}, the weights hold {f['stored']} ({f['evidence']})"
+
+
+def _input_message(fact: Fact, input_shapes: Sequence[Shape], model: Model) -> str:
+    what = fact.what[:-1] if fact.stored == 1 and fact.what.endswith("s") else fact.what
+    given = ";".join(",".join("?" if d is None else str(d) for d in s[1:]) for s in input_shapes)
+    where = "" if _is_first(model, fact) else f" at its input (--input-shape {given} leads there)"
+    return f"{fact.layer}'s {fact.weight} takes {fact.stored} {what}; --input-shape gives {fact.expected}{where}"
+
+
+def _is_first(model: Model, fact: Fact) -> bool:
+    """Whether the layer reads a model input directly."""
+    inputs = {ref.layer for ref in model.graph.inputs}
+    try:
+        layer = model.graph.layer(fact.layer)
+    except KeyError:
+        return False
+    return any(ref.layer in inputs for call in layer.calls for ref in call.tensor_inputs)
+
+
+def _key(fact: Fact) -> tuple[str, str, int, str]:
+    return fact.layer, fact.what, fact.call, fact.weight
