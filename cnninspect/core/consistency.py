@@ -116,17 +116,15 @@ def _graph_facts(graph: Graph, inferred: Inference, prefix: str) -> Iterator[Fac
     by_name = {layer.name: layer for layer in graph.layers}
     for layer in graph.layers:
         path = prefix + layer.name
+        for what, found in {**(layer.attrs.get("resolved") or {}), **inferred.resolved.get(id(layer), {})}.items():
+            yield Fact(path, what, None, found["value"], found["evidence"], INPUT)
         if layer.graph is not None:
             yield from _graph_facts(layer.graph, inferred, path + "/")
             continue
         weights = layer.weights
         if not weights or layer.op not in SPECS:
             continue
-        shapes: list[Optional[Shape]] = []
-        for call in layer.calls or []:
-            refs = call.tensor_inputs
-            producer = by_name.get(refs[0].layer) if refs else None
-            shapes.append(inferred.shape_of(producer, refs[0]) if refs and producer is not None else None)
+        shapes = [(inferred.call_inputs(layer, i, by_name) or [None])[0] for i in range(len(layer.calls))]
         yield from layer_facts(layer, path, shapes or [None])
 
 

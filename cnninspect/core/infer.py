@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence, Union
 
-from .arithmetic import ShapeError
+from .arithmetic import ShapeError, product, spatial_split
 from .model import Graph, Layer, Shape, TensorRef
 from .ops import SPECS
 
@@ -28,15 +28,34 @@ class Inference:
     shapes: dict[int, list[Shapes]] = field(default_factory=dict)  # per call, each output's shape
     reasons: dict[int, str] = field(default_factory=dict)  # why a layer's shape is unknown
     notes: dict[int, list[str]] = field(default_factory=dict)  # how a shape was found, when notable
+    # What the weights resolved, per layer: what -> {"value", "inferred_from": "weights", "evidence"}
+    resolved: dict[int, dict[str, dict]] = field(default_factory=dict)
+    # The input a call was computed on, where it is not its producer's output (an implicit flatten)
+    inputs: dict[tuple[int, int], Shape] = field(default_factory=dict)
 
     def output_shapes(self, layer: Layer) -> list[Shapes]:
         return self.shapes.get(id(layer), [])
+
+    def resolve(self, layer: Layer, what: str, value: int, evidence: str) -> None:
+        self.resolved.setdefault(id(layer), {})[what] = {"value": value, "inferred_from": "weights", "evidence": evidence}
+        note = f"{what} = {value}, inferred from the weights: {evidence}"
+        notes = self.notes.setdefault(id(layer), [])
+        if note not in notes:
+            notes.append(note)
 
     def reason(self, layer: Layer) -> str | None:
         return self.reasons.get(id(layer))
 
     def layer_notes(self, layer: Layer) -> list[str]:
         return self.notes.get(id(layer), [])
+
+    def call_inputs(self, layer: Layer, i: int, by_name: dict[str, Layer]) -> list[Shape | None]:
+        """The shapes call ``i`` of ``layer`` was computed on: its producers' outputs,
+        or what the weights resolved them to (an implicit flatten)."""
+        seen = self.inputs.get((id(layer), i))
+        if seen is not None:
+            return [seen]
+        return [self.shape_of(by_name.get(ref.layer), ref) for ref in layer.calls[i].tensor_inputs]
 
     def shape_of(self, producer: Layer | None, ref: TensorRef) -> Shape | None:
         """The shape of the tensor ``ref`` names, ``producer`` being its layer."""
@@ -125,6 +144,11 @@ class _Run:
             return [None]
         if layer.graph is not None:
             known: list[Shape] = [s for s in in_shapes if s is not None]
+            reader = _first_reader(layer.graph) if layer.attrs.get("order_guessed") and known else None
+            refuted = self._refuted(reader, known[0]) if reader is not None else None
+            if refuted is not None:
+                reasons.setdefault(layer.name, f"{reader.name}: {refuted}")  # type: ignore[union-attr]
+                return [None]
             if record and i == 0:
                 stored = self._stored_inputs(layer.graph)
                 self.graph(layer.graph, stored if all(s is not None for s in stored) else known, record=True)
@@ -136,6 +160,15 @@ class _Run:
         if own is None:
             reasons.setdefault(layer.name, f"no shape rule for {layer.type}")
             return [None]
+        refuted = self._refuted(layer, in_shapes[0]) if layer.attrs.get("order_guessed") and in_shapes else None
+        if refuted is not None:
+            reasons.setdefault(layer.name, refuted)
+            return [None]
+        if layer.attrs.get("implicit_flatten") and len(in_shapes) == 1 and in_shapes[0] is not None and len(in_shapes[0]) > 2:
+            flat = self._flattened(layer, in_shapes[0])
+            if flat is not None:
+                in_shapes = [flat]
+                self.result.inputs[(id(layer), i)] = flat
         try:
             out = own.shape(layer.attrs, in_shapes, layer.calls[i])  # type: ignore[arg-type]
         except ShapeError as exc:
@@ -152,6 +185,42 @@ class _Run:
             return [None if s is None else self._fill_batch(s) for s in recorded]
         reasons.setdefault(layer.name, reason)
         return [None]
+
+    @staticmethod
+    def _refuted(layer: Layer, shape: Shape | None) -> str | None:
+        """Why a conv chained to the module registered before it cannot read that
+        module's output, when its kernel takes another number of maps; else None."""
+        kernel = layer.weight("kernel")
+        if shape is None or layer.op != "conv" or kernel is None or "in" not in kernel.axes:
+            return None
+        _, made = spatial_split(shape, layer.attrs["rank"], layer.attrs["channels_last"])
+        takes = kernel.shape[kernel.axis("in")] * int(layer.attrs.get("groups") or 1)
+        if made is None or made == takes:
+            return None
+        return (f"forward() does not run it on the module registered before it: that makes {made} maps, its "
+                f"{kernel.role} ({','.join(map(str, kernel.shape))}) takes {takes} (the file does not record the order)")
+
+    def _flattened(self, layer: Layer, shape: Shape) -> Shape | None:
+        """A Linear of a custom forward() that receives a N-D tensor: flattened when its
+        in_features are the product of the incoming dims, or a multiple of the incoming
+        channels (forward() resizes by calls the file does not hold); None otherwise."""
+        kernel = layer.weight("kernel")
+        if kernel is None or "in" not in kernel.axes:
+            return None
+        wanted = kernel.shape[kernel.axis("in")]
+        if shape[-1] == wanted:
+            return None
+        named = f"{layer.name}'s {kernel.role} ({','.join(map(str, kernel.shape))})"
+        dims = shape[1:]
+        if product(dims) == wanted:
+            evidence = f"{named} takes {wanted} = {'·'.join(map(str, dims))}, the product of its incoming dims: forward() flattens there"
+        elif shape[1] is not None and shape[1] > 0 and wanted % shape[1] == 0:
+            evidence = (f"{named} takes {wanted} = {shape[1]} channels x {wanted // shape[1]}: forward() flattens there, "
+                        "after calls the file does not hold")  # fmt: skip
+        else:
+            return None
+        self.result.resolve(layer, "flattened input", wanted, evidence)
+        return (shape[0], wanted)
 
     def _stored_inputs(self, graph: Graph) -> list[Shape | None]:
         out: list[Shape | None] = []
@@ -176,6 +245,12 @@ class _Run:
         if shapes is None or ref.index >= len(shapes):
             return None
         return shapes[ref.index]
+
+
+def _first_reader(graph: Graph) -> Layer | None:
+    """The layer of a chained container that reads its input (after the synthetic one)."""
+    entry = {ref.layer for ref in graph.inputs}
+    return next((x for x in graph.layers if any(r.layer in entry for c in x.calls for r in c.tensor_inputs)), None)
 
 
 def _recorded_shapes(graph: Graph) -> dict[tuple[str, int], Shapes]:
