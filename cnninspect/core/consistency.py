@@ -51,11 +51,12 @@ class Fact:
     layer: str  # the layer's path
     what: str
     expected: Optional[int]
-    stored: int
+    stored: Any  # a size; a shape for a resolved output shape
     evidence: str
     source: str
     call: int = 0
     weight: str = ""  # the stored weight, as "kernel (3,3,1,32)"; "" for a layer's params
+    inferred_from: str = "weights"  # of a resolved fact: the weights, or a library's own rule
 
     @property
     def verdict(self) -> str:
@@ -69,7 +70,7 @@ class Fact:
         if self.call:
             out["call"] = self.call
         if self.verdict == RESOLVED:
-            out.update(value=self.stored, inferred_from="weights")
+            out.update(value=self.stored, inferred_from=self.inferred_from)
         return out
 
 
@@ -117,7 +118,7 @@ def _graph_facts(graph: Graph, inferred: Inference, prefix: str) -> Iterator[Fac
     for layer in graph.layers:
         path = prefix + layer.name
         for what, found in {**(layer.attrs.get("resolved") or {}), **inferred.resolved.get(id(layer), {})}.items():
-            yield Fact(path, what, None, found["value"], found["evidence"], INPUT)
+            yield Fact(path, what, None, found["value"], found["evidence"], INPUT, inferred_from=found["inferred_from"])
         if layer.graph is not None:
             yield from _graph_facts(layer.graph, inferred, path + "/")
             continue

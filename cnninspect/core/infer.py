@@ -11,7 +11,7 @@ inference of their graph).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence, Union
+from typing import Any, Mapping, Sequence, Union
 
 from .arithmetic import ShapeError, product, spatial_split
 from .model import Graph, Layer, Shape, TensorRef
@@ -36,9 +36,11 @@ class Inference:
     def output_shapes(self, layer: Layer) -> list[Shapes]:
         return self.shapes.get(id(layer), [])
 
-    def resolve(self, layer: Layer, what: str, value: int, evidence: str) -> None:
-        self.resolved.setdefault(id(layer), {})[what] = {"value": value, "inferred_from": "weights", "evidence": evidence}
-        note = f"{what} = {value}, inferred from the weights: {evidence}"
+    def resolve(self, layer: Layer, what: str, value: Any, evidence: str, source: str = "weights") -> None:
+        """Record a size the file leaves open, found from ``source`` (the weights, or a
+        library's own rule), with the evidence; the layer's notes say it too."""
+        self.resolved.setdefault(id(layer), {})[what] = {"value": value, "inferred_from": source, "evidence": evidence}
+        note = f"{what} = {value}, inferred from the {source}: {evidence}"
         notes = self.notes.setdefault(id(layer), [])
         if note not in notes:
             notes.append(note)
@@ -64,22 +66,30 @@ class Inference:
         return shapes[ref.index] if ref.index < len(shapes) else None
 
 
-def infer_shapes(graph: Graph, input_shapes: Sequence[Shape | None] | None = None, batch: int | None = None) -> Inference:
+def infer_shapes(
+    graph: Graph,
+    input_shapes: Sequence[Shape | None] | None = None,
+    batch: int | None = None,
+    preserving: Mapping[int, tuple[str, str]] | None = None,
+) -> Inference:
     """The output shapes of every call of every layer, nested ones too, with the reasons
     for the unknown ones.
 
     ``input_shapes`` overrides the shapes the file records for the graph's inputs, in
-    order; ``batch`` fills an unknown batch dimension.
+    order; ``batch`` fills an unknown batch dimension. ``preserving`` names layers (by
+    identity) whose shape rule cannot tell, to be taken as shape-preserving, with the
+    source and evidence for it (a library's own rule, or the weights downstream).
     """
     result = Inference()
-    result.outputs = _Run(batch, result).graph(graph, input_shapes, record=True)
+    result.outputs = _Run(batch, result, preserving or {}).graph(graph, input_shapes, record=True)
     return result
 
 
 class _Run:
-    def __init__(self, batch: int | None, result: Inference) -> None:
+    def __init__(self, batch: int | None, result: Inference, preserving: Mapping[int, tuple[str, str]]) -> None:
         self.batch = batch
         self.result = result
+        self.preserving = preserving
 
     def graph(self, graph: Graph, input_shapes: Sequence[Shape | None] | None, record: bool) -> Shapes:
         by_name = {layer.name: layer for layer in graph.layers}
@@ -183,6 +193,10 @@ class _Run:
             if note not in notes:
                 notes.append(note)
             return [None if s is None else self._fill_batch(s) for s in recorded]
+        if id(layer) in self.preserving and in_shapes and in_shapes[0] is not None:
+            source, evidence = self.preserving[id(layer)]
+            self.result.resolve(layer, "output shape", list(in_shapes[0]), f"its input's: {evidence}", source)
+            return [in_shapes[0]]
         reasons.setdefault(layer.name, reason)
         return [None]
 

@@ -435,8 +435,10 @@ def _groups_from_weights(before: Layer | None, layer: Layer) -> int | None:
     grouped when that count divides both (the layers between, in file order, keep the
     maps: activations, pools, norms): its groups, recorded as resolved from the weights."""
     kernel = layer.weight("kernel")
-    made = out_maps(before) if before is not None and before.op == "conv" else None
-    if kernel is None or made is None or "in" not in kernel.axes:
+    if before is None or before.op != "conv" or kernel is None or "in" not in kernel.axes:
+        return None
+    made = out_maps(before)
+    if made is None:
         return None
     takes, filters = kernel.shape[kernel.axis("in")], kernel.shape[kernel.axis("out")]
     if takes >= made or made % takes or filters % (made // takes):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ..core.consistency import INPUT, Consistency, Fact, check_graph
+from ..core.consistency import INPUT, RESOLVED, Consistency, Fact, check_graph
 from ..core.infer import Inference, infer_shapes
 from ..core.model import Model, Shape
 from ..errors import UsageError
@@ -25,13 +25,17 @@ CONFIGURED = "keras-h5-weights"
 def checked_inference(model: Model, input_shapes: Sequence[Shape] | None = None, batch: int | None = None) -> tuple[Inference, Consistency]:
     """Shapes inferred and checked against the weights. Raises ``UsageError`` when the
     user's ``--input-shape`` or ``--config`` is what contradicts the weights."""
-    inferred = infer_shapes(model.graph, input_shapes, batch)
-    found = check_graph(model.graph, inferred)
+    inferred, found = _with_lambdas(model, input_shapes, batch)
     if found.consistent:
         return inferred, found
     if input_shapes:
-        own = {_key(f) for f in check_graph(model.graph, infer_shapes(model.graph, None, batch)).mismatches}
-        brought = [f for f in found.mismatches if f.source == INPUT and f.weight and _key(f) not in own]
+        alone = infer_shapes(model.graph, None, batch)
+        own = {_key(f) for f in check_graph(model.graph, alone).mismatches}
+        # Blamed on --input-shape: what the file alone does not contradict, where the file
+        # records its input's shape (else only at the layers that read the input itself).
+        recorded = all(shape is not None for shape in (alone.shape_of(model.graph.layer(r.layer), r) for r in model.graph.inputs))
+        brought = [f for f in found.mismatches if f.source == INPUT and f.weight and _key(f) not in own
+                   and (recorded or _is_first(model, f))]  # fmt: skip
         if brought:
             raise UsageError(_input_message(brought[0], input_shapes, model))
     if model.architecture and model.source.format == CONFIGURED:
@@ -39,6 +43,46 @@ def checked_inference(model: Model, input_shapes: Sequence[Shape] | None = None,
         more = f" (and {len(lines) - 3} more)" if len(lines) > 3 else ""
         raise UsageError("--config does not fit the weights of this file: " + "; ".join(lines[:3]) + more)
     return inferred, found
+
+
+def _with_lambdas(model: Model, input_shapes: Sequence[Shape] | None, batch: int | None) -> tuple[Inference, Consistency]:
+    """Shapes and checks, with the Lambdas that state no output_shape resolved where a
+    rule allows: Keras 1 on Theano gave them their input's shape (the library's rule);
+    otherwise they are taken as shape-preserving only when every weight check that the
+    assumption makes possible agrees, and stay unknown with the reason when not."""
+    inferred = infer_shapes(model.graph, input_shapes, batch)
+    found = check_graph(model.graph, inferred)
+    open_ = [r.layer for r in model.rows() if r.layer.op == "lambda" and r.layer.attrs.get("output_shape") is None
+             and any(s is None for call in inferred.output_shapes(r.layer) for s in call)]  # fmt: skip
+    if not open_:
+        return inferred, found
+    if _keras1_theano(model):
+        rule = ("library", "Keras 1 on Theano gives a Lambda without output_shape its input's shape")
+        preserving = dict.fromkeys(map(id, open_), rule)
+        trial = infer_shapes(model.graph, input_shapes, batch, preserving)
+        return trial, check_graph(model.graph, trial)
+    assumed = ("weights", "assumed shape-preserving, as every weight check downstream agrees")
+    accepted: dict[int, tuple[str, str]] = {}
+    for layer in open_:  # one at a time: each must be confirmed by checks it alone makes possible
+        trial = infer_shapes(model.graph, input_shapes, batch, {**accepted, id(layer): assumed})
+        tried = check_graph(model.graph, trial)
+        known = {_key(f) for f in found.facts if f.verdict != RESOLVED}
+        if tried.consistent and any(f.verdict != RESOLVED and _key(f) not in known for f in tried.facts):
+            accepted[id(layer)] = assumed
+            inferred, found = trial, tried
+            continue
+        why = (f"assuming it shape-preserving contradicts the weights downstream ({mismatch_line(tried.mismatches[0])})"
+               if not tried.consistent else "no stored weight downstream can confirm that it preserves the shape")  # fmt: skip
+        if inferred.reason(layer) is not None:
+            inferred.reasons[id(layer)] = f"{inferred.reasons[id(layer)]}; {why}"
+    return inferred, found
+
+
+def _keras1_theano(model: Model) -> bool:
+    """A Keras 1 file (or Keras 2.0-2.2's own) trained on Theano: its Lambda rule."""
+    version = model.source.library_version or ""
+    old = model.source.library == "keras" and (version.startswith("1.") or version[:4] in ("2.0.", "2.1.", "2.2."))
+    return old and (model.source.backend == "theano" or any(w.layout.flipped for w in model.weights()))
 
 
 def check_report(model: Model, input_shapes: Sequence[Shape] | None = None, batch: int | None = None) -> dict[str, Any]:
