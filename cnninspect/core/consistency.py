@@ -119,6 +119,8 @@ def _graph_facts(graph: Graph, inferred: Inference, prefix: str) -> Iterator[Fac
         path = prefix + layer.name
         for what, found in {**(layer.attrs.get("resolved") or {}), **inferred.resolved.get(id(layer), {})}.items():
             yield Fact(path, what, None, found["value"], found["evidence"], INPUT, inferred_from=found["inferred_from"])
+        for found in layer.attrs.get("checked") or []:  # what a loader compared
+            yield Fact(path, found["what"], found["expected"], found["stored"], found["evidence"], INPUT)
         if layer.graph is not None:
             yield from _graph_facts(layer.graph, inferred, path + "/")
             continue

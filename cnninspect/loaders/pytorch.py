@@ -431,21 +431,27 @@ def _state_dict_layers(opened: _Opened, tensors: list[tuple[str, up.TensorRef]],
 
 
 def _groups_from_weights(before: Layer | None, layer: Layer) -> int | None:
-    """A state dict's conv whose kernel takes fewer maps than the conv before it makes is
-    grouped when that count divides both (the layers between, in file order, keep the
-    maps: activations, pools, norms): its groups, recorded as resolved from the weights."""
+    """A state dict's conv that follows another in one nn.Sequential (sibling names that
+    are indices; the layers between keep the maps: activations, pools, norms) takes what
+    that one makes: fewer maps per group when the count divides both, so its groups are
+    resolved from the weights; a count that does not divide is a contradiction, recorded."""
     kernel = layer.weight("kernel")
     if before is None or before.op != "conv" or kernel is None or "in" not in kernel.axes:
         return None
+    (parent, index), (parent_before, index_before) = layer.name.rpartition(".")[::2], before.name.rpartition(".")[::2]
     made = out_maps(before)
-    if made is None:
+    if made is None or parent != parent_before or not (index.isdigit() and index_before.isdigit()):
         return None
     takes, filters = kernel.shape[kernel.axis("in")], kernel.shape[kernel.axis("out")]
-    if takes >= made or made % takes or filters % (made // takes):
+    named = f"{kernel.role} ({','.join(map(str, kernel.shape))})"
+    if takes == made:
+        return None
+    if takes > made or made % takes or filters % (made // takes):
+        layer.attrs["checked"] = [{"what": "input channels", "expected": made, "stored": takes,
+                                   "evidence": f"'{before.name}' before it in an nn.Sequential makes {made} maps; its {named}"}]  # fmt: skip
         return None
     groups = made // takes
-    evidence = (f"'{before.name}' makes {made} maps and {kernel.role} ({','.join(map(str, kernel.shape))}) takes "
-                f"{takes} per group: {made} / {takes} = {groups} groups")  # fmt: skip
+    evidence = f"'{before.name}' makes {made} maps and {named} takes {takes} per group: {made} / {takes} = {groups} groups"
     layer.attrs["groups"] = groups
     layer.attrs.setdefault("resolved", {})["groups"] = {"value": groups, "inferred_from": "weights", "evidence": evidence}
     layer.notes.append(f"groups = {groups}, inferred from the weights: {evidence}")
