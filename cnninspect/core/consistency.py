@@ -77,6 +77,8 @@ class Fact:
 @dataclass
 class Consistency:
     facts: list[Fact] = field(default_factory=list)
+    # Layers left unknown although an assumption was tried: {"layer", "reason"}
+    unresolved: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def mismatches(self) -> list[Fact]:
@@ -105,6 +107,7 @@ class Consistency:
             "consistent": self.consistent,
             "mismatches": [f.json() for f in self.mismatches],
             "resolved": [f.json() for f in self.resolved],
+            "unresolved": list(self.unresolved),
         }
 
 

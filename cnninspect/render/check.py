@@ -14,8 +14,9 @@ from ..reports.check import mismatch_line
 def fact_line(fact: dict[str, Any]) -> Text:
     """One failed or resolved check, as the table's footnotes and ``check`` print it."""
     if fact["verdict"] == "resolved":
+        source = "the weights" if fact["inferred_from"] == "weights" else "the library's own rule"
         return Text.assemble(("resolved ", "yellow"), f"{fact['layer']}: {fact['what']} = {fact['stored']}, "
-                             f"inferred from the weights ({fact['evidence']})")  # fmt: skip
+                             f"inferred from {source} ({fact['evidence']})")  # fmt: skip
     return Text.assemble(("MISMATCH ", "bold red"), mismatch_line(fact))
 
 
@@ -25,7 +26,7 @@ def summary(block: dict[str, Any]) -> Text:
     if block["mismatches"]:
         parts.append(f"{len(block['mismatches'])} mismatch" + ("es" if len(block["mismatches"]) > 1 else ""))
     if block["resolved"]:
-        parts.append(f"{len(block['resolved'])} resolved from the weights")
+        parts.append(f"{len(block['resolved'])} resolved")
     return Text(", ".join(parts), style="bold red" if block["mismatches"] else "green")
 
 
@@ -37,4 +38,6 @@ def check_view(report: dict[str, Any]) -> Iterator[RenderableType]:
         yield Text("no architecture in the file: only the weights' own config is checked, not the input they take")
     for fact in [*report["mismatches"], *report["resolved"]]:
         yield fact_line(fact)
+    for left in report["unresolved"]:
+        yield Text.assemble(("unknown ", "yellow"), f"{left['layer']}: {left['reason']}")
     yield summary(report)

@@ -73,8 +73,10 @@ def _with_lambdas(model: Model, input_shapes: Sequence[Shape] | None, batch: int
             continue
         why = (f"assuming it shape-preserving contradicts the weights downstream ({mismatch_line(tried.mismatches[0])})"
                if not tried.consistent else "no stored weight downstream can confirm that it preserves the shape")  # fmt: skip
-        if inferred.reason(layer) is not None:
-            inferred.reasons[id(layer)] = f"{inferred.reasons[id(layer)]}; {why}"
+        reason = inferred.reason(layer)
+        if reason is not None:
+            inferred.reasons[id(layer)] = f"{reason}; {why}"
+            found.unresolved.append({"layer": layer.name, "reason": f"output shape unknown: {why}"})
     return inferred, found
 
 
