@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
 
 from .arithmetic import product
-from .infer import Inference
+from .infer import Inference, infer_shapes
 from .model import Graph, Layer, Shape, Weight
 from .ops import SPECS
 from .ops.base import SPATIAL_AXES
@@ -100,6 +100,15 @@ class Consistency:
                 out.setdefault(f.layer, []).append(f.json())
         return out
 
+    def misfit(self) -> str | None:
+        """What an architecture given for these weights (``--config``) gets wrong, as the
+        one line a usage error says; None when it fits."""
+        lines = [describe(f.json()) for f in self.mismatches if f.weight]
+        if not lines:
+            return None
+        more = f" (and {len(lines) - 3} more)" if len(lines) > 3 else ""
+        return "--config does not fit the weights of this file: " + "; ".join(lines[:3]) + more
+
     def json(self) -> dict[str, Any]:
         return {
             "checked": len(self.facts),
@@ -109,6 +118,18 @@ class Consistency:
             "resolved": [f.json() for f in self.resolved],
             "unresolved": list(self.unresolved),
         }
+
+
+def describe(fact: dict[str, Any]) -> str:
+    """A failed check (as ``Fact.json`` gives it) in one line."""
+    which = f"the {'inferred input' if fact['source'] == INPUT else 'config'} gives {fact['expected']}"
+    return f"{fact['layer']}: {fact['what']}: {which}, the weights hold {fact['stored']} ({fact['evidence']})"
+
+
+def config_misfit(graph: Graph) -> str | None:
+    """For a loader given ``--config``: what that architecture gets wrong about the
+    weights it was given for, or None when it fits."""
+    return check_graph(graph, infer_shapes(graph)).misfit()
 
 
 def check_graph(graph: Graph, inferred: Inference) -> Consistency:

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 from rich.console import RenderableType
 from rich.text import Text
 
-from ..reports.check import mismatch_line
+from ..core.consistency import describe
 
 
 def fact_line(fact: dict[str, Any]) -> Text:
@@ -17,7 +17,7 @@ def fact_line(fact: dict[str, Any]) -> Text:
         source = "the weights" if fact["inferred_from"] == "weights" else "the library's own rule"
         return Text.assemble(("resolved ", "yellow"), f"{fact['layer']}: {fact['what']} = {fact['stored']}, "
                              f"inferred from {source} ({fact['evidence']})")  # fmt: skip
-    return Text.assemble(("MISMATCH ", "bold red"), mismatch_line(fact))
+    return Text.assemble(("MISMATCH ", "bold red"), describe(fact))
 
 
 def summary(block: dict[str, Any]) -> Text:

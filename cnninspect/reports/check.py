@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ..core.consistency import INPUT, RESOLVED, Consistency, Fact, check_graph
+from ..core.consistency import INPUT, RESOLVED, Consistency, Fact, check_graph, describe
 from ..core.infer import Inference, infer_shapes
 from ..core.model import Model, Shape
 from ..errors import UsageError
@@ -38,10 +38,9 @@ def checked_inference(model: Model, input_shapes: Sequence[Shape] | None = None,
                    and (recorded or _is_first(model, f))]  # fmt: skip
         if brought:
             raise UsageError(_input_message(brought[0], input_shapes, model))
-    if model.architecture and model.source.format == CONFIGURED:
-        lines = [mismatch_line(f) for f in found.mismatches if f.weight]
-        more = f" (and {len(lines) - 3} more)" if len(lines) > 3 else ""
-        raise UsageError("--config does not fit the weights of this file: " + "; ".join(lines[:3]) + more)
+    misfit = found.misfit() if model.architecture and model.source.format == CONFIGURED else None
+    if misfit is not None:
+        raise UsageError(misfit)
     return inferred, found
 
 
@@ -71,7 +70,7 @@ def _with_lambdas(model: Model, input_shapes: Sequence[Shape] | None, batch: int
             accepted[id(layer)] = assumed
             inferred, found = trial, tried
             continue
-        why = (f"assuming it shape-preserving contradicts the weights downstream ({mismatch_line(tried.mismatches[0])})"
+        why = (f"assuming it shape-preserving contradicts the weights downstream ({describe(tried.mismatches[0].json())})"
                if not tried.consistent else "no stored weight downstream can confirm that it preserves the shape")  # fmt: skip
         reason = inferred.reason(layer)
         if reason is not None:
@@ -100,12 +99,6 @@ def exit_code(report: dict[str, Any]) -> int:
     whose report holds the block under ``consistency``."""
     block = report.get("consistency", report)
     return 5 if block["mismatches"] else 0
-
-
-def mismatch_line(fact: Fact | dict[str, Any]) -> str:
-    f = fact.json() if isinstance(fact, Fact) else fact
-    which = f"the {'inferred input' if f['source'] == INPUT else 'config'} gives {f['expected']}"
-    return f"{f['layer']}: {f['what']}: {which}, the weights hold {f['stored']} ({f['evidence']})"
 
 
 def _input_message(fact: Fact, input_shapes: Sequence[Shape], model: Model) -> str:
