@@ -108,10 +108,10 @@ def test_the_right_config_fits_and_the_wrong_one_is_a_usage_error() -> None:
 def test_an_input_shape_the_weights_refute_is_a_usage_error_naming_both_numbers() -> None:
     result = cli("shapes", str(MNIST), "--input-shape", "28,28,3")
     assert result.exit_code == 2
-    assert "conv2d's kernel (3,3,1,32) takes 1 input channel; --input-shape gives 3" in result.stderr
+    assert "conv2d's kernel (3,3,1,32) takes 1 input channel; --input-shape 28,28,3 gives 3" in result.stderr
     deeper = cli("shapes", str(MNIST), "--input-shape", "32,32,1")
     assert deeper.exit_code == 2 and "dense's kernel (6272,64) takes 6272 input features" in deeper.stderr
-    assert "gives 8192" in deeper.stderr
+    assert "--input-shape 32,32,1 gives 8192 at its input" in deeper.stderr
     assert cli_json("shapes", str(MNIST), "--input-shape", "28,28,1")["consistency"]["mismatches"] == []
 
 

@@ -202,6 +202,8 @@ def input_channels(layer: Layer, shape: Optional[Shape], weight: Weight) -> Opti
 def channel_axis(layer: Layer, shape: Shape, weight: Weight) -> Optional[int]:
     attrs = layer.attrs
     if "rank" in attrs and "channels_last" in attrs:
+        if isinstance(attrs["rank"], int) and len(shape) != attrs["rank"] + 2:
+            return None  # not an input it can take at all: the shape rule says why
         return -1 if attrs["channels_last"] else 1
     if layer.op in ("batch_norm", "normalization"):
         if weight.layout.convention == "torch":

@@ -72,17 +72,17 @@ def _with_lambdas(model: Model, input_shapes: Sequence[Shape] | None, batch: int
             continue
         why = (f"assuming it shape-preserving contradicts the weights downstream ({describe(tried.mismatches[0].json())})"
                if not tried.consistent else "no stored weight downstream can confirm that it preserves the shape")  # fmt: skip
+        found.unresolved.append({"layer": layer.name, "reason": f"output shape unknown: {why}"})
         reason = inferred.reason(layer)
-        if reason is not None:
+        if reason is not None and not tried.consistent:  # the weights' word against the assumption
             inferred.reasons[id(layer)] = f"{reason}; {why}"
-            found.unresolved.append({"layer": layer.name, "reason": f"output shape unknown: {why}"})
     return inferred, found
 
 
 def _keras1_theano(model: Model) -> bool:
-    """A Keras 1 file (or Keras 2.0-2.2's own) trained on Theano: its Lambda rule."""
+    """A Keras 1 file (or standalone Keras 2.0-2.3) trained on Theano: its Lambda rule."""
     version = model.source.library_version or ""
-    old = model.source.library == "keras" and (version.startswith("1.") or version[:4] in ("2.0.", "2.1.", "2.2."))
+    old = model.source.library == "keras" and (version.startswith("1.") or version[:4] in ("2.0.", "2.1.", "2.2.", "2.3."))
     return old and (model.source.backend == "theano" or any(w.layout.flipped for w in model.weights()))
 
 
@@ -104,8 +104,8 @@ def exit_code(report: dict[str, Any]) -> int:
 def _input_message(fact: Fact, input_shapes: Sequence[Shape], model: Model) -> str:
     what = fact.what[:-1] if fact.stored == 1 and fact.what.endswith("s") else fact.what
     given = ";".join(",".join("?" if d is None else str(d) for d in s[1:]) for s in input_shapes)
-    where = "" if _is_first(model, fact) else f" at its input (--input-shape {given} leads there)"
-    return f"{fact.layer}'s {fact.weight} takes {fact.stored} {what}; --input-shape gives {fact.expected}{where}"
+    where = "" if _is_first(model, fact) else " at its input"
+    return f"{fact.layer}'s {fact.weight} takes {fact.stored} {what}; --input-shape {given} gives {fact.expected}{where}"
 
 
 def _is_first(model: Model, fact: Fact) -> bool:
