@@ -159,10 +159,13 @@ def layer_facts(layer: Layer, path: str, input_shapes: list[Optional[Shape]]) ->
     """Facts for one layer, one set per call's input shape (None: unknown); the config's
     pins and the params once."""
     rule = SPECS[layer.op].pins or derived_pins
+    # A layer rebuilt from its weights alone (no architecture) has a config read off those
+    # weights: nothing to check it against.
+    own_config = not layer.attrs.get("guessed")
     for call, shape in enumerate(input_shapes):
         expected_params, stored_params, known = 0, 0, False
         for weight in layer.weights:
-            pins = rule(layer, shape, weight)
+            pins = {axis: pin for axis, pin in rule(layer, shape, weight).items() if own_config or pin.source != CONFIG}
             dims = []
             for axis, size in zip(weight.axes, weight.shape):
                 pin = pins.get(axis)
