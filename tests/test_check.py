@@ -217,3 +217,46 @@ def test_registration_order_refuted_by_a_kernel_leaves_the_shape_unknown() -> No
         layers = {layer["name"]: layer for layer in shapes_report(model, [(None, 3, 15, 15)])["layers"]}
     assert layers["right"]["output_shapes"] == [None]
     assert "takes 3" in layers["right"]["unknown_reason"] and "makes 4 maps" in layers["right"]["unknown_reason"]
+
+
+# ---------------------------------------------------------------------------------------
+# Every check can fail: one stored axis changed by one, and exactly that check says so
+
+
+# The kinds of check each tf-keras fixture has (every kind appears at least once).
+KINDS = {
+    "convs.h5": {"filters", "input channels", "kernel size"},
+    "depthwise_separable.h5": {"depth multiplier", "depthwise maps", "filters", "input channels", "kernel size", "output maps"},
+    "norm_act.h5": {"channels", "input features", "units"},
+    "rnn.h5": {"input channels", "input dim", "input features", "output dim", "units"},
+    "transposed.h5": {"filters", "input channels", "kernel size"},
+    "dense_only.h5": {"input features", "units"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_every_check_fails_when_its_axis_is_off_by_one(name: str) -> None:
+    from cnninspect.core.consistency import AGREE, check_graph
+    from cnninspect.core.infer import infer_shapes
+
+    with open_model(FIXTURES / "tfkeras" / name) as model:
+        inferred = infer_shapes(model.graph)
+        base = check_graph(model.graph, inferred)
+        assert base.consistent
+        rows = {row.path: row.layer for row in model.rows()}
+        tried = set()
+        for fact in base.facts:
+            if fact.verdict != AGREE or not fact.axis or (fact.layer, fact.weight, fact.axis) in tried:
+                continue
+            tried.add((fact.layer, fact.weight, fact.axis))
+            weight = next(w for w in rows[fact.layer].weights if f"{w.role} ({','.join(map(str, w.shape))})" == fact.weight)
+            stored = weight.shape
+            at = weight.axes.index(fact.axis)
+            weight.shape = (*stored[:at], stored[at] + 1, *stored[at + 1 :])
+            try:
+                failed = check_graph(model.graph, inferred).mismatches
+            finally:
+                weight.shape = stored
+            assert any(f.layer == fact.layer and f.what == fact.what and f.axis == fact.axis for f in failed), fact
+            assert any(f.layer == fact.layer and f.what == "params" for f in failed), fact
+        assert {f.what for f in base.facts if (f.layer, f.weight, f.axis) in tried} == KINDS[name]

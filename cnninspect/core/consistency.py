@@ -57,6 +57,7 @@ class Fact:
     call: int = 0
     weight: str = ""  # the stored weight, as "kernel (3,3,1,32)"; "" for a layer's params
     inferred_from: str = "weights"  # of a resolved fact: the weights, or a library's own rule
+    axis: str = ""  # the weight's named axis the fact is about
 
     @property
     def verdict(self) -> str:
@@ -66,7 +67,7 @@ class Fact:
 
     def json(self) -> dict[str, Any]:
         out = {"layer": self.layer, "what": self.what, "expected": self.expected, "stored": self.stored,
-               "evidence": self.evidence, "source": self.source, "verdict": self.verdict}  # fmt: skip
+               "evidence": self.evidence, "source": self.source, "verdict": self.verdict, "axis": self.axis}  # fmt: skip
         if self.call:
             out["call"] = self.call
         if self.verdict == RESOLVED:
@@ -177,7 +178,7 @@ def layer_facts(layer: Layer, path: str, input_shapes: list[Optional[Shape]]) ->
                 known = known or pin.value is not None
                 named = _named(weight)
                 evidence = f"{named}: its '{axis}' axis" + (f" x {pin.scale} groups" if pin.scale > 1 else "")
-                yield Fact(path, pin.what, pin.value, size * pin.scale, evidence, pin.source, call, named)
+                yield Fact(path, pin.what, pin.value, size * pin.scale, evidence, pin.source, call, named, axis=axis)
             expected_params += product(dims) or 0
             stored_params += weight.size
         if known and (call == 0 or shape is not None):
