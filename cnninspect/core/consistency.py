@@ -150,8 +150,8 @@ def _graph_facts(graph: Graph, inferred: Inference, prefix: str) -> Iterator[Fac
             yield from _graph_facts(layer.graph, inferred, path + "/")
             continue
         weights = layer.weights
-        if not weights or layer.op not in SPECS:
-            continue
+        if not weights or layer.op not in SPECS or not SPECS[layer.op].roles:
+            continue  # a kind that declares no stored roles (unknown, opaque) pins nothing
         shapes = [(inferred.call_inputs(layer, i, by_name) or [None])[0] for i in range(len(layer.calls))]
         yield from layer_facts(layer, path, shapes or [None])
 
