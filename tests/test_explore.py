@@ -352,7 +352,6 @@ def test_dequantize_shows_real_values_as_filters_dequantize_does() -> None:
     explore_with(tflite, script, (160, 50), dequantize=True)
 
 
-@pytest.mark.xfail(strict=True, reason="reports: a layer dequantized once is then said to be 'not quantized' (see the render report)")
 def test_dequantize_note_stays_right_on_every_map() -> None:
     tflite = FIXTURES / "tflite" / "small_int8.tflite"
     expected = cli_json("filters", tflite, "--layer", "2", "--out", "1", "--dequantize")

@@ -479,3 +479,14 @@ def test_an_empty_npz_says_it_holds_no_arrays() -> None:
     result = cli("shapes", path)
     assert result.exit_code == 4
     assert "empty zip archive" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_vector_that_does_not_fit_the_kernel_is_not_its_bias(tmp_path: Path) -> None:
+    """A trailing vector as long as neither end axis of the kernel before it is kept apart:
+    read as the kernel's bias, filters read past its end (an internal error)."""
+    path = tmp_path / "r.npz"
+    np.savez_compressed(path, **{"7": np.zeros((1, 4, 4, 24), "f4"), "8": np.ones(4, "f4")})
+    report = cli_json("filters", path, "--layer", "#0", "--out", "23")
+    assert report["bias"] is None and report["out_maps"] == 24
+    tensors = cli_json("weights", path)["tensors"]
+    assert [t["role"] for t in tensors if t["shape"] == [4]] == ["vector"]

@@ -61,7 +61,26 @@ def test_every_state_dict_tensor_with_pytorchs_names_shapes_and_values(file: str
                 np.testing.assert_allclose(w.read(()).reshape(-1)[:4], truth["first_values"][name], rtol=1e-6)
 
 
-@pytest.mark.parametrize("file", MODULES)
+PICKLED = [f for f in MODULES if FILES[f][1] != "torchscript"]
+SCRIPTED = [f for f in MODULES if FILES[f][1] == "torchscript"]
+
+
+@pytest.mark.parametrize("file", SCRIPTED)
+def test_scripted_forward_code_shapes_match_forward_hooks(file: str) -> None:
+    """A TorchScript file's graph is its forward() code: one layer per leaf module call,
+    named as named_modules() names it, with the shape PyTorch's hook saw."""
+    truth = _truth(file)
+    report = cli_json("shapes", TORCH / file, "--input-shape", ",".join(map(str, truth["input_shape"])), "--batch", "1")
+    rows = {row["name"]: row for row in report["layers"]}
+    paths = list(truth["modules"])
+    leaves = {p: t for p, t in truth["modules"].items() if not any(q.startswith(p + "/") for q in paths)}
+    assert {p.replace("/", "."): t for p, t in leaves.items()} == {p.replace("/", "."): rows[p.replace("/", ".")]["type"] for p in leaves}
+    for path in leaves:
+        assert rows[path.replace("/", ".")]["output_shapes"] == [truth["output_shapes"][path]], path
+    assert any("forward() code" in n for n in report["notes"])
+
+
+@pytest.mark.parametrize("file", PICKLED)
 def test_module_tree_shapes_match_forward_hooks(file: str) -> None:
     truth = _truth(file)
     report = cli_json("shapes", TORCH / file, "--input-shape", ",".join(map(str, truth["input_shape"])), "--batch", "1")
@@ -85,9 +104,10 @@ def test_filters_give_pytorchs_own_slices(file: str) -> None:
     truth = _truth(file)
     architecture = FILES[file][2]
     rows = {row["path"]: row["index"] for row in cli_json("shapes", TORCH / file)["layers"]}
+    tree = architecture and file not in SCRIPTED  # a module tree keeps containers; graphs and state dicts dotted names
     for path, s in truth["slices"].items():
         # #N: always the index (a bare digit-only name like '0' in an nn.Sequential is ambiguous)
-        layer = f"#{rows[path if architecture else path.replace('/', '.')]}"
+        layer = f"#{rows[path if tree else path.replace('/', '.')]}"
         report = cli_json("filters", TORCH / file, "--layer", layer, "--out", str(s["out"]))
         # the report spells trailing axes out (weight[:, 3, :, :] for PyTorch's weight[:, 3])
         assert re.sub(r"(, :)+\]$", "]", report["native_slice"]) == s["native_slice"], path
@@ -128,8 +148,10 @@ def test_weights_stats_and_sniffing_by_content(tmp_path: Path) -> None:
 def test_renamed_top_folder_and_archive_version() -> None:
     with zipfile.ZipFile(TORCH / "small_cnn_renamed.pth") as zf:
         assert zf.namelist()[0].startswith("mnist_cnn/")
+        version = zf.read("mnist_cnn/version").decode().strip()
     with open_model(TORCH / "small_cnn_renamed.pth") as model:
-        assert model.source.library_version == "3"
+        # the zip's version record is the serialization format, labelled as such: no PyTorch version is stored
+        assert model.source.library_version is None and model.source.format_version == f"archive format {version}"
 
 
 # ---------------------------------------------------------------------------------------
@@ -335,3 +357,10 @@ def test_old_parameters_and_builds_on_tensors(tmp_path: Path) -> None:
         weights = list(model.weights())
         assert [(w.name, w.shape) for w in weights] == [("a.weight", (4,)), ("b.weight", (4,)), ("c.weight", (4,))]
         np.testing.assert_array_equal(weights[2].read(()), np.arange(4))
+
+
+def test_a_module_is_selected_by_its_dotted_named_modules_name() -> None:
+    """``features.2`` is how PyTorch names the module the tree shows at features/2."""
+    by_path = cli_json("filters", TORCH / "small_cnn_module.pt", "--layer", "features/2", "--out", "5")
+    dotted = cli_json("filters", TORCH / "small_cnn_module.pt", "--layer", "features.2", "--out", "5")
+    assert dotted["layer"]["path"] == "features/2" and dotted["inputs"] == by_path["inputs"]

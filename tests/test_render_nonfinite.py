@@ -24,7 +24,8 @@ from cnninspect.loaders import open_model
 from cnninspect.render.heatmap import NONFINITE
 from cnninspect.render.picture import filters_picture, weights_picture
 from cnninspect.render.tables import connections_view
-from cnninspect.reports.filters import filters_report, layer_filters_report, select_layer
+from cnninspect.reports.filters import filters_report, layer_filters_report
+from cnninspect.reports.selection import select_layer
 
 PATH = FIXTURES / "keras3" / "nonfinite.h5"
 EXPECT = json.loads((FIXTURES / "keras3" / "nonfinite.expect.json").read_text())
@@ -235,7 +236,6 @@ def test_explore_export_writes_null_for_nan_and_inf(tmp_path: Path, monkeypatch:
     assert [v for row in document["inputs"][0]["filter"] for v in row].count(None) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="reports/filters: filters_report needs an 'architecture' field (see the render report)")
 def test_a_lone_array_says_its_bias_is_unknown(tmp_path: Path) -> None:
     path = tmp_path / "kernel.npy"
     np.save(path, KERNEL)

@@ -116,3 +116,35 @@ def test_source_that_does_not_parse_is_a_damaged_file() -> None:
 
     with pytest.raises(BrokenFile, match="does not parse"):
         tg.from_torchscript({"m/code/__torch__.py": "class Net(:\n"}, "__torch__.Net")
+
+
+FILES = {"script": "_script.pt", "trace": "_trace.pt", "export": ".pt2"}
+
+
+@pytest.mark.parametrize("kind", sorted(FILES))
+@pytest.mark.parametrize("model", MODELS)
+def test_shapes_from_the_graph_are_the_forward_hooks(model: str, kind: str) -> None:
+    """Through the loader, every leaf module's output shape is the one PyTorch's forward
+    hook saw, under its named_modules() name; residual adds and functional flattens
+    included. torch.export records the input shape; TorchScript needs --input-shape."""
+    from conftest import cli_json
+
+    truth = _truth(model)
+    args = ["shapes", str(GRAPHS / f"{model}{FILES[kind]}"), "--batch", "1"]
+    if kind != "export":
+        args += ["--input-shape", ",".join(map(str, truth["input_shape"][1:]))]
+    report = cli_json(*args)
+    rows = {row["name"]: row for row in report["layers"]}
+    for name, shape in truth["leaf_output_shapes"].items():
+        assert rows[name]["output_shapes"] == [shape], name
+    assert report["outputs"][0]["shape"] == truth["output_shape"]
+    stored = {w["name"] for row in report["layers"] for w in row["weights"]}
+    assert stored == set(truth["parameters"]) | set(truth["buffers"])
+
+
+def test_an_export_archive_needs_no_input_shape() -> None:
+    from conftest import cli_json
+
+    report = cli_json("shapes", str(GRAPHS / "lenet5.pt2"))
+    assert report["inputs"][0]["shape"] == _truth("lenet5")["input_shape"]
+    assert report["source"]["format"] == "torch-export" and report["source"]["library_version"].startswith("2.13")

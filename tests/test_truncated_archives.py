@@ -14,9 +14,10 @@ from conftest import cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ARCHIVES = {
-    "torch/small_cnn_state.pt": "PyTorch archive",
-    "keras3/convs.keras": "Keras .keras archive",
-    "keras3/convs.weights.npz": "NumPy .npz archive",
+    "torch/small_cnn_state.pt": "PyTorch zip archive",
+    "torch/graphs/resnet_tiny.pt2": "PyTorch zip archive",
+    "keras3/convs.keras": "Keras .keras (zip) archive",
+    "keras3/convs.weights.npz": "NumPy .npz (zip) archive",
 }
 
 

@@ -116,6 +116,12 @@ TORCH: dict[str, str] = {
     "float8_e4m3fn": "float8_e4m3fn", "float8_e4m3fnuz": "float8_e4m3fnuz", "float8_e5m2": "float8_e5m2",
     "float8_e5m2fnuz": "float8_e5m2fnuz", "float8_e8m0fnu": "float8_e8m0fnu", "float4_e2m1fn_x2": "float4_e2m1fn_x2",
 }  # fmt: skip
+# torch.export's serialized ScalarType (torch/_export/serde/schema.py)
+TORCH_EXPORT: dict[int, str] = {
+    1: "uint8", 2: "int8", 3: "int16", 4: "int32", 5: "int64", 6: "float16", 7: "float32", 8: "float64",
+    9: "complex32", 10: "complex64", 11: "complex128", 12: "bool", 13: "bfloat16", 28: "uint16",
+    29: "float8_e4m3fn", 30: "float8_e5m2", 31: "float8_e4m3fnuz", 32: "float8_e5m2fnuz", 33: "float8_e8m0fnu",
+}  # fmt: skip
 SAFETENSORS: dict[str, str] = {
     "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I64": "int64", "I32": "int32",
     "I16": "int16", "I8": "int8", "U64": "uint64", "U32": "uint32", "U16": "uint16", "U8": "uint8", "BOOL": "bool",
@@ -156,6 +162,10 @@ def _table(spelling: Any, table: dict[Any, str], library: str) -> DType:
 def from_torch(name: str) -> DType:
     """A storage class name (``BFloat16Storage``) or a ``torch.dtype`` name (``bfloat16``)."""
     return _table(name, TORCH, "PyTorch")
+
+
+def from_torch_export(number: int) -> DType:
+    return _table(number, TORCH_EXPORT, "torch.export")
 
 
 def from_safetensors(code: str) -> DType:

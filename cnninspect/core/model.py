@@ -198,8 +198,10 @@ class Source:
     path: str
     format: str  # e.g. "keras-h5"
     library: str | None = None  # e.g. "keras"
-    library_version: str | None = None
+    library_version: str | None = None  # the writing library's version, where the file records it
     backend: str | None = None
+    # The file format's own version, labelled ("archive format 3"): not the library's version.
+    format_version: str | None = None
 
 
 @dataclass

@@ -284,7 +284,7 @@ def _by_position(entries: list[Entry]) -> list[_Group]:
             end += 1
         vectors = entries[start:end]
         if kernel is not None:
-            bias, vectors = _take_bias(vectors)
+            bias, vectors = _take_bias(vectors, kernel)
             groups.append(_Group("", [("kernel", kernel)] + ([("bias", bias)] if bias else []), False))
         while len(vectors) >= 4 and _quadruple(vectors[:4]):
             groups.append(_Group("", list(zip(KERAS_BN_ROLES, vectors[:4])), False))
@@ -300,10 +300,11 @@ def _quadruple(vectors: list[Entry]) -> bool:
     return all(v.ndim == 1 and v.shape == vectors[0].shape for v in vectors)
 
 
-def _take_bias(vectors: list[Entry]) -> tuple[Entry | None, list[Entry]]:
+def _take_bias(vectors: list[Entry], kernel: Entry) -> tuple[Entry | None, list[Entry]]:
     """The vectors after a kernel are [bias] + BatchNormalization quadruples: no bias
-    when they split into quadruples exactly (a bias-free conv followed by BN)."""
-    if not vectors or vectors[0].ndim != 1:
+    when they split into quadruples exactly (a bias-free conv followed by BN), nor when
+    the first is not as long as the kernel's first or last axis (where layouts keep ``out``)."""
+    if not vectors or vectors[0].ndim != 1 or vectors[0].shape[0] not in (kernel.shape[0], kernel.shape[-1]):
         return None, vectors
     if len(vectors) % 4 == 0 and all(_quadruple(vectors[j : j + 4]) for j in range(0, len(vectors), 4)):
         return None, vectors

@@ -25,14 +25,17 @@ import re
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ..core.connections import out_maps
-from ..core.dtypes import DType, widen
+from ..core.dtypes import DType, from_torch_export, widen
 from ..core.layouts import USER_LAYOUTS, layout_for
 from ..core.model import Call, Graph, Layer, Model, Source, TensorRef, Weight
 from ..errors import BrokenFile, UnrecognisedFile
 from . import _unpickle as up
+from .torch_aten import build_graph
+from .torch_aten import translate as translate_aten
+from .torch_graph import AtenGraph, GraphUnreadable, Param, from_export, from_torchscript
 from .zipped import data_offset, guard_members, is_zip, member_names, open_zip
 
 MAGIC = 0x1950A86A20F9469CFC6C
@@ -45,7 +48,20 @@ MAX_RANK = 32
 def sniff(head: bytes, path: Path) -> bool:
     if head[:1] == b"\x80" and head[2:14] == LEGACY_HEAD:
         return True
-    return is_zip(head) and _archive_root(member_names(path)) is not None
+    if not is_zip(head):
+        return False
+    names = member_names(path)
+    return _archive_root(names) is not None or _export_root(names) is not None
+
+
+def _export_root(names: frozenset[str]) -> str | None:
+    """The top folder of a ``torch.export`` archive (``<top>/archive_format`` and
+    ``<top>/models/model.json``), with its slash."""
+    for name in names:
+        folder, _, base = name.rpartition("/")
+        if base == "archive_format" and "/" not in folder and f"{folder}/models/model.json" in names:
+            return folder + "/"
+    return None
 
 
 def _archive_root(names: frozenset[str], wanted: tuple[str, ...] = ("data.pkl", "model.json")) -> str | None:
@@ -315,15 +331,21 @@ def _open_legacy(path: Path) -> _Opened:
 def open_model(path: Path, options: Any = None) -> Model:
     with path.open("rb") as fh:
         head = fh.read(16)
-    opened = _open_legacy(path) if head[2:14] == LEGACY_HEAD else _open_zip(path)
     user = getattr(options, "layout", None)
     convention, flipped = USER_LAYOUTS[user] if user else ("torch", False)
+    name = path.name.rsplit(".", 1)[0] if "." in path.name else path.name
+    if head[2:14] != LEGACY_HEAD and _export_root(member_names(path)) is not None:
+        return _export_model(path, name, convention, flipped)
+    opened = _open_legacy(path) if head[2:14] == LEGACY_HEAD else _open_zip(path)
     notes: list[str] = []
     obj, where = _find_weights(opened.obj, notes)
-    name = path.name.rsplit(".", 1)[0] if "." in path.name else path.name
-    source = Source(str(path), opened.format, "pytorch", opened.version)
+    source = _source(path, opened)
     if _is_module(obj):
         builder = _ModuleBuilder(opened, convention, flipped)
+        if opened.format == "torchscript" and opened.code and not where:
+            scripted = _scripted_model(opened, obj, builder, name, source, notes)
+            if scripted is not None:
+                return scripted
         top = builder.layer(where or "", obj, top=True)
         notes.insert(0, f"a whole pickled module ({obj.qualname()}); its classes were read by name, never imported")
         notes.append(
@@ -345,6 +367,174 @@ def open_model(path: Path, options: Any = None) -> Model:
     notes.insert(0, "a state dict, no architecture: layers are rebuilt from the dotted names, their kinds guessed "
                     "from roles and ranks (a ConvTranspose is told from a Conv only by a bias as long as its in axis)")  # fmt: skip
     return Model(name=name, graph=Graph(layers, [], []), source=source, notes=notes, architecture=False)
+
+
+# ---------------------------------------------------------------------------------------
+# Forward graphs stored in the file: TorchScript code, torch.export programs
+
+
+def _scripted_model(opened: _Opened, obj: Any, builder: _ModuleBuilder, name: str, source: Source,
+                    notes: list[str]) -> Model | None:  # fmt: skip
+    """The model a TorchScript archive's forward code describes, or None (with a note)
+    when the code cannot be followed: then the module tree is used instead."""
+    try:
+        aten = from_torchscript(opened.code, obj.qualname())
+    except GraphUnreadable as exc:
+        notes.append(f"the forward code could not be followed ({exc}): layers are chained in registration order")
+        return None
+    tensors = dict(_named_tensors(obj, ""))
+    weights = _graph_weights(aten, {k: t for k, (t, _) in tensors.items()}, {k: g for k, (_, g) in tensors.items()},
+                             builder.convention, builder.flipped, opened.reader)  # fmt: skip
+    graph = build_graph(aten, weights)
+    _list_unused(graph, tensors, builder.convention, builder.flipped, opened.reader)
+    notes[:0] = [
+        f"TorchScript ({obj.qualname()}): the graph is its forward() code, read as a graph and never run",
+        "the input's shape is not stored: give it with --input-shape (channels first, e.g. 3,32,32)",
+    ]
+    return Model(name=name, graph=graph, source=source, notes=notes, architecture=True)
+
+
+def _named_tensors(module: up.Opaque, prefix: str) -> Iterator[tuple[str, tuple[up.TensorRef, bool]]]:
+    """Every parameter and buffer under ``module`` by its ``state_dict`` name."""
+    for role, tensor, trainable in _tensors(module):
+        yield (f"{prefix}.{role}" if prefix else role), (tensor, trainable)
+    for child, sub in _children(module):
+        yield from _named_tensors(sub, f"{prefix}.{child}" if prefix else child)
+
+
+def _graph_weights(
+    aten: AtenGraph,
+    tensors: dict[str, up.TensorRef],
+    trainable: dict[str, bool],
+    convention: str,
+    flipped: bool,
+    reader: Callable[[str, up.TensorRef], Callable[[tuple], Any]],
+) -> dict[str, Weight]:
+    """The weights the graph's calls use, each laid out as the op that uses it stores it."""
+
+    def shape_of(arg: Any) -> tuple[int, ...] | None:
+        return tuple(tensors[arg.name].shape) if isinstance(arg, Param) and arg.name in tensors else None
+
+    out: dict[str, Weight] = {}
+    for node in aten.nodes:
+        op = translate_aten(node, shape_of)[0]
+        for arg in [*node.args, *node.kwargs.values()]:
+            if not isinstance(arg, Param) or arg.name not in tensors or arg.name in out:
+                continue
+            tensor, role = tensors[arg.name], arg.name.rsplit(".", 1)[-1]
+            out[arg.name] = Weight(
+                name=arg.name, role=role, shape=tensor.shape, dtype=tensor.dtype,
+                layout=layout_for(convention, op, role, len(tensor.shape), flipped),
+                trainable=trainable.get(arg.name, True) and role not in NON_TRAINABLE,
+                reader=reader(arg.name, tensor),
+            )  # fmt: skip
+    return out
+
+
+def _list_unused(
+    graph: Graph,
+    tensors: dict[str, tuple[up.TensorRef, bool]],
+    convention: str,
+    flipped: bool,
+    reader: Callable[[str, up.TensorRef], Callable[[tuple], Any]],
+) -> None:
+    """Every stored tensor is listed: one the graph's calls do not use (``num_batches_tracked``,
+    a head never called) goes to its module's layer, or to a layer of its own that no call
+    reaches."""
+    used = {w.name for layer in graph.layers for w in layer.weights}
+    by_name = {layer.name: layer for layer in graph.layers}
+    for full, (tensor, trainable) in tensors.items():
+        if full in used:
+            continue
+        owner_name, _, role = full.rpartition(".")
+        owner = by_name.get(owner_name)
+        if owner is None:
+            reason = "its module is never called by forward()"
+            owner = Layer(name=owner_name or "(model)", type="(not called)", op="unknown", attrs={"reason": reason})
+            graph.layers.append(owner)
+            by_name[owner.name] = owner
+        owner.weights = [*owner.weights, Weight(
+            name=full, role=role, shape=tensor.shape, dtype=tensor.dtype,
+            layout=layout_for(convention, owner.op, role, len(tensor.shape), flipped),
+            trainable=trainable and role not in NON_TRAINABLE, reader=reader(full, tensor),
+        )]  # fmt: skip
+
+
+MAX_PROGRAM_JSON = 256 << 20
+
+
+def _export_model(path: Path, name: str, convention: str, flipped: bool) -> Model:
+    """A ``torch.export`` archive (``torch.export.save``): the graph is JSON in
+    ``models/model.json``, the weights raw tensors under ``data/weights/`` named by
+    ``model_weights_config.json``; ``data/sample_inputs`` holds example inputs, not weights."""
+    import json
+
+    with open_zip(path) as zf:
+        guard_members(zf)
+        infos = {info.filename: info for info in zf.infolist()}
+        root = _export_root(frozenset(infos))
+        assert root is not None
+        kind = _text(zf, infos.get(root + "archive_format"))
+        if kind != "pt2":
+            raise UnrecognisedFile(f"a torch.export-like archive whose archive_format is {kind!r}, not 'pt2'")
+        documents = {}
+        for member in ("models/model.json", "data/weights/model_weights_config.json"):
+            info = infos.get(root + member)
+            if info is None or info.file_size > MAX_PROGRAM_JSON:
+                raise BrokenFile(f"a torch.export archive without a readable {member}")
+            try:
+                documents[member] = json.loads(zf.read(info))
+            except (ValueError, RecursionError) as exc:
+                raise BrokenFile(f"{member} of this torch.export archive is not JSON ({type(exc).__name__})") from None
+    program = documents["models/model.json"]
+    aten = from_export(program)
+    config = documents["data/weights/model_weights_config.json"].get("config", {})
+    tensors: dict[str, up.TensorRef] = {}
+    located: dict[str, _Located] = {}
+    size = path.stat().st_size
+    for param, entry in config.items() if isinstance(config, dict) else []:
+        try:
+            meta, member = entry["tensor_meta"], root + "data/weights/" + entry["path_name"]
+            dims = tuple(int(d["as_int"]) for d in meta["sizes"])
+            strides = tuple(int(d["as_int"]) for d in meta["strides"])
+            offset = int(meta.get("storage_offset", {}).get("as_int", 0))
+            dtype = from_torch_export(int(meta["dtype"])).name
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BrokenFile(f"weight '{param}' of this torch.export archive has no usable tensor_meta ({exc})") from None
+        info = infos.get(member)
+        if info is None or entry.get("use_pickle"):
+            continue
+        storage_type = up.StorageType(dtype)
+        numel = info.file_size // max(storage_type.itemsize, 1)
+        tensors[param] = up.TensorRef(up.Storage(member, storage_type, numel), offset, dims, strides)
+        if info.compress_type == zipfile.ZIP_STORED:
+            start = data_offset(path, info)
+            located[member] = _Located(path, start, min(info.file_size, max(size - start, 0)))
+        else:
+            located[member] = _Located(path, None, info.file_size, _inflater(path, member))
+    opened = _Opened(None, located, False, "torch-export", None)
+    trainable = {p: bool(e.get("is_param", True)) for p, e in config.items()} if isinstance(config, dict) else {}
+    graph = build_graph(aten, _graph_weights(aten, tensors, trainable, convention, flipped, opened.reader))
+    _list_unused(graph, {k: (t, trainable.get(k, True)) for k, t in tensors.items()}, convention, flipped, opened.reader)
+    version = program.get("torch_version") if isinstance(program, dict) else None
+    schema = program.get("schema_version", {}) if isinstance(program, dict) else {}
+    notes = [
+        "a torch.export program: the graph and its input shapes are stored as JSON; nothing in it is run",
+        f"written by torch {version}" if isinstance(version, str) else "the writing torch version is not recorded",
+    ]
+    if isinstance(schema, dict) and "major" in schema:
+        notes.append(f"export schema version {schema.get('major')}.{schema.get('minor')}")
+    source = Source(str(path), "torch-export", "pytorch", version if isinstance(version, str) else None)
+    return Model(name=name, graph=graph, source=source, notes=notes, architecture=True)
+
+
+def _source(path: Path, opened: _Opened) -> Source:
+    """A zip's ``version`` record is its serialization format (3 since PyTorch 1.x), not a
+    PyTorch version; TorchScript 1.0's model.json records the producer's version."""
+    if opened.format == "torchscript" and opened.obj is not None and "." in str(opened.version or ""):
+        return Source(str(path), opened.format, "pytorch", opened.version)
+    label = f"archive format {opened.version}" if opened.version else None
+    return Source(str(path), opened.format, "pytorch", None, format_version=label)
 
 
 def _describe(obj: Any) -> str:
@@ -499,7 +689,8 @@ def _tensors(module: up.Opaque) -> list[tuple[str, up.TensorRef, bool]]:
     attrs = module.attributes
     if isinstance(attrs.get("_parameters"), dict):
         params = [(str(k), v, True) for k, v in attrs["_parameters"].items() if isinstance(v, up.TensorRef)]
-        buffers = attrs.get("_buffers") if isinstance(attrs.get("_buffers"), dict) else {}
+        found = attrs.get("_buffers")
+        buffers: dict[Any, Any] = found if isinstance(found, dict) else {}
         skipped = attrs.get("_non_persistent_buffers_set") or set()
         return params + [(str(k), v, False) for k, v in buffers.items() if isinstance(v, up.TensorRef) and k not in skipped]
     return [(str(k), v, v.requires_grad) for k, v in attrs.items() if isinstance(v, up.TensorRef)]

@@ -69,12 +69,13 @@ def zip_head_members(head: bytes) -> list[str]:
 
 def zip_kind(names: list[str]) -> str:
     """Which format a zip's member names belong to, for messages about damaged archives."""
-    if any(n.endswith(("/data.pkl", "/constants.pkl", "/archive_format", "/model.json", "/version")) for n in names):
-        return "a PyTorch archive"
+    if any(n.endswith(("/data.pkl", "/constants.pkl", "/archive_format", "/model.json", "/version"))
+           or n.split("/")[1:2] == ["data"] for n in names):  # fmt: skip  # <top>/data/<storage key>
+        return "a PyTorch zip archive"
     if any(n in ("config.json", "metadata.json", "model.weights.h5", "model.weights.npz") for n in names):
-        return "a Keras .keras archive"
+        return "a Keras .keras (zip) archive"
     if names and all(n.endswith(".npy") for n in names):
-        return "a NumPy .npz archive"
+        return "a NumPy .npz (zip) archive"
     return "a zip archive"
 
 

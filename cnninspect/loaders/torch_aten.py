@@ -119,14 +119,18 @@ def translate(node: Node, shape_of: Callable[[Any], Optional[tuple[int, ...]]]) 
         if size is None:
             return "unknown", {}, f"{op} to a size computed at run time"
         return "resize", {"size": tuple(size), "channels_last": False}, None
-    if op in ("batch_norm", "layer_norm", "group_norm", "instance_norm"):
-        return "identity", {}, None
+    if op == "batch_norm":
+        return "batch_norm", {}, None
+    if op in ("layer_norm", "group_norm", "instance_norm"):
+        return "normalization", {}, None
     if op in ACTIVATIONS:
-        return "identity", {"activation": ACTIVATIONS[op]}, None
-    if op in DROPOUT or op in SKIPPED:
+        return "activation", dict.fromkeys(("activation", "function"), ACTIVATIONS[op]), None
+    if op in DROPOUT:
+        return "dropout", {}, None
+    if op in SKIPPED:
         return "identity", {}, None
     if op in ELEMENTWISE:
-        return "broadcast", {}, None
+        return "elementwise", {"kind": op.rstrip("_")}, None
     if op == "cat":
         dim = _arg(node, 1, 0)
         return ("concat", {"axis": dim}, None) if isinstance(dim, int) else ("unknown", {}, "cat along a run-time axis")
@@ -181,12 +185,12 @@ def build_graph(graph: AtenGraph, weights: dict[str, Weight]) -> Graph:
         if why is not None:
             op, attrs = "unknown", {"reason": why}
         inputs: list[TensorRef | Constant] = []
-        for arg in node.args[:1] if op not in ("broadcast", "concat") else node.args:
+        for arg in node.args[:1] if op not in ("elementwise", "concat") else node.args:
             items = arg if isinstance(arg, list) else [arg]
             for item in items:
                 if isinstance(item, Value) and item in producers:
                     inputs.append(producers[item])
-                elif op == "broadcast" and isinstance(item, (int, float)) and not isinstance(item, bool):
+                elif op == "elementwise" and isinstance(item, (int, float)) and not isinstance(item, bool):
                     inputs.append(Constant(item))
         layer = Layer(name=name, type=kind, op=op, attrs=attrs, calls=[Call(inputs=inputs)])
         params = [a.name for a in [*node.args, *node.kwargs.values()] if isinstance(a, Param)]

@@ -35,14 +35,39 @@ def member_names(path: Path) -> frozenset[str]:
 @lru_cache(maxsize=16)
 def _member_names(path: Path, mtime_ns: int, size: int) -> frozenset[str]:
     try:
+        if not ends_whole(path):
+            return frozenset()
         with zipfile.ZipFile(path) as zf:
             return frozenset(zf.namelist())
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         return frozenset()
 
 
+EOCD = b"PK\x05\x06"
+
+
+def ends_whole(path: Path) -> bool:
+    """Whether the file ends with a zip's end-of-directory record (and its comment). A cut
+    archive that holds a zip of its own (torch.export keeps ``sample_inputs/model.pt``)
+    still shows the inner one's record, which zipfile would take for the archive's."""
+    with path.open("rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(size - (1 << 16) - 22, 0))
+        tail = fh.read()
+    at = tail.rfind(EOCD)
+    while at >= 0:
+        comment = int.from_bytes(tail[at + 20 : at + 22], "little")
+        if at + 22 + comment == len(tail):
+            return True
+        at = tail.rfind(EOCD, 0, at)
+    return False
+
+
 def open_zip(path: Path) -> zipfile.ZipFile:
     try:
+        if not ends_whole(path):
+            raise zipfile.BadZipFile("no end-of-directory record at the end of the file")
         return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, EOFError, ValueError) as exc:
         with path.open("rb") as fh:

@@ -81,9 +81,6 @@ def format_trainable(layer: dict) -> str:
     return "no" if not layer["trainable_params"] else "partly"
 
 
-SLIDING_OPS = {"conv", "conv_transpose", "depthwise_conv", "separable_conv", "pool", "pool_ceil"}
-
-
 def format_sizes(sizes: list | None) -> str:
     """``3×3``: one number per spatial axis."""
     return "" if sizes is None else "×".join("?" if s is None else str(s) for s in sizes)
@@ -92,14 +89,18 @@ def format_sizes(sizes: list | None) -> str:
 def attr_cells(layer: dict) -> dict[str, str]:
     """The layer-settings columns of a shapes-report layer: trainable from its params;
     kernel, stride, padding, dilation and groups from its ``window`` (sliding-window
-    layers; empty for the others, ``?`` when the report has no ``window`` field)."""
-    window = layer["window"] if "window" in layer else ({} if layer["op"] in SLIDING_OPS else None)
+    layers; empty for the others and for what does not apply, ``?`` where unknown)."""
+    window = layer.get("window")
     if window is None:  # not a sliding-window layer
         kernel = format_sizes(layer["kernel_size"])
         return {"trainable": format_trainable(layer), "kernel": kernel, "stride": "", "padding": "", "dilation": "", "groups": ""}
 
-    def known(name: str) -> str:  # absent or None (weights alone do not say): unknown
-        value = window.get(name)
+    def known(name: str) -> str:  # absent: does not apply; None (weights alone do not say): unknown
+        if name not in window:
+            return ""
+        value = window[name]
+        if isinstance(value, list) and value and isinstance(value[0], list):  # per-axis [before, after]
+            return "×".join(str(b) if b == a else f"{b}/{a}" for b, a in value)
         return "?" if value is None else value if isinstance(value, str) else str(value) if isinstance(value, int) else format_sizes(value)
 
     return {

@@ -32,6 +32,8 @@ def format_shape(shape: list | None) -> str:
 def _source_line(report: dict[str, Any]) -> Text:
     src = report["source"]
     writer = " ".join(x for x in (src.get("library"), src.get("library_version")) if x) or "unknown library"
+    if src.get("format_version"):
+        writer += f" ({src['format_version']})"
     backend = f", backend {src['backend']}" if src.get("backend") else ""
     return Text.assemble((report.get("model") or "model", "bold"), f"  {src['format']} written by {writer}{backend}")
 

@@ -8,6 +8,7 @@ depends on the file's layout, and is found by axis name. Only the slice shown is
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..core.connections import filter_weight, in_maps, kernel_size, out_maps
@@ -16,46 +17,12 @@ from ..core.ops import spec
 from ..core.ops.base import SPATIAL_AXES, Filters
 from ..core.ops.slicing import native_slice
 from ..core.quantize import DEQUANTIZED_NOTE, dequantize_layer
+from ..core.infer import infer_shapes
 from ..errors import SelectionError
 from .shapes import source_json, weight_json
 
 SCHEMA = "cnninspect.filters/1"
 FEEDS_SCHEMA = "cnninspect.feeds/1"
-
-def find_row(model: Model, spec: str) -> Row:
-    """``spec`` is the index shown by ``shapes``, a path (``outer/inner``) or a name."""
-    rows = model.rows()
-    row: Row | None = None
-    if spec.lstrip("-").isdigit():
-        i = int(spec)
-        row = rows[i] if 0 <= i < len(rows) else None
-    else:
-        row = next((r for r in rows if r.path == spec), None)
-        if row is None:
-            named = [r for r in rows if r.layer.name == spec]
-            if len(named) > 1:
-                raise SelectionError(f"several layers are named '{spec}': use a path: " + ", ".join(r.path for r in named))
-            row = named[0] if named else None
-    if row is None:
-        raise SelectionError(f"no layer '{spec}' (indexes 0-{len(rows) - 1}); {_with_filters(rows)}")
-    return row
-
-
-def select_layer(model: Model, spec: str) -> Row:
-    """The layer whose filters to show: ``find_row``, and it must have filters."""
-    row = find_row(model, spec)
-    if filter_weight(row.layer) is None:
-        raise SelectionError(f"layer {row.index} '{row.path}' ({row.layer.type}) has no filters; {_with_filters(model.rows())}")
-    return row
-
-
-def _with_filters(rows: list[Row]) -> str:
-    valid = [f"{r.index} {r.path} ({r.layer.type})" for r in rows if filter_weight(r.layer) is not None]
-    if not valid:
-        return "this model has no layer with filters"
-    shown = ", ".join(valid[:12]) + (f", ... ({len(valid)} in all)" if len(valid) > 12 else "")
-    return f"layers with filters: {shown}"
-
 
 def filters_report(
     model: Model, row: Row, out: int, as_correlation: bool = False, dequantize: bool = False
@@ -67,6 +34,7 @@ def filters_report(
     inputs, fixed, equation_terms, built_notes = _filters(layer).forward(layer, weight, out)
     bias = layer.weight("bias")
     bias_value = float(bias.read((out,))) if bias is not None else None
+    bias_mark = _nonfinite_mark(bias_value)
     # Without an architecture the activation is not recorded anywhere: say so.
     activation = layer.activation or ("linear" if model.architecture else "act")
     if not model.architecture:
@@ -79,8 +47,12 @@ def filters_report(
         "out": out,
         "out_maps": n_out,
         "bias": bias_value,
+        **({"bias_nonfinite": bias_mark} if bias_mark else {}),
         "activation": activation,
         "inputs": inputs,
+        # a lone array records no architecture: its bias and activation are unknown, not absent
+        "architecture": model.architecture,
+        **({"unflattened": unflat} if (unflat := _unflattened(model, row)) else {}),
     }
 
 
@@ -122,7 +94,9 @@ def _connection_json(
     flipped, shown_flipped = _orientation(row.layer, weight, entries, as_correlation, notes)
     if flipped and not shown_flipped:
         equation = equation.replace("⋆", "∗")
-    ranking = sorted(entries, key=lambda e: -e["l1"])
+    _mark_nonfinite(entries)
+    finite = [e for e in entries if math.isfinite(e["l1"])]
+    ranking = sorted(finite, key=lambda e: -e["l1"])
     return {
         "source": source_json(model),
         "layer": _layer_json(row),
@@ -133,6 +107,8 @@ def _connection_json(
         "flipped": flipped,
         "as_correlation": shown_flipped,
         "ranking": [{key: e[key], "l1": e["l1"], "l2": e["l2"], **({"via": e["via"]} if "via" in e else {})} for e in ranking],
+        # maps whose filters hold NaN or Inf: no norm to rank them by
+        "ranking_nonfinite": len(entries) - len(finite),
         "notes": notes,
     }
 
@@ -185,7 +161,8 @@ def _dequantize(layer: Layer, asked: bool) -> list[str]:
     note that says what was done."""
     if not asked:
         return []
-    if dequantize_layer(layer):
+    dequantize_layer(layer)  # idempotent: a second map of the same layer finds it done
+    if any(w.quantization for w in layer.weights):
         return [DEQUANTIZED_NOTE]
     return ["--dequantize: this layer's weights are not quantized; shown as stored"]
 
@@ -230,8 +207,71 @@ def strongest(report: dict[str, Any], n: int) -> list[dict[str, Any]]:
     def ident(entry: dict[str, Any]) -> tuple:
         return entry.get("via"), entry[key]
 
-    chosen = {ident(e) for e in report["ranking"][:n]}
-    return [e for e in report["inputs" if key == "in" else "outputs"] if ident(e) in chosen]
+    entries = report["inputs" if key == "in" else "outputs"]
+    chosen = {ident(e) for e in report["ranking"][:n]} | {ident(e) for e in entries if "nonfinite" in e}
+    return [e for e in entries if ident(e) in chosen]
+
+
+def _nonfinite_mark(value: float | None) -> str | None:
+    if value is None or math.isfinite(value):
+        return None
+    return "nan" if math.isnan(value) else "+inf" if value > 0 else "-inf"
+
+
+def _mark_nonfinite(entries: list[dict[str, Any]]) -> None:
+    """Give an entry whose filter holds NaN or Inf a count of each (its values stay: JSON
+    writes them as null, the views draw them with their own marks)."""
+    import numpy as np
+
+    for entry in entries:
+        values = np.asarray(entry.get("effective_filter", entry.get("filter")), dtype=float)
+        if np.isfinite(values).all():
+            continue
+        entry["nonfinite"] = {
+            "nan": int(np.isnan(values).sum()),
+            "+inf": int(np.isposinf(values).sum()),
+            "-inf": int(np.isneginf(values).sum()),
+        }
+
+
+def _unflattened(model: Model, row: Row) -> dict[str, Any] | None:
+    """For a dense layer fed by a Flatten: the shape the units came from, in the order
+    the library flattened them, so that unit ``i`` is the row-major index into ``shape``."""
+    layer = row.layer
+    if layer.op != "dense" or not layer.calls or len(layer.calls[0].tensor_inputs) != 1:
+        return None
+    graph = _graph_of(model, row)
+    ref = layer.calls[0].tensor_inputs[0]
+    flatten = next((x for x in graph.layers if x.name == ref.layer), None)
+    if flatten is None or flatten.op != "flatten" or not flatten.calls or len(flatten.calls[0].tensor_inputs) != 1:
+        return None
+    source_ref = flatten.calls[0].tensor_inputs[0]
+    source = next((x for x in graph.layers if x.name == source_ref.layer), None)
+    shape = infer_shapes(graph).shape_of(source, source_ref)
+    last = _channels_last(graph, source)
+    if shape is None or len(shape) != 4 or None in shape[1:] or last is None:
+        return None
+    dims = list(shape[1:])
+    return {"shape": dims, "axes": ["h", "w", "c"] if last else ["c", "h", "w"]}
+
+
+def _graph_of(model: Model, row: Row) -> Any:
+    """The graph that holds ``row``'s layer (the model's, or a nested container's; layer
+    names may hold '/' themselves, so the path is not split)."""
+    graphs = [model.graph] + [r.layer.graph for r in model.rows() if r.layer.graph is not None]
+    return next(g for g in graphs if any(x is row.layer for x in g.layers))
+
+
+def _channels_last(graph: Any, layer: Any) -> bool | None:
+    """Whether a tensor is channels-last, from the nearest layer upstream that says."""
+    seen = 0
+    while layer is not None and seen < 10_000:
+        if "channels_last" in layer.attrs:
+            return bool(layer.attrs["channels_last"])
+        refs = layer.calls[0].tensor_inputs if layer.calls else []
+        layer = next((x for x in graph.layers if refs and x.name == refs[0].layer), None)
+        seen += 1
+    return None
 
 
 # The reverse view: which output maps one input map feeds.

@@ -70,6 +70,7 @@ def source_json(model: Model) -> dict[str, Any]:
         "library": s.library,
         "library_version": s.library_version,
         "backend": s.backend,
+        "format_version": s.format_version,
     }
 
 
@@ -119,9 +120,34 @@ def _layer_json(row: Row, inferred: Inference) -> dict[str, Any]:
         "weights": [weight_json(w) for w in layer.weights],
         "channels": _channels(layer),
         "kernel_size": kernel_size(layer),
+        "window": _window(layer),
         "unknown_reason": inferred.reason(layer),
         "notes": layer.notes + inferred.layer_notes(layer),
     }
+
+
+def _window(layer: Layer) -> dict[str, Any] | None:
+    """A sliding-window layer's kernel, strides, padding ('same'/'valid', or per spatial
+    axis a [before, after] pair), dilation and, for layers with filters, groups; None
+    where the file does not say (weights alone). None for other layers."""
+    attrs = layer.attrs
+    kernel = attrs.get("kernel_size") or kernel_size(layer)
+    filtered = out_maps(layer) is not None and layer.op != "dense"
+    if kernel is None or not (filtered or "strides" in attrs):
+        return None
+    padding = attrs.get("padding")
+    if isinstance(padding, (list, tuple)):
+        padding = [list(p) if isinstance(p, (list, tuple)) else [p, p] for p in padding]
+    known = "strides" in attrs  # an architecture states the window; weights alone do not
+    window: dict[str, Any] = {
+        "kernel_size": list(kernel),
+        "strides": attrs.get("strides") or (list(kernel) if known and not filtered else None),
+        "padding": padding,
+        "dilation": attrs.get("dilation") or ([1] * len(kernel) if known else None),
+    }
+    if filtered:
+        window["groups"] = int(attrs.get("groups") or 1) if known else None
+    return window
 
 
 def _channels(layer: Layer) -> dict[str, int | None] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..core.connections import filter_weight
 from ..core.dtypes import lookup
 from ..core.model import Model, Row, Weight
 from ..core.quantize import DEQUANTIZED_NOTE, dequantize_layer
@@ -24,14 +25,17 @@ def weights_report(
     ``stats``; ``dtype`` then says float32 and ``quantization.dequantized`` is true)."""
     tensors = []
     notes = list(model.notes)
-    if dequantize and any([dequantize_layer(row.layer) for row in rows]):
-        notes.append(DEQUANTIZED_NOTE)
+    if dequantize:
+        for row in rows:
+            dequantize_layer(row.layer)
+        if any(w.quantization for row in rows for w in row.layer.weights):
+            notes.append(DEQUANTIZED_NOTE)
     for row in rows:
         for w in row.layer.weights:
             entry = {"path": w.name, "layer": row.path, **weight_json(w), "bytes": w.nbytes}
             del entry["name"]
             if stats:
-                entry["stats"] = tensor_stats(w, progress)
+                entry["stats"] = tensor_stats(w, progress, per_map=w is filter_weight(row.layer))
             tensors.append(entry)
     return {
         "schema": SCHEMA,
@@ -52,14 +56,15 @@ def _chunks(w: Weight) -> list[tuple]:
     return [(slice(i, min(i + step, w.shape[0])),) for i in range(0, w.shape[0], step)]
 
 
-def tensor_stats(w: Weight, progress: Progress | None = None) -> dict[str, Any]:
-    """min, max, mean, std, zero fraction, NaN/Inf counts, and dead output maps (filters
-    whose every weight is zero), read chunk by chunk."""
+def tensor_stats(w: Weight, progress: Progress | None = None, per_map: bool = False) -> dict[str, Any]:
+    """min, max, mean, std, zero fraction, NaN/Inf counts, and, for the weight whose
+    ``out`` axis numbers a layer's output maps (``per_map``), its dead output maps
+    (filters whose every weight is zero), read chunk by chunk."""
     import numpy as np
 
     if not lookup(w.dtype).numeric:  # bfloat16 and float8 are: their readers widen them to float32
         return {"error": f"{w.dtype} data has no numeric statistics"}
-    filters = w.size and "out" in w.axes and w.role in ("kernel", "weight", "pointwise_kernel")
+    filters = w.size and "out" in w.axes and per_map
     out_axis = w.axes.index("out") if filters else None
     alive = np.zeros(w.shape[out_axis], dtype=bool) if out_axis is not None else None
     count = zeros = nans = infs = 0
