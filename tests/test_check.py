@@ -228,7 +228,7 @@ KINDS = {
     "convs.h5": {"filters", "input channels", "kernel size"},
     "depthwise_separable.h5": {"depth multiplier", "depthwise maps", "filters", "input channels", "kernel size", "output maps"},
     "norm_act.h5": {"channels", "input features", "units"},
-    "rnn.h5": {"input channels", "input dim", "input features", "output dim", "units"},
+    "rnn.h5": {"input dim", "input features", "output dim", "units"},
     "transposed.h5": {"filters", "input channels", "kernel size"},
     "dense_only.h5": {"input features", "units"},
 }
