@@ -260,3 +260,19 @@ def test_every_check_fails_when_its_axis_is_off_by_one(name: str) -> None:
             assert any(f.layer == fact.layer and f.what == fact.what and f.axis == fact.axis for f in failed), fact
             assert any(f.layer == fact.layer and f.what == "params" for f in failed), fact
         assert {f.what for f in base.facts if (f.layer, f.weight, f.axis) in tried} == KINDS[name]
+
+
+def _torch_with_input_shapes() -> list[tuple[Path, tuple]]:
+    """Every PyTorch fixture with the input shape its truth was computed on."""
+    pairs = []
+    for truth_path in [*TORCH.glob("*.truth.json"), *(TORCH / "graphs").glob("*.graph_truth.json")]:
+        shape = json.loads(truth_path.read_text()).get("input_shape")
+        if shape:
+            shape = shape[1:] if "graph_truth" in truth_path.name else shape  # graph truths hold the batch
+            pairs += [(p, tuple(shape)) for p in truth_path.parent.glob(truth_path.name.split(".")[0] + "*.pt*")]
+    return sorted(pairs)
+
+
+@pytest.mark.parametrize("path, shape", _torch_with_input_shapes(), ids=lambda x: x.name if isinstance(x, Path) else "")
+def test_torch_fixtures_agree_with_the_input_they_were_run_on(path: Path, shape: tuple) -> None:
+    assert report(path, shape)["mismatches"] == []
