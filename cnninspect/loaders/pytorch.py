@@ -735,14 +735,15 @@ def translate(cls: str, h: dict[str, Any]) -> tuple[str, dict[str, Any], str | N
         pads = _pairs(h.get("padding", 0), rank)
         dilation = _pairs(h.get("dilation", 1), rank)
         attrs = {"rank": rank, "kernel_size": kernel, "strides": stride, "dilation": dilation,
-                 "padding": None if pads is None else [(p, p) for p in pads], "channels_last": False}  # fmt: skip
+                 "padding": None if pads is None else [(p, p) for p in pads], "channels_last": False,
+                 "ceil_mode": bool(h.get("ceil_mode"))}  # fmt: skip
         why = "its kernel_size, stride or padding are not in the file" if None in (kernel, stride, pads, dilation) else None
-        return "pool_ceil" if h.get("ceil_mode") else "pool", attrs, why
+        return "pool", attrs, why
     if cls in ADAPTIVE:
         rank = ADAPTIVE[cls]
         size = _pairs(h.get("output_size"), rank)
         if rank == 2 and size is not None:
-            return "resize", {"size": tuple(size), "channels_last": False}, None
+            return "resize", {"sizes": [None, None, *size], "channels_last": False}, None
         return "unknown", {}, "adaptive pooling to an output size of None (keeps the input's) or in 1-D/3-D"
     if cls == "Linear":
         return "dense", {"units": h.get("out_features")}, None if isinstance(h.get("out_features"), int) else "out_features is not in the file"
