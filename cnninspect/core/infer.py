@@ -13,9 +13,9 @@ inference of their graph).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence, Union
+from typing import Any, Mapping, Sequence, Union
 
-from .arithmetic import ShapeError
+from .arithmetic import ShapeError, product, spatial_split
 from .model import Graph, Layer, Shape, TensorRef
 from .ops import SPECS
 from .ops.base import RuleContext
@@ -33,9 +33,22 @@ class Inference:
     notes: dict[int, list[str]] = field(default_factory=dict)  # how a shape was found, when notable
     # The values folded on the way (shape arithmetic), per layer and call: each output's value.
     values: dict[tuple[int, int], list[Any]] = field(default_factory=dict)
+    # What the weights resolved, per layer: what -> {"value", "inferred_from": "weights", "evidence"}
+    resolved: dict[int, dict[str, dict]] = field(default_factory=dict)
+    # The input a call was computed on, where it is not its producer's output (an implicit flatten)
+    inputs: dict[tuple[int, int], Shape] = field(default_factory=dict)
 
     def output_shapes(self, layer: Layer) -> list[Shapes]:
         return self.shapes.get(id(layer), [])
+
+    def resolve(self, layer: Layer, what: str, value: Any, evidence: str, source: str = "weights") -> None:
+        """Record a size the file leaves open, found from ``source`` (the weights, or a
+        library's own rule), with the evidence; the layer's notes say it too."""
+        self.resolved.setdefault(id(layer), {})[what] = {"value": value, "inferred_from": source, "evidence": evidence}
+        note = f"{what} = {value}, inferred from the {source}: {evidence}"
+        notes = self.notes.setdefault(id(layer), [])
+        if note not in notes:
+            notes.append(note)
 
     def reason(self, layer: Layer) -> str | None:
         return self.reasons.get(id(layer))
@@ -47,6 +60,14 @@ class Inference:
         """The values of a call's outputs that inference folded, or None."""
         return self.values.get((id(layer), call))
 
+    def call_inputs(self, layer: Layer, i: int, by_name: dict[str, Layer]) -> list[Shape | None]:
+        """The shapes call ``i`` of ``layer`` was computed on: its producers' outputs,
+        or what the weights resolved them to (an implicit flatten)."""
+        seen = self.inputs.get((id(layer), i))
+        if seen is not None:
+            return [seen]
+        return [self.shape_of(by_name.get(ref.layer), ref) for ref in layer.calls[i].tensor_inputs]
+
     def shape_of(self, producer: Layer | None, ref: TensorRef) -> Shape | None:
         """The shape of the tensor ``ref`` names, ``producer`` being its layer."""
         calls = self.output_shapes(producer) if producer is not None else []
@@ -54,22 +75,30 @@ class Inference:
         return shapes[ref.index] if ref.index < len(shapes) else None
 
 
-def infer_shapes(graph: Graph, input_shapes: Sequence[Shape | None] | None = None, batch: int | None = None) -> Inference:
+def infer_shapes(
+    graph: Graph,
+    input_shapes: Sequence[Shape | None] | None = None,
+    batch: int | None = None,
+    preserving: Mapping[int, tuple[str, str]] | None = None,
+) -> Inference:
     """The output shapes of every call of every layer, nested ones too, with the reasons
     for the unknown ones.
 
     ``input_shapes`` overrides the shapes the file records for the graph's inputs, in
-    order; ``batch`` fills an unknown batch dimension.
+    order; ``batch`` fills an unknown batch dimension. ``preserving`` names layers (by
+    identity) whose shape rule cannot tell, to be taken as shape-preserving, with the
+    source and evidence for it (a library's own rule, or the weights downstream).
     """
     result = Inference()
-    result.outputs = _Run(batch, result).graph(graph, input_shapes, record=True)
+    result.outputs = _Run(batch, result, preserving or {}).graph(graph, input_shapes, record=True)
     return result
 
 
 class _Run:
-    def __init__(self, batch: int | None, result: Inference) -> None:
+    def __init__(self, batch: int | None, result: Inference, preserving: Mapping[int, tuple[str, str]]) -> None:
         self.batch = batch
         self.result = result
+        self.preserving = preserving
 
     def graph(self, graph: Graph, input_shapes: Sequence[Shape | None] | None, record: bool) -> Shapes:
         by_name = {layer.name: layer for layer in graph.layers}
@@ -143,17 +172,33 @@ class _Run:
             return [None]
         if layer.graph is not None:
             known: list[Shape] = [s for s in in_shapes if s is not None]
+            reader = _first_reader(layer.graph) if layer.attrs.get("order_guessed") and known else None
+            refuted = self._refuted(reader, known[0]) if reader is not None else None
+            if refuted is not None:
+                reasons.setdefault(layer.name, f"{reader.name}: {refuted}")  # type: ignore[union-attr]
+                return [None]
             if record and i == 0:
                 stored = self._stored_inputs(layer.graph)
                 self.graph(layer.graph, stored if all(s is not None for s in stored) else known, record=True)
             return self.graph(layer.graph, known, record=False)
-        return self._call(layer, in_shapes, ctx, reasons, recorded.get((layer.name, i)))
+        return self._call(layer, in_shapes, i, ctx, reasons, recorded.get((layer.name, i)))
 
-    def _call(self, layer: Layer, in_shapes: Shapes, ctx: RuleContext, reasons: dict[str, str], recorded: Shapes | None) -> Shapes:
+    def _call(
+        self, layer: Layer, in_shapes: Shapes, i: int, ctx: RuleContext, reasons: dict[str, str], recorded: Shapes | None
+    ) -> Shapes:
         own = SPECS.get(layer.op)
         if own is None:
             reasons.setdefault(layer.name, f"no shape rule for {layer.type}")
             return [None]
+        refuted = self._refuted(layer, in_shapes[0]) if layer.attrs.get("order_guessed") and in_shapes else None
+        if refuted is not None:
+            reasons.setdefault(layer.name, refuted)
+            return [None]
+        if layer.attrs.get("implicit_flatten") and len(in_shapes) == 1 and in_shapes[0] is not None and len(in_shapes[0]) > 2:
+            flat = self._flattened(layer, in_shapes[0])
+            if flat is not None:
+                in_shapes = [flat]
+                self.result.inputs[(id(layer), i)] = flat
         try:
             out = own.shape(layer.attrs, in_shapes, ctx)  # type: ignore[arg-type]
         except ShapeError as exc:
@@ -169,8 +214,48 @@ class _Run:
             if note not in notes:
                 notes.append(note)
             return [None if s is None else self._fill_batch(s) for s in recorded]
+        if id(layer) in self.preserving and in_shapes and in_shapes[0] is not None:
+            source, evidence = self.preserving[id(layer)]
+            self.result.resolve(layer, "output shape", list(in_shapes[0]), f"its input's: {evidence}", source)
+            return [in_shapes[0]]
         reasons.setdefault(layer.name, reason)
         return [None]
+
+    @staticmethod
+    def _refuted(layer: Layer, shape: Shape | None) -> str | None:
+        """Why a conv chained to the module registered before it cannot read that
+        module's output, when its kernel takes another number of maps; else None."""
+        kernel = layer.weight("kernel")
+        if shape is None or layer.op != "conv" or kernel is None or "in" not in kernel.axes:
+            return None
+        _, made = spatial_split(shape, layer.attrs["rank"], layer.attrs["channels_last"])
+        takes = kernel.shape[kernel.axis("in")] * int(layer.attrs.get("groups") or 1)
+        if made is None or made == takes:
+            return None
+        return (f"forward() does not run it on the module registered before it: that makes {made} maps, its "
+                f"{kernel.role} ({','.join(map(str, kernel.shape))}) takes {takes} (the file does not record the order)")
+
+    def _flattened(self, layer: Layer, shape: Shape) -> Shape | None:
+        """A Linear of a custom forward() that receives a N-D tensor: flattened when its
+        in_features are the product of the incoming dims, or a multiple of the incoming
+        channels (forward() resizes by calls the file does not hold); None otherwise."""
+        kernel = layer.weight("kernel")
+        if kernel is None or "in" not in kernel.axes:
+            return None
+        wanted = kernel.shape[kernel.axis("in")]
+        if shape[-1] == wanted:
+            return None
+        named = f"{layer.name}'s {kernel.role} ({','.join(map(str, kernel.shape))})"
+        dims = shape[1:]
+        if product(dims) == wanted:
+            evidence = f"{named} takes {wanted} = {'·'.join(map(str, dims))}, the product of its incoming dims: forward() flattens there"
+        elif shape[1] is not None and shape[1] > 0 and wanted % shape[1] == 0:
+            evidence = (f"{named} takes {wanted} = {shape[1]} channels x {wanted // shape[1]}: forward() flattens there, "
+                        "after calls the file does not hold")  # fmt: skip
+        else:
+            return None
+        self.result.resolve(layer, "flattened input", wanted, evidence)
+        return (shape[0], wanted)
 
     def _stored_inputs(self, graph: Graph) -> list[Shape | None]:
         out: list[Shape | None] = []
@@ -195,6 +280,12 @@ class _Run:
         if shapes is None or ref.index >= len(shapes):
             return None
         return shapes[ref.index]
+
+
+def _first_reader(graph: Graph) -> Layer | None:
+    """The layer of a chained container that reads its input (after the synthetic one)."""
+    entry = {ref.layer for ref in graph.inputs}
+    return next((x for x in graph.layers if any(r.layer in entry for c in x.calls for r in c.tensor_inputs)), None)
 
 
 def _recorded_shapes(graph: Graph) -> dict[tuple[str, int], Shapes]:

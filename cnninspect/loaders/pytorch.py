@@ -27,6 +27,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from ..core.connections import out_maps
 from ..core.dtypes import DType, from_torch_export, widen
 from ..core.layouts import USER_LAYOUTS, layout_for
 from ..core.model import Call, Graph, Layer, Model, Source, TensorRef, Weight
@@ -609,10 +610,43 @@ def _state_dict_layers(opened: _Opened, tensors: list[tuple[str, up.TensorRef]],
 
     entries = [Entry(name, t.shape, t.storage.type.spec, opened.reader(name, t)) for name, t in tensors]
     layers = named_layers(entries, convention, flipped)
+    before: Layer | None = None
     for layer in layers:
         if layer.op == "conv":
-            layer.notes.append("groups are not recorded in a state dict: read as 1 (a grouped conv shows in/groups inputs)")
+            resolved = _groups_from_weights(before, layer)
+            if resolved is None:
+                layer.notes.append("groups are not recorded in a state dict: read as 1 (a grouped conv shows in/groups inputs)")
+        if out_maps(layer) is not None:
+            before = layer
     return layers
+
+
+def _groups_from_weights(before: Layer | None, layer: Layer) -> int | None:
+    """A state dict's conv that follows another in one nn.Sequential (sibling names that
+    are indices; the layers between keep the maps: activations, pools, norms) takes what
+    that one makes: fewer maps per group when the count divides both, so its groups are
+    resolved from the weights; a count that does not divide is a contradiction, recorded."""
+    kernel = layer.weight("kernel")
+    if before is None or before.op != "conv" or kernel is None or "in" not in kernel.axes:
+        return None
+    (parent, index), (parent_before, index_before) = layer.name.rpartition(".")[::2], before.name.rpartition(".")[::2]
+    made = out_maps(before)
+    if made is None or parent != parent_before or not (index.isdigit() and index_before.isdigit()):
+        return None
+    takes, filters = kernel.shape[kernel.axis("in")], kernel.shape[kernel.axis("out")]
+    named = f"{kernel.role} ({','.join(map(str, kernel.shape))})"
+    if takes == made:
+        return None
+    if takes > made or made % takes or filters % (made // takes):
+        layer.attrs["checked"] = [{"what": "input channels", "expected": made, "stored": takes,
+                                   "evidence": f"'{before.name}' before it in an nn.Sequential makes {made} maps; its {named}"}]  # fmt: skip
+        return None
+    groups = made // takes
+    evidence = f"'{before.name}' makes {made} maps and {named} takes {takes} per group: {made} / {takes} = {groups} groups"
+    layer.attrs["groups"] = groups
+    layer.attrs.setdefault("resolved", {})["groups"] = {"value": groups, "inferred_from": "weights", "evidence": evidence}
+    layer.notes.append(f"groups = {groups}, inferred from the weights: {evidence}")
+    return groups
 
 
 # ---------------------------------------------------------------------------------------
@@ -772,6 +806,10 @@ class _ModuleBuilder:
             if cls not in CONTAINERS and children:
                 self.custom.append(cls)
             graph = self.chain([self.layer(child, sub, f"{prefix}.{child}" if prefix else child) for child, sub in children])
+            for child in graph.layers[1:] if cls not in CONTAINERS else ():
+                child.attrs["order_guessed"] = True  # forward() may run it on another input: the weights tell
+                if child.op == "dense":  # forward() may flatten before it: shape inference asks the weights
+                    child.attrs["implicit_flatten"] = True
             layer = Layer(name=name or "model", type=cls, op="model", graph=graph, config=self.hyper(module))
             layer.weights = weights
             if weights:

@@ -11,12 +11,13 @@ from typing import Any, Sequence
 
 from ..core.connections import in_maps, kernel_size, out_maps
 from ..core.cost import Costs, graph_costs
-from ..core.infer import Inference, infer_shapes
+from ..core.infer import Inference
 from ..core.memory import Activations
 from ..core.receptive import Field, Fields, graph_fields
 from .explain import explain_graph
 from ..errors import UsageError
 from ..core.model import Layer, Model, Row, Shape, TensorRef, Weight
+from .check import checked_inference
 
 SCHEMA = "cnninspect.shapes/1"
 
@@ -35,7 +36,8 @@ def shapes_report(
             f"--input-shape given {len(input_shapes)} time(s), but the model has {len(model.graph.inputs)} input(s): "
             + ", ".join(r.layer for r in model.graph.inputs)
         )
-    inferred = infer_shapes(model.graph, input_shapes, batch)
+    inferred, consistency = checked_inference(model, input_shapes, batch)
+    flagged = consistency.by_layer()
     rows = model.rows()
     weights = [w for row in rows for w in row.layer.weights]
     costs, fields = graph_costs(model.graph, inferred), graph_fields(model.graph, inferred)
@@ -56,6 +58,7 @@ def shapes_report(
             {
                 **_layer_json(row, inferred, model.weights_stored),
                 **metrics.layer(row.layer),
+                "consistency": flagged.get(row.path, []),
                 **({} if explained is None else {"explain": explained[id(row.layer)]}),
             }
             for row in rows
@@ -63,6 +66,7 @@ def shapes_report(
         ],
         "totals": {**(_totals(weights) if model.weights_stored else _NO_WEIGHTS), **metrics.totals(model, rows)},
         "notes": list(model.notes),
+        "consistency": consistency.json(),
     }
 
 

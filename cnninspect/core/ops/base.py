@@ -17,6 +17,8 @@ Conv in one module and a new kind is registered in one place:
   ``moving_variance``), which is what consumers ask for;
 - ``filters``: which weight connects input maps to output maps and how one output map's
   filters (forward) and one input map's (reverse) are sliced from it;
+- ``pins``: what its stored weights pin, per named weight axis (``core/consistency.py``
+  holds the rule derived from the role axes, which every kind without its own uses);
 - ``forward``: its computation, ``forward(step, inputs) -> outputs`` on NumPy arrays
   (``step``: the layer, its call and its weights in the kernels' layouts, see
   ``cnninspect/forward/layers.py``); None for a kind nothing computes.
@@ -46,6 +48,9 @@ ReceptiveStep = Callable[[Layer, Sequence[Any], Sequence[Optional[Shape]]], Any]
 FilterBuilder = Callable[[Layer, "Weight", int], tuple[list, dict, str, list[str]]]
 # forward(step, inputs) -> outputs (cnninspect.forward.layers; named by forward.lazy)
 Forward = Callable[["Step", "list[np.ndarray]"], "list[np.ndarray]"]
+# (layer, its input's shape or None, a stored weight) -> per axis name of that weight, the
+# size its architecture implies and where that comes from (``core.consistency.Pin``)
+PinRule = Callable[[Layer, Optional[Shape], "Weight"], "dict[str, Any]"]
 # An axes template: axis names, where SPATIAL stands for the kernel's spatial axes
 # (kw; kh, kw; kd, kh, kw), as many as the stored array's rank leaves for them.
 Axes = tuple[str, ...]
@@ -87,6 +92,8 @@ class OpSpec:
     spatial_kernels: bool = False
     # The shape rule runs even when an input's shape is unknown (passed as None).
     accepts_unknown: bool = False
+    # What its weights pin; None: the rule derived from ``roles`` (core/consistency.py).
+    pins: Optional[PinRule] = None
     forward: Optional[Forward] = None
     doc: str = ""
 
