@@ -28,6 +28,7 @@ from .commands import (
     InputShape,
     Request,
     ShapesRequest,
+    CheckRequest,
     WeightsRequest,
 )
 from .environment import Environment
@@ -230,6 +231,27 @@ def shapes(
         file=file, config=config, layout=layout, debug=debug, as_json=as_json,
         input_shapes=tuple(parse_input_shape(s) for s in input_shape), batch=batch,
         columns=parse_columns(columns), units=units.value, depth=depth, types=tuple(types), match=match, explain=explain,
+    )  # fmt: skip
+
+
+@app.command(cls=_Command)
+def check(
+    file: Path = FileArg,
+    as_json: bool = JsonOpt,
+    input_shape: List[str] = InputShapeOpt,
+    batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Fill the batch dimension with N."),
+    config: Optional[Path] = ConfigOpt,
+    layout: Optional[str] = LayoutOpt,
+    debug: bool = DebugOpt,
+) -> CheckRequest:
+    """The architecture checked against the stored weights: one line per check that failed
+    or that the weights resolved, then the counts. Exit 0 when consistent, 5 when not.
+
+    Example: cnninspect check sample_models/mnist_cnn.h5
+    """
+    return CheckRequest(
+        file=file, config=config, layout=layout, debug=debug, as_json=as_json,
+        input_shapes=tuple(parse_input_shape(s) for s in input_shape), batch=batch,
     )  # fmt: skip
 
 

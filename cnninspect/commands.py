@@ -189,6 +189,39 @@ def _discard(stream: TextIO) -> None:
         pass
 
 
+@dataclass(frozen=True)
+class CheckRequest(Request):
+    as_json: bool = False
+    input_shapes: Tuple[InputShape, ...] = ()
+    batch: Optional[int] = None
+
+
+class Inconsistent(CnnInspectError):
+    """The architecture contradicts the stored weights: said by the report (check's lines,
+    shapes' flagged rows), so nothing more to say; exit 5 so that scripts notice."""
+
+    status = ExitStatus.BROKEN
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+
+def check(request: CheckRequest, env: Environment) -> None:
+    from .reports.check import check_report, exit_code
+
+    with _open(request) as model:
+        _check_input_ranks(model, request.input_shapes)
+        report = check_report(model, list(request.input_shapes) or None, request.batch)
+    if request.as_json:
+        _emit_json(report, env)
+    else:
+        from .render.check import check_view
+
+        _print(env.console(), check_view(report))
+    if exit_code(report):
+        raise Inconsistent()
+
+
 # --- the commands ---------------------------------------------------------------------------
 
 
@@ -208,6 +241,10 @@ def shapes(request: ShapesRequest, env: Environment) -> None:
         console = env.console()
         _print(console, shapes_view(report, console, request.columns, request.units))
         _print(console, explain_view(report, console.width))
+    from .reports.check import exit_code
+
+    if exit_code(report):
+        raise Inconsistent()
 
 
 def filters(request: FiltersRequest, env: Environment) -> None:
@@ -415,6 +452,7 @@ HANDLERS: dict[type, Callable[[Any, Environment], None]] = {
     ExploreRequest: explore,
     DiffRequest: diff,
     GraphRequest: graph,
+    CheckRequest: check,
 }
 
 

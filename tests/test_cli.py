@@ -72,14 +72,16 @@ def test_layer_by_index_name_and_path_agree() -> None:
 
 
 def test_input_shape_override_and_batch() -> None:
-    """A 32x32 input through the mnist network: 'same' convs keep 32x32, the 2x2 pool
-    halves it, Flatten gives 16*16*32."""
-    report = cli_json("shapes", MNIST, "--input-shape", "32,32,1", "--batch", "8")
+    """--batch fills the batch dim through the mnist network; a 32x32 input would flatten
+    to 16*16*32 = 8192 features where dense's kernel takes 6272 (issue 11): refused."""
+    report = cli_json("shapes", MNIST, "--input-shape", "28,28,1", "--batch", "8")
     shapes = {layer["name"]: layer["output_shapes"][0] for layer in report["layers"]}
-    assert shapes["conv2d_1"] == [8, 32, 32, 32]
-    assert shapes["max_pooling2d"] == [8, 16, 16, 32]
-    assert shapes["flatten"] == [8, 16 * 16 * 32]
+    assert shapes["conv2d_1"] == [8, 28, 28, 32]
+    assert shapes["max_pooling2d"] == [8, 14, 14, 32]
+    assert shapes["flatten"] == [8, 14 * 14 * 32]
     assert report["outputs"][0]["shape"] == [8, 10]
+    refused = cli("shapes", MNIST, "--input-shape", "32,32,1")
+    assert refused.exit_code == 2 and "takes 6272 input features; --input-shape 32,32,1 gives 8192" in refused.stderr
 
 
 def test_dynamic_spatial_dims_resolved_by_input_shape() -> None:

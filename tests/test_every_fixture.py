@@ -5,6 +5,7 @@ this covers every layer of the sound ones."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ SUFFIXES = {".h5", ".keras", ".npz", ".npy", ".pt", ".pth", ".safetensors", ".on
 # Refused by design: a sparse tensor on read (test_tflite), and the empty zips np.savez
 # writes for a model without weights (test_numpy)
 SKIP = {"sparse_dense.tflite", "merges.weights.npz", "pooling.weights.npz"}
+# The deliberately inconsistent twins of tests/fixtures/consistency (issue 11)
+INCONSISTENT = {"cnn_wrong_input.h5", "grouped_bad_state.pt", "keras1_lambda_th_bad.h5"}
 FILES = sorted(
     p for p in [*FIXTURES.rglob("*"), *SAMPLES.iterdir()]
     if p.suffix in SUFFIXES and "hostile" not in p.parts and p.name not in SKIP
@@ -23,8 +26,14 @@ FILES = sorted(
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(p.parents[1])))
 def test_every_command_and_filter_layer(path: Path) -> None:
-    report = cli_json("shapes", path)
-    assert cli("shapes", path, "--columns", "all").exit_code == 0
+    if path.parent.name == "consistency" and path.name in INCONSISTENT:  # shown whole, exit 5 (test_check)
+        result = cli("shapes", path, "--json")
+        assert result.exit_code == 5
+        report = json.loads(result.stdout)
+        assert report["consistency"]["mismatches"]
+    else:
+        report = cli_json("shapes", path)
+        assert cli("shapes", path, "--columns", "all").exit_code == 0
     tensors = cli_json("weights", path, "--stats")["tensors"]
     assert all("stats" in t for t in tensors)
     for layer in report["layers"]:

@@ -89,11 +89,12 @@ def test_nested_containers_of_a_store_are_containers() -> None:
     assert rows["sequential"]["params"] == 148 + 16  # conv2d 3x3x4x4+4, batch_normalization 4x4
 
 
-def test_a_store_key_no_layer_claims_is_named() -> None:
-    """With an architecture that does not match the store, what is left over is said."""
+def test_an_architecture_that_does_not_match_the_store_is_refused() -> None:
+    """An architecture that does not match the store is a usage error naming the first
+    misfit (issue 11), not a listing with leftovers."""
     result = cli("weights", FIXTURES / "keras3" / "nested.weights.h5", "--config", EXTRA / "k3_nested.json")
-    assert result.exit_code == 0
-    assert "no layer of the architecture claims" in result.stdout
+    assert result.exit_code == 2
+    assert "--config does not fit the weights" in result.stderr and "the weights hold" in result.stderr
 
 
 @pytest.mark.parametrize("stem", ["k3_nested", "tfk_local"])

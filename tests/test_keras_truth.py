@@ -56,22 +56,12 @@ def _expected_shapes(layer: dict) -> list:
     return [shape for node in nodes for shape in node["output_shapes"]]
 
 
-def _unknowable(truth: dict, layer: dict) -> bool:
-    """tf-keras records no tensor shapes: a Lambda without output_shape, and what
-    follows it, can only be unknown."""
-    return truth["writer"]["api"] == "tf_keras" and truth["file"] == "lambda.h5" and layer["name"] in ("lambda", "dense")
-
-
 def test_output_shapes_match_the_library(truth_path: tuple[Path, list[str]]) -> None:
     truth, report = _report(truth_path)
     ours = {layer["path"]: layer for layer in report["layers"]}
     for layer in truth["layers"]:
         got = ours[layer["path"]]
         assert got["type"] == layer["class_name"]
-        if _unknowable(truth, layer):
-            assert got["output_shapes"] == [None]
-            assert got["unknown_reason"]
-            continue
         assert got["output_shapes"] == _expected_shapes(layer), layer["path"]
         assert got["unknown_reason"] is None
 
@@ -125,8 +115,6 @@ def test_model_inputs_and_outputs(truth_path: tuple[Path, list[str]]) -> None:
     truth, report = _report(truth_path)
     assert [i["shape"] for i in report["inputs"]] == truth["inputs"]
     expected = truth["outputs"]
-    if truth["writer"]["api"] == "tf_keras" and truth["file"] == "lambda.h5":
-        expected = [None, *expected[1:]]  # the output after the Lambda: see _unknowable
     assert [o["shape"] for o in report["outputs"]] == expected
 
 

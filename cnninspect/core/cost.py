@@ -51,7 +51,7 @@ def _walk(graph: Graph, inferred: Inference, out: Costs) -> None:
             continue
         total: Count | None = (0, 0)
         for i, call in enumerate(layer.calls):
-            ins = [inferred.shape_of(by_name.get(ref.layer), ref) for ref in call.tensor_inputs]
+            ins = inferred.call_inputs(layer, i, by_name)
             per_call = inferred.output_shapes(layer)
             outs = per_call[i] if i < len(per_call) else [None]
             one = call_cost(layer, ins, outs, call)

@@ -39,7 +39,7 @@ def _graph(graph: Graph, inferred: Inference, given: Optional[Sequence[Value]], 
                 outs = _graph(layer.graph, inferred, ins, record if i == 0 else None)
             else:
                 own = SPECS.get(layer.op)
-                shapes = [inferred.shape_of(by_name.get(r.layer), r) for r in refs]
+                shapes = inferred.call_inputs(layer, i, by_name)
                 per_call = inferred.output_shapes(layer)
                 outs = [own.receptive(layer, ins, shapes) if own is not None else None] * max(len(per_call[i]) if i < len(per_call) else 1, 1)
             tensors[(layer.name, i)] = outs

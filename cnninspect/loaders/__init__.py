@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ..core.model import Model
-from ..errors import BrokenFile, FileNotReadable, UnrecognisedFile
+from ..errors import BrokenFile, FileNotReadable, UnrecognisedFile, UsageError
 from .sniff import HEAD_SIZE, describe, zip_head_members, zip_kind
 from .zipped import is_zip, member_names
 
@@ -52,6 +52,10 @@ LOADERS: list[Loader] = [
 ]
 
 
+# The loaders that read --config: Keras weights-only HDF5 files (save_weights).
+CONFIG_FORMATS = frozenset({"keras-h5"})
+
+
 def read_head(path: Path) -> bytes:
     if not path.exists():
         raise FileNotReadable("no such file")
@@ -69,6 +73,9 @@ def open_model(path: Path, options: OpenOptions = OpenOptions()) -> Model:
     for loader in LOADERS:
         module = loader.load()
         if module.sniff(head, path):
+            if options.config is not None and loader.format not in CONFIG_FORMATS:
+                raise UsageError(f"--config {options.config}: a {loader.format} file holds its own architecture "
+                                 "(or none a Keras config describes); --config is for Keras weights-only HDF5 files")
             return module.open_model(path, options)
     if is_zip(head) and not member_names(path):
         names = zip_head_members(head)

@@ -11,8 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..core.consistency import config_misfit
 from ..core.model import Model, Source
-from ..errors import BrokenFile, UnrecognisedFile
+from ..errors import BrokenFile, UnrecognisedFile, UsageError
 from . import keras_weights as kw
 from .architecture import load_architecture, sibling_architecture
 from .keras_config import build_graph, parse_config
@@ -59,6 +60,9 @@ def read_hdf5(f: Any, path: Path, config_path: Path | None, fmt: str = "keras-h5
     version = kw.text(attrs["keras_version"]) if "keras_version" in attrs else None
     backend = kw.text(attrs["backend"]) if "backend" in attrs else None
     if "model_config" in attrs:
+        if config_path is not None:
+            raise UsageError(f"--config {config_path}: this file holds its own architecture (model_config); "
+                             "--config is for weights-only files")
         config = _parse_config(kw.text(attrs["model_config"]), "model_config")
         model = assemble(f, path, fmt, config, version, backend, f["model_weights"] if "model_weights" in f else None)
         if "optimizer_weights" in f:
@@ -66,11 +70,20 @@ def read_hdf5(f: Any, path: Path, config_path: Path | None, fmt: str = "keras-h5
             model.notes.append(f"optimizer state (optimizer_weights, {count} tensors) is not part of the model: not listed")
         return model
     if "layer_names" in attrs or "layer_names0" in attrs:  # Keras 1/2 save_weights
-        return assemble(f, path, "keras-h5-weights", _architecture(config_path), version, backend, f)
+        return _fitted(assemble(f, path, "keras-h5-weights", _architecture(config_path), version, backend, f), config_path)
     if "layers" in f and not attrs.keys():  # Keras 3 .weights.h5
         fmt = "keras3-weights-h5" if fmt == "keras-h5" else fmt
-        return assemble(f, path, fmt, _architecture(config_path), version, backend, f)
+        return _fitted(assemble(f, path, fmt, _architecture(config_path), version, backend, f), config_path)
     raise UnrecognisedFile(f"{describe_hdf5(f)}, not a Keras model (no model_config, layer_names or layers/)")
+
+
+def _fitted(model: Model, config_path: Path | None) -> Model:
+    """A weights-only file read with the --config architecture, which must fit its weights."""
+    misfit = config_misfit(model.graph) if config_path is not None else None
+    if misfit is not None:
+        model.close()
+        raise UsageError(misfit)
+    return model
 
 
 def _count_datasets(group: Any) -> int:

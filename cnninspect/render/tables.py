@@ -12,6 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from .check import fact_line
 from ..reports.filters import strongest
 from .columns import HEADERS, attr_cells, default_columns, format_bytes, format_count, format_field
 from .heatmap import Blocks, Legend, NonFiniteLegend, choose_view, grid_format, heatmap, magnitude, nonfinite_counts
@@ -123,6 +124,9 @@ def shapes_view(
         if layer["unknown_reason"] and report["architecture"]:
             footnotes.append(f"{layer['name']}: {layer['unknown_reason']}")
             shapes = f"{shapes} [{len(footnotes)}]"
+        for fact in layer.get("consistency", []):  # a check the weights failed (!) or resolved (*)
+            footnotes.append(fact_line(fact).plain)
+            shapes = f"{shapes} {'!' if fact['verdict'] == 'mismatch' else '*'}[{len(footnotes)}]"
         name = Text("  " * layer["depth"] + layer["name"], style="italic" if layer["synthetic"] else "")
         cells = {
             "shape": [shapes] if report["architecture"] else _weights_only_cells(layer),

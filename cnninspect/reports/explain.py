@@ -49,7 +49,7 @@ def explain_graph(graph: Graph, inferred: Inference) -> dict[int, Explanation]:
         calls = inferred.output_shapes(layer)
         ins: list[Shape | None] = []
         if layer.calls:
-            ins = [inferred.shape_of(by_name.get(r.layer), r) for r in layer.calls[0].tensor_inputs]
+            ins = inferred.call_inputs(layer, 0, by_name)
         producer = (
             by_name.get(layer.calls[0].tensor_inputs[0].layer) if layer.calls and layer.calls[0].tensor_inputs else None
         )
