@@ -20,6 +20,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from . import __version__, commands, watchdog
 from .commands import (
+    ActivationsRequest,
     DiffRequest,
     ExploreRequest,
     FiltersRequest,
@@ -32,7 +33,7 @@ from .commands import (
 from .environment import Environment
 from .errors import CnnInspectError, ExitStatus, UsageError
 
-WATCHED = ("shapes", "filters", "weights", "diff", "graph")  # the commands run under the watchdog
+WATCHED = ("shapes", "filters", "weights", "diff", "graph", "activations")  # the commands run under the watchdog
 
 
 class _Command(TyperCommand):
@@ -200,6 +201,9 @@ def shapes(
     depth: Optional[int] = typer.Option(None, "--depth", help="Fold nested models deeper than N (0: top level only)."),
     types: List[str] = typer.Option([], "--type", help="Only layers of this type (case-insensitive); repeatable."),
     match: Optional[str] = typer.Option(None, "--match", help="Only layers whose path matches this regular expression."),
+    explain: bool = typer.Option(
+        False, "--explain", help="Under the table, how each layer's output size, params and MACs are found, with its own numbers."
+    ),
     config: Optional[Path] = ConfigOpt,
     layout: Optional[str] = LayoutOpt,
     debug: bool = DebugOpt,
@@ -217,7 +221,7 @@ def shapes(
     return ShapesRequest(
         file=file, config=config, layout=layout, debug=debug, as_json=as_json,
         input_shapes=tuple(parse_input_shape(s) for s in input_shape), batch=batch,
-        columns=parse_columns(columns), units=units.value, depth=depth, types=tuple(types), match=match,
+        columns=parse_columns(columns), units=units.value, depth=depth, types=tuple(types), match=match, explain=explain,
     )  # fmt: skip
 
 
@@ -367,6 +371,54 @@ def graph(
         file=file, config=config, layout=layout, debug=debug, format=fmt.value, output=output,
         show_shape_ops=show_shape_ops, input_shapes=tuple(parse_input_shape(s) for s in input_shape), batch=batch,
         as_json=as_json,
+    )  # fmt: skip
+
+
+class Preprocess(str, Enum):
+    none = "none"
+    unit = "unit"
+    symmetric = "symmetric"
+    caffe = "caffe"
+    torch = "torch"
+
+
+class MapsView(str, Enum):
+    blocks = "blocks"
+
+
+@app.command(cls=_Command)
+def activations(
+    file: Path = FileArg,
+    inputs: List[str] = typer.Option(
+        ..., "--input", help="What to run on, once per model input in order: a .npy array (batch dim optional), "
+        "an image (PNG/JPEG/BMP, resized to the input), random:SEED or zeros."
+    ),
+    layer: List[str] = typer.Option([], "--layer", "-l", help=LAYER_HELP + " Repeat to report several; default: every layer call."),
+    save: Optional[Path] = typer.Option(None, "--save", help="Write each reported layer call's output to this folder as .npy."),
+    png: Optional[Path] = typer.Option(None, "--png", help="Draw the maps of one layer (--layer, else the last with maps) to this PNG."),
+    view: Optional[MapsView] = typer.Option(None, "--view", help="blocks: also draw the strongest maps of that layer in the terminal."),
+    preprocess: Preprocess = typer.Option(
+        Preprocess.unit, "--preprocess", help="Image scaling: none (0-255), unit (0-1), symmetric (-1..1), "
+        "caffe (BGR, ImageNet mean subtracted), torch (ImageNet mean/std)."
+    ),
+    float64: bool = typer.Option(False, "--float64", help="Compute in float64 (to check float32 round-off)."),
+    input_shape: List[str] = InputShapeOpt,
+    as_json: bool = JsonOpt,
+    config: Optional[Path] = ConfigOpt,
+    layout: Optional[str] = LayoutOpt,
+    debug: bool = DebugOpt,
+) -> ActivationsRequest:
+    """Run the network on an input, with NumPy: every layer call's output shape and
+    statistics, its dead maps (zero everywhere), the top-5 classes of a classifier.
+
+    Example: cnninspect activations sample_models/mnist_cnn.h5 --input sample_models/digits/7.png
+
+    Example: cnninspect activations sample_models/mnist_cnn.h5 --input sample_models/digits/7.png --layer conv2d_1 --view blocks --png maps.png
+    """
+    return ActivationsRequest(
+        file=file, config=config, layout=layout, debug=debug, inputs=tuple(inputs), layers=tuple(layer), save=save,
+        png=png, view=None if view is None else view.value, preprocess=preprocess.value, float64=float64,
+        input_shapes=tuple(parse_input_shape(s) for s in input_shape), as_json=as_json,
     )  # fmt: skip
 
 

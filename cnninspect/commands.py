@@ -42,6 +42,7 @@ class ShapesRequest(Request):
     depth: Optional[int] = None
     types: Tuple[str, ...] = ()
     match: Optional[str] = None
+    explain: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,19 @@ class GraphRequest(Request):
     batch: Optional[int] = None
     show_shape_ops: bool = False
     output: Optional[Path] = None
+    as_json: bool = False
+
+
+@dataclass(frozen=True)
+class ActivationsRequest(Request):
+    inputs: Tuple[str, ...] = ()  # one per model input: .npy, image, random:SEED, zeros
+    layers: Tuple[str, ...] = ()
+    save: Optional[Path] = None
+    png: Optional[Path] = None
+    view: Optional[str] = None  # "blocks": the strongest maps in the terminal
+    preprocess: str = "unit"
+    float64: bool = False
+    input_shapes: Tuple[InputShape, ...] = ()
     as_json: bool = False
 
 
@@ -178,14 +192,16 @@ def shapes(request: ShapesRequest, env: Environment) -> None:
     select = RowFilter(request.depth, request.types, request.match)
     with _open(request) as model:
         _check_types(model, request.types)
-        report = _shapes_report(model, request.input_shapes, request.batch, select)
+        report = _shapes_report(model, request.input_shapes, request.batch, select, request.explain)
     if request.as_json:
         _emit_json(report, env)
     else:
+        from .render.explain import explain_view
         from .render.tables import shapes_view
 
         console = env.console()
         _print(console, shapes_view(report, console, request.columns, request.units))
+        _print(console, explain_view(report, console.width))
 
 
 def filters(request: FiltersRequest, env: Environment) -> None:
@@ -318,7 +334,46 @@ def _svg(dot_text: str) -> str:
     return done.stdout
 
 
+def activations(request: ActivationsRequest, env: Environment) -> None:
+    from .reports.activations import activations_report, prepare_inputs
+    from .reports.selection import find_row
+
+    _check_png(request.png)
+    dtype = "float64" if request.float64 else "float32"
+    with _open(request) as model:
+        _check_input_ranks(model, request.input_shapes)
+        chosen = {find_row(model, spec).path for spec in request.layers} or None
+        drawn = request.png is not None or request.view == "blocks"
+        if drawn and len(request.layers) > 1:
+            raise UsageError("--png and --view blocks draw the maps of one layer: give one --layer (or none: the last with maps)")
+        maps_of = (next(iter(chosen)) if chosen else "") if drawn else None
+        prepared = prepare_inputs(model, request.inputs, request.input_shapes, request.preprocess, dtype)
+        report, maps = activations_report(model, prepared, dtype, chosen, request.save, maps_of)
+    if request.png is not None and maps is not None:
+        from .render.activations import maps_picture
+
+        _write_png(maps_picture(maps), request.png, env)
+    if request.as_json:
+        _emit_json(report, env)
+    else:
+        from .render.activations import activations_view
+
+        _print(env.console(), activations_view(report, maps, request.view))
+    if drawn and maps is None and "stopped" not in report:
+        raise UsageError("no reported layer has maps to draw (a tensor with spatial axes): choose one with --layer")
+    if "stopped" in report:
+        raise NotComputed(report["stopped"]["reason"])
+
+
+class NotComputed(CnnInspectError):
+    """A layer cnninspect has no forward computation for: what ran before it is reported.
+    Exit 5 until ExitStatus has a code of its own for it (see the README)."""
+
+    status = ExitStatus.BROKEN
+
+
 HANDLERS: dict[type, Callable[[Any, Environment], None]] = {
+    ActivationsRequest: activations,
     ShapesRequest: shapes,
     FiltersRequest: filters,
     WeightsRequest: weights,
@@ -340,14 +395,16 @@ def _open(request: Request) -> Any:
     return open_model(request.file, OpenOptions(config=request.config, layout=request.layout))
 
 
-def _shapes_report(model: Any, input_shapes: Tuple[InputShape, ...], batch: Optional[int], select: Any = None) -> dict[str, Any]:
+def _shapes_report(
+    model: Any, input_shapes: Tuple[InputShape, ...], batch: Optional[int], select: Any = None, explain: bool = False
+) -> dict[str, Any]:
     """The shapes report; an ``--input-shape`` the model cannot take is the user's mistake."""
     from .core.arithmetic import ShapeError
     from .reports.shapes import shapes_report
 
     _check_input_ranks(model, input_shapes)
     try:
-        return shapes_report(model, list(input_shapes) or None, batch, select)
+        return shapes_report(model, list(input_shapes) or None, batch, select, explain)
     except ShapeError as exc:
         if not input_shapes:
             raise

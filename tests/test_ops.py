@@ -3,8 +3,12 @@ place, and rules work on hand-built inputs, without a loader."""
 
 from __future__ import annotations
 
+import json
+import pickletools
+import zipfile
 from collections.abc import Mapping
 from fractions import Fraction
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -15,12 +19,14 @@ from cnninspect.core.connections import filter_weight, in_maps, out_maps
 from cnninspect.core.cost import graph_costs
 from cnninspect.core.fields import PIXEL, Field, slide_step
 from cnninspect.core.infer import infer_shapes
-from cnninspect.core.layouts import layout_for
-from cnninspect.core.model import Call, Graph, Layer, Model, Row, Shape, Source, TensorRef, Weight
+from cnninspect.core.layouts import Layout, layout_for
+from cnninspect.core.model import Call, Graph, Layer, Model, Operand, Row, Shape, Source, TensorRef, Weight
 from cnninspect.core.ops import SPECS, OpSpec, register, spec
-from cnninspect.core.ops.base import Count, Filters, elements, one_input
+from cnninspect.core.ops.base import Count, Filters, RuleContext, elements, one_input
 from cnninspect.core.ops.conv import conv_feeds, conv_filters
 from cnninspect.core.receptive import graph_fields
+from cnninspect.loaders import torch_aten
+from cnninspect.loaders import torch_graph as tg
 from cnninspect.reports.filters import feeds_report, filters_report
 
 from conftest import FIXTURES, cli_json
@@ -52,7 +58,7 @@ def test_a_kind_is_registered_once() -> None:
 # the spatial size. Shapes, cost, receptive fields, layouts and filters all find it.
 
 
-def _mix_shape(attrs: dict[str, Any], inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def _mix_shape(attrs: dict[str, Any], inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     shape = one_input(inputs)
     spatial, _ = spatial_split(shape, attrs["rank"], attrs["channels_last"])
     return [spatial_join(shape[0], spatial, attrs["filters"], attrs["channels_last"])]
@@ -118,8 +124,9 @@ def _torch_pool_length(n: int, k: int, s: int, d: int, p: int) -> int:
 
 @pytest.mark.parametrize("n,k,s,d,p", [(5, 2, 2, 1, 0), (6, 3, 2, 1, 1), (7, 3, 3, 1, 1), (10, 3, 2, 2, 1), (9, 2, 4, 1, 0)])
 def test_pool_ceil_agrees_with_pytorch_formula(n: int, k: int, s: int, d: int, p: int) -> None:
-    attrs = {"rank": 1, "kernel_size": [k], "strides": [s], "dilation": [d], "padding": [(p, p)], "channels_last": False}
-    assert spec("pool_ceil").shape(attrs, [(1, 2, n)], Call()) == [(1, 2, _torch_pool_length(n, k, s, d, p))]
+    attrs = {"rank": 1, "kernel_size": [k], "strides": [s], "dilation": [d], "padding": [(p, p)], "channels_last": False,
+             "ceil_mode": True}  # fmt: skip
+    assert spec("pool").shape(attrs, [(1, 2, n)], RuleContext()) == [(1, 2, _torch_pool_length(n, k, s, d, p))]
 
 
 def test_pytorch_max_pool_ceil_mode_against_torch(tmp_path: Any) -> None:
@@ -144,7 +151,7 @@ def test_pytorch_max_pool_ceil_mode_against_torch(tmp_path: Any) -> None:
 def test_dot_cost_counts_the_contracted_axis() -> None:
     layer = Layer("dot", "Dot", "dot", {"axes": [2, 2]})
     ins: list[Shape] = [(None, 3, 8), (None, 5, 8)]
-    outs = spec("dot").shape(layer.attrs, ins, Call())
+    outs = spec("dot").shape(layer.attrs, ins, RuleContext())
     assert outs == [(None, 3, 5)]
     assert spec("dot").cost(layer, ins, outs, Call()) == (3 * 5 * 8, 2 * 3 * 5 * 8)
 
@@ -158,18 +165,18 @@ def test_opaque_kinds_say_why_they_are_not_counted() -> None:
 
 def test_pad_shifts_and_resize_scales_the_receptive_field() -> None:
     field = Field((3, 3), (2, 2), (-1, -1), channels_last=False)
-    pad = Layer("pad", "Pad", "pad_to", {"pads": [0, 0, 1, 2, 0, 0, 3, 4]}, calls=[Call()])
-    assert spec("pad_to").receptive(pad, [field], [(1, 2, 5, 5)]) == Field((3, 3), (2, 2), (-3, -5), False)
-    resize = Layer("up", "Resize", "resize_to", {"scales": [1.0, 1.0, 2.0, 4.0]}, calls=[Call()])
-    assert spec("resize_to").receptive(resize, [field], [(1, 2, 5, 5)]) == Field((3, 3), (1, Fraction(1, 2)), (-1, -1), False)
+    pad = Layer("pad", "Pad", "pad", {"pads": [(0, 0), (0, 0), (1, 3), (2, 4)]}, calls=[Call()])
+    assert spec("pad").receptive(pad, [field], [(1, 2, 5, 5)]) == Field((3, 3), (2, 2), (-3, -5), False)
+    resize = Layer("up", "Resize", "resize", {"scales": [1.0, 1.0, 2.0, 4.0], "interpolates": True}, calls=[Call()])
+    assert spec("resize").receptive(resize, [field], [(1, 2, 5, 5)]) == Field((3, 3), (1, Fraction(1, 2)), (-1, -1), False)
     assert spec("input").receptive(Layer("x", "Input", "input"), [], []) is PIXEL
 
 
 def test_shape_rule_reasons() -> None:
     with pytest.raises(ShapeError, match="one input"):
-        spec("dense").shape({"units": 3}, [(None, 2), (None, 2)], Call())
+        spec("dense").shape({"units": 3}, [(None, 2), (None, 2)], RuleContext())
     with pytest.raises(ShapeError, match="computed at run time"):
-        spec("pad_to").shape({"pads": None}, [(1, 2, 3)], Call())
+        spec("pad").shape({"pads": None}, [(1, 2, 3)], RuleContext())
 
 
 def test_onnx_pad_and_resize_keep_the_receptive_field() -> None:
@@ -232,4 +239,70 @@ def test_every_kind_a_loader_names_is_registered() -> None:
                 if row.layer.graph is None:
                     seen.add(row.layer.op)
     assert seen - set(SPECS) == set()
-    assert {"batch_norm", "activation", "conv", "pool_ceil", "elementwise", "concat", "global_pool"} <= seen
+    assert {"batch_norm", "activation", "conv", "pool", "elementwise", "concat", "global_pool"} <= seen
+
+
+@pytest.mark.parametrize("reader", ["script", "trace", "export"])
+@pytest.mark.parametrize("model", ["branches", "lenet5", "resnet_tiny"])
+def test_aten_graphs_translate_to_registered_kinds_with_torchs_shapes(model: str, reader: str) -> None:
+    """The aten calls of a TorchScript or torch.export file become registered op kinds
+    whose inferred shapes are the ones PyTorch's forward hooks recorded."""
+    graphs = Path(__file__).parent / "fixtures" / "torch" / "graphs"
+    truth = json.loads((graphs / f"{model}.graph_truth.json").read_text())
+    path = graphs / (f"{model}.pt2" if reader == "export" else f"{model}_{reader}.pt")
+    with zipfile.ZipFile(path) as zf:
+        top = zf.namelist()[0].split("/")[0]
+        if reader == "export":
+            aten = tg.from_export(json.loads(zf.read(f"{top}/models/model.json")))
+        else:
+            sources = {n: zf.read(n).decode() for n in zf.namelist() if "/code/" in n and n.endswith(".py")}
+            data = zf.read(f"{top}/data.pkl")
+            root = next(arg for op, arg, _ in pickletools.genops(data) if op.name == "GLOBAL").replace(" ", ".")
+            aten = tg.from_torchscript(sources, root)
+    stored = {**truth["parameters"], **truth["buffers"]}
+    weights = {n: Weight(n, n.rsplit(".", 1)[-1], tuple(s), "float32", Layout("torch", ())) for n, s in stored.items()}
+    graph = torch_aten.build_graph(aten, weights)
+    result = infer_shapes(graph, [tuple(truth["input_shape"])])
+    assert {layer.op for layer in graph.layers} <= set(SPECS)
+    assert [result.reason(layer) for layer in graph.layers] == [None] * len(graph.layers)
+    assert result.outputs == [tuple(truth["output_shape"])]
+    by_name = {layer.name: layer for layer in graph.layers}
+    for name, shape in truth["leaf_output_shapes"].items():
+        if name in by_name:
+            assert result.output_shapes(by_name[name])[0] == [tuple(shape)], name
+
+
+def test_rules_read_a_context_built_by_hand() -> None:
+    """No loader: the operands, their known values and the folding are stated directly."""
+    data, stored = Operand("tensor", 0), Operand("const", shape=(8,))
+    ctx = RuleContext(Call(), [data, stored], {1: [0, 0, 1, 2, 0, 0, 3, 4]})  # ONNX Pad's flat pads
+    assert spec("pad").shape({}, [(1, 2, 5, 5)], ctx) == [(1, 2, 9, 11)]
+    shape_of = RuleContext(Call(), [data])
+    assert spec("shape_of").shape({"start": 1}, [(None, 16, 3, 4)], shape_of) == [(3,)]
+    assert shape_of.folded == [[16, 3, 4]]
+    # A value folded upstream reaches the call through its tensor operand.
+    target = RuleContext.of(Call(operands=[data, Operand("tensor", 1)]), {1: [0, -1]})
+    assert spec("reshape").shape({"batch_included": True}, [(5, 3, 4), (2,)], target) == [(5, 12)]
+    with pytest.raises(ShapeError, match="computed at run time"):
+        spec("reshape").shape({"batch_included": True}, [(5, 3, 4), (2,)], RuleContext(Call(), target.operands))
+    # A call the format can evaluate folds once every operand's value is known.
+    add = RuleContext.of(Call(operands=[Operand("const", shape=(2,), value=[1, 2])] * 2, evaluate=lambda v: [a + b for a, b in zip(*v)]))
+    assert spec("elementwise").shape({}, [], add) == [(2,)] and add.folded == [[2, 4]]
+
+
+def test_inference_returns_the_shape_arithmetic_it_folded() -> None:
+    """x.view(x.size(0), -1) exported to ONNX: Shape, Gather, Unsqueeze and Concat fold to
+    the target of the Reshape, and the result holds each value (the layers hold none)."""
+    from cnninspect.loaders import open_model
+
+    truth = json.loads((FIXTURES / "onnx" / "cnn_opset13_dynamic.truth.json").read_text())
+    batch = truth["tensors"]["output"][0]
+    with open_model(FIXTURES / "onnx" / "cnn_opset13_dynamic.onnx") as model:
+        layers = {layer.type: layer for layer in model.graph.layers}
+        result = infer_shapes(model.graph, batch=batch)
+        assert result.folded(layers["Shape"]) == [truth["tensors"]["/pool2/AveragePool_output_0"]]
+        assert [np.asarray(v).tolist() for v in result.folded(layers["Concat"]) or []] == [[batch, -1]]
+        assert result.folded(layers["Reshape"]) is None
+        assert result.output_shapes(layers["Reshape"]) == [[tuple(truth["tensors"]["/Reshape_output_0"])]]
+        unbatched = infer_shapes(model.graph)
+        assert unbatched.folded(layers["Shape"]) == [[None, *truth["tensors"]["/pool2/AveragePool_output_0"][1:]]]

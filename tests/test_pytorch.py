@@ -357,3 +357,10 @@ def test_old_parameters_and_builds_on_tensors(tmp_path: Path) -> None:
         weights = list(model.weights())
         assert [(w.name, w.shape) for w in weights] == [("a.weight", (4,)), ("b.weight", (4,)), ("c.weight", (4,))]
         np.testing.assert_array_equal(weights[2].read(()), np.arange(4))
+
+
+def test_a_module_is_selected_by_its_dotted_named_modules_name() -> None:
+    """``features.2`` is how PyTorch names the module the tree shows at features/2."""
+    by_path = cli_json("filters", TORCH / "small_cnn_module.pt", "--layer", "features/2", "--out", "5")
+    dotted = cli_json("filters", TORCH / "small_cnn_module.pt", "--layer", "features.2", "--out", "5")
+    assert dotted["layer"]["path"] == "features/2" and dotted["inputs"] == by_path["inputs"]

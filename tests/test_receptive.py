@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from cnninspect.core.arithmetic import spatial_axes
 from cnninspect.core.infer import Inference, infer_shapes
 from cnninspect.core.memory import Activations
 from cnninspect.core.model import Call, Graph, Layer, TensorRef
@@ -39,7 +40,7 @@ def build(net: Net, lengths: tuple[int, ...]) -> tuple[Graph, dict[str, Layer], 
         elif kind == "merge":
             layers[name] = Layer(name, "Add", "elementwise", {}, calls=calls)
         else:
-            attrs = {"rank": rank, "channels_last": True, "padding": [(p["before"], p["after"])] * rank}
+            attrs = {"rank": rank, "channels_last": True, "pads": [(p["before"], p["after"])] * rank, "axes": spatial_axes(rank, True)}
             layers[name] = Layer(name, "ZeroPadding", "pad", attrs, calls=calls)
     names = list(net)
     graph = Graph(list(layers.values()), [TensorRef(names[0])], [TensorRef(names[-1])])

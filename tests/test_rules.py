@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from cnninspect.core.arithmetic import ShapeError, broadcast, conv_length, transposed_length
 from cnninspect.core.model import Call, Constant
-from cnninspect.core.rules import RULES
+from cnninspect.core.ops import spec
+from cnninspect.core.ops.base import RuleContext
 
 sizes = st.integers(1, 40)
 kernels = st.integers(1, 7)
@@ -72,7 +73,7 @@ def test_broadcast_agrees_with_numpy(shapes: list[list[int]]) -> None:
 
 
 def _apply(op: str, attrs: dict, *shapes: tuple, call: Call | None = None) -> list:
-    return RULES[op](attrs, list(shapes), call or Call())
+    return spec(op).shape(attrs, list(shapes), RuleContext(call or Call()))
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ import pytest
 from conftest import FIXTURES, cli, cli_json
 
 from cnninspect.core.infer import infer_shapes
-from cnninspect.core.model import Call
-from cnninspect.core.rules import RULES
+from cnninspect.core.ops import spec
+from cnninspect.core.ops.base import RuleContext
 from cnninspect.errors import BrokenFile
 from cnninspect.loaders import open_model
 from cnninspect.loaders.tflite_files import sniff
@@ -34,8 +34,7 @@ def _signature(tensor: dict) -> tuple:
 
 def _opened(name: str):
     model = open_model(DIR / name)
-    infer_shapes(model.graph)
-    return model
+    return model, infer_shapes(model.graph)
 
 
 def _op_layers(model, truth: dict) -> list:
@@ -59,15 +58,15 @@ def test_sniffed_and_source(name: str) -> None:
 def test_shapes_and_wiring_equal_the_interpreter(name: str) -> None:
     truth = TRUTH["files"][name]
     tensors = {t["index"]: t for t in truth["tensors"]}
-    model = _opened(name)
+    model, result = _opened(name)
     inputs = [layer for layer in model.graph.layers if layer.op == "input"]
     assert [layer.name for layer in inputs] == [tensors[i]["name"] for i in truth["inputs"]]
-    assert [layer.output_shapes[0][0] for layer in inputs] == [_signature(tensors[i]) for i in truth["inputs"]]
+    assert [result.output_shapes(layer)[0][0] for layer in inputs] == [_signature(tensors[i]) for i in truth["inputs"]]
     producer = {i: tensors[i]["name"] for i in truth["inputs"]}
     for layer, op in zip(_op_layers(model, truth), truth["ops"]):
         assert layer.type == op["op_name"]
-        assert layer.unknown_reason is None, (layer.name, layer.unknown_reason)
-        assert layer.output_shapes[0] == [_signature(tensors[o]) for o in op["outputs"]], layer.name
+        assert result.reason(layer) is None, (layer.name, result.reason(layer))
+        assert result.output_shapes(layer)[0] == [_signature(tensors[o]) for o in op["outputs"]], layer.name
         wired = [producer[i] for i in op["inputs"] if i in producer]
         assert [ref.layer for ref in layer.calls[0].tensor_inputs] == wired, layer.name
         for o in op["outputs"]:
@@ -84,7 +83,7 @@ def test_conv_arithmetic_agrees_with_stored_shapes(name: str) -> None:
     for layer, op in zip(_op_layers(open_model(DIR / name), truth), truth["ops"]):
         if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D"):
             assert layer.op in ("conv", "depthwise_conv", "pool")
-            out = RULES[layer.op](layer.attrs, [_signature(tensors[op["inputs"][0]])], Call())
+            out = spec(layer.op).shape(layer.attrs, [_signature(tensors[op["inputs"][0]])], RuleContext())
             assert out == [_signature(tensors[op["outputs"][0]])], layer.name
             checked.add(op["op_name"])
     assert checked == {"CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D"}
@@ -331,7 +330,7 @@ def test_dequantized_reads_of_any_slice_use_the_right_channel_scales() -> None:
     from cnninspect.core.quantize import dequantized
 
     truth = TRUTH["files"]["small_int8.tflite"]
-    model = _opened("small_int8.tflite")
+    model, _ = _opened("small_int8.tflite")
     checked = 0
     for layer in model.graph.layers:
         for w in layer.weights:
@@ -355,7 +354,7 @@ def test_weights_stats_on_dequantized_values() -> None:
     dequantized by hand with the interpreter's (per-channel) scales."""
     real = cli_json("weights", DIR / "small_int8.tflite", "--stats", "--dequantize")
     truth = {t["name"]: t["quantization"] for t in TRUTH["files"]["small_int8.tflite"]["tensors"]}
-    stored = {w.name: w for layer in _opened("small_int8.tflite").graph.layers for w in layer.weights}
+    stored = {w.name: w for layer in _opened("small_int8.tflite")[0].graph.layers for w in layer.weights}
     checked = 0
     for t in real["tensors"]:
         quant = truth[t["path"]]

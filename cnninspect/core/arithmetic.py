@@ -78,6 +78,12 @@ def spatial_split(shape: Shape, rank: int, channels_last: bool) -> tuple[Shape, 
     return tuple(shape[2:]), shape[1]
 
 
+def spatial_axes(rank: int, channels_last: bool) -> list[int]:
+    """The positions of the spatial axes in a ``(batch, ..., channels)`` or
+    ``(batch, channels, ...)`` shape of ``rank`` spatial axes."""
+    return list(range(1, rank + 1)) if channels_last else list(range(2, rank + 2))
+
+
 def spatial_join(batch: Dim, spatial: Sequence[Dim], channels: Dim, channels_last: bool) -> Shape:
     if channels_last:
         return (batch, *spatial, channels)

@@ -175,11 +175,6 @@ def shift(field: Field, leading: Sequence[int]) -> Field:
     return replace(field, start=start)
 
 
-def pad_step(layer: Layer, ins: Sequence[Value], shapes: Sequence[Shape | None]) -> Value:
-    field = _single(layer, ins)
-    return None if field is None else shift(field, [-p[0] for p in layer.attrs["padding"]])
-
-
 def crop_step(layer: Layer, ins: Sequence[Value], shapes: Sequence[Shape | None]) -> Value:
     field = _single(layer, ins)
     return None if field is None else shift(field, [p[0] for p in layer.attrs["cropping"]])

@@ -3,7 +3,9 @@
 Calls are evaluated as soon as their inputs are known, so file order need not be
 topological (shared layers are often listed before their later calls). A call whose
 shape cannot be known gets ``None`` and its layer a reason; what depends on it is unknown
-too, with a reason that names the layer it depends on. The result is an ``Inference``:
+too, with a reason that names the layer it depends on. Each rule gets a ``RuleContext``
+(the call, its operands and the values known for them: stored in the file, or folded
+upstream from shapes, as ONNX ``Shape`` arithmetic). The result is an ``Inference``:
 the layers are not changed (``Layer.output_shapes`` and ``unknown_reason`` read the last
 inference of their graph).
 """
@@ -11,11 +13,12 @@ inference of their graph).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence, Union
+from typing import Any, Sequence, Union
 
 from .arithmetic import ShapeError
 from .model import Graph, Layer, Shape, TensorRef
 from .ops import SPECS
+from .ops.base import RuleContext
 
 Shapes = list[Union[Shape, None]]
 
@@ -28,6 +31,8 @@ class Inference:
     shapes: dict[int, list[Shapes]] = field(default_factory=dict)  # per call, each output's shape
     reasons: dict[int, str] = field(default_factory=dict)  # why a layer's shape is unknown
     notes: dict[int, list[str]] = field(default_factory=dict)  # how a shape was found, when notable
+    # The values folded on the way (shape arithmetic), per layer and call: each output's value.
+    values: dict[tuple[int, int], list[Any]] = field(default_factory=dict)
 
     def output_shapes(self, layer: Layer) -> list[Shapes]:
         return self.shapes.get(id(layer), [])
@@ -37,6 +42,10 @@ class Inference:
 
     def layer_notes(self, layer: Layer) -> list[str]:
         return self.notes.get(id(layer), [])
+
+    def folded(self, layer: Layer, call: int = 0) -> list[Any] | None:
+        """The values of a call's outputs that inference folded, or None."""
+        return self.values.get((id(layer), call))
 
     def shape_of(self, producer: Layer | None, ref: TensorRef) -> Shape | None:
         """The shape of the tensor ``ref`` names, ``producer`` being its layer."""
@@ -65,6 +74,7 @@ class _Run:
     def graph(self, graph: Graph, input_shapes: Sequence[Shape | None] | None, record: bool) -> Shapes:
         by_name = {layer.name: layer for layer in graph.layers}
         results: dict[tuple[str, int], Shapes] = {}
+        folded: dict[tuple[str, int], list[Any]] = {}
         reasons: dict[str, str] = {}
         recorded = _recorded_shapes(graph)
 
@@ -93,7 +103,11 @@ class _Run:
                     waiting.append((layer, i))
                     continue
                 in_shapes = [self._lookup(results, r) for r in refs]
-                results[(layer.name, i)] = self._evaluate(layer, i, in_shapes, refs, reasons, record, recorded)
+                upstream = {k: self._lookup(folded, r) for k, r in enumerate(refs)}
+                ctx = RuleContext.of(layer.calls[i], upstream)
+                results[(layer.name, i)] = self._evaluate(layer, i, in_shapes, refs, reasons, record, recorded, ctx)
+                if ctx.folded is not None:
+                    folded[(layer.name, i)] = ctx.folded
                 progress = True
             pending = waiting
         for layer, i in pending:
@@ -105,6 +119,9 @@ class _Run:
                 self.result.shapes[id(layer)] = [results[(layer.name, i)] for i in range(len(layer.calls))]
                 if layer.name in reasons:
                     self.result.reasons[id(layer)] = reasons[layer.name]
+                for i in range(len(layer.calls)):
+                    if (layer.name, i) in folded:
+                        self.result.values[(id(layer), i)] = folded[(layer.name, i)]
                 layer.inferred = self.result
         return [self._lookup(results, ref) for ref in graph.outputs]
 
@@ -117,6 +134,7 @@ class _Run:
         reasons: dict[str, str],
         record: bool,
         recorded: dict[tuple[str, int], Shapes],
+        ctx: RuleContext,
     ) -> Shapes:
         unknown = [r.layer for r, s in zip(refs, in_shapes) if s is None]
         own = SPECS.get(layer.op)
@@ -129,21 +147,22 @@ class _Run:
                 stored = self._stored_inputs(layer.graph)
                 self.graph(layer.graph, stored if all(s is not None for s in stored) else known, record=True)
             return self.graph(layer.graph, known, record=False)
-        return self._call(layer, in_shapes, i, reasons, recorded.get((layer.name, i)))
+        return self._call(layer, in_shapes, ctx, reasons, recorded.get((layer.name, i)))
 
-    def _call(self, layer: Layer, in_shapes: Shapes, i: int, reasons: dict[str, str], recorded: Shapes | None) -> Shapes:
+    def _call(self, layer: Layer, in_shapes: Shapes, ctx: RuleContext, reasons: dict[str, str], recorded: Shapes | None) -> Shapes:
         own = SPECS.get(layer.op)
         if own is None:
             reasons.setdefault(layer.name, f"no shape rule for {layer.type}")
             return [None]
         try:
-            out = own.shape(layer.attrs, in_shapes, layer.calls[i])  # type: ignore[arg-type]
+            out = own.shape(layer.attrs, in_shapes, ctx)  # type: ignore[arg-type]
         except ShapeError as exc:
             reason = str(exc)
         except (KeyError, TypeError, IndexError, ValueError, ZeroDivisionError) as exc:
             reason = f"its config cannot be used for shapes ({type(exc).__name__}: {exc})"
         else:
             return [self._fill_batch(s) for s in out]
+        ctx.folded = None  # nothing is folded from a call whose shape is not known
         if recorded is not None:  # the writer recorded what its consumers received
             note = f"output shape as the writing library recorded it ({reason})"
             notes = self.result.notes.setdefault(id(layer), [])
@@ -171,7 +190,7 @@ class _Run:
         return shape
 
     @staticmethod
-    def _lookup(results: dict[tuple[str, int], Shapes], ref: TensorRef) -> Shape | None:
+    def _lookup(results: dict[tuple[str, int], list[Any]], ref: TensorRef) -> Any:
         shapes = results.get((ref.layer, ref.call))
         if shapes is None or ref.index >= len(shapes):
             return None

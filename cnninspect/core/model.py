@@ -36,6 +36,19 @@ class Constant:
     value: Any
 
 
+@dataclass(frozen=True)
+class Operand:
+    """One operand of a call in a graph of tensor operations (ONNX), by position: a
+    ``tensor`` (the call's ``index``-th tensor input), a stored ``const`` of ``shape``, or
+    ``none`` (omitted). ``value`` is its value when the file holds it (a small stored
+    tensor, or a node folded when the file was read)."""
+
+    kind: str
+    index: int = 0
+    shape: Union[Shape, None] = None
+    value: Any = None
+
+
 @dataclass
 class Call:
     """One application of a layer to its inputs (a shared layer has several)."""
@@ -45,6 +58,11 @@ class Call:
     kwargs: dict[str, Any] = field(default_factory=dict)
     # Shapes of the tensor inputs as the writing library recorded them, where it did.
     recorded_shapes: list[Union[Shape, None]] = field(default_factory=list)
+    # Graphs of tensor operations: every operand by position (None: the tensor inputs are
+    # the operands), and how the format computes the call's output from its operands'
+    # values, which inference folds when every one is known (shape arithmetic).
+    operands: Union[list[Operand], None] = None
+    evaluate: Union[Callable[[list[Any]], Any], None] = field(default=None, repr=False, compare=False)
 
     @property
     def tensor_inputs(self) -> list[TensorRef]:

@@ -29,3 +29,23 @@ Conventions shared by every kernel:
 Modules: ``conv`` (convolutions, their pads, the per-input-map contributions),
 ``pool``, ``resize``, ``activations``, ``norm``, ``dense``, ``tensor``.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..core.ops.base import Forward
+
+
+def lazy(name: str) -> Forward:
+    """The forward function ``name`` of :mod:`cnninspect.forward.layers`, imported on its
+    first call: op specs name their forward without importing NumPy."""
+
+    def forward(step: Any, inputs: Any) -> Any:
+        from . import layers
+
+        return getattr(layers, name)(step, inputs)
+
+    forward.__name__ = forward.__qualname__ = name
+    return forward

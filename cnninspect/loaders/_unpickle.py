@@ -140,10 +140,7 @@ class Opaque:
 
 def opaque_class(module: str, name: str) -> type[Opaque]:
     """A fresh inert class standing for ``module.name``; nothing is imported."""
-    cls = type(name if name.isidentifier() else "Opaque", (Opaque,), {})
-    cls.__module_name__ = module
-    cls.__class_name__ = name
-    return cls
+    return type(name if name.isidentifier() else "Opaque", (Opaque,), {"__module_name__": module, "__class_name__": name})
 
 
 def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *rest: Any) -> Any:
@@ -242,7 +239,7 @@ for _name in TORCH:  # storage classes and dtypes
 ALLOWED[("torch.storage", "UntypedStorage")] = StorageType("UntypedStorage")
 
 
-class RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
+class RestrictedUnpickler(pickle._Unpickler):
     """Unpickles PyTorch data without importing or running anything from the file.
 
     It builds on the pure-Python unpickler: its memo is a dict, whereas the C one grows an

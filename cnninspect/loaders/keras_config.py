@@ -11,6 +11,7 @@ import json
 import re
 from typing import Any, Callable
 
+from ..core.arithmetic import spatial_axes
 from ..core.model import Call, Constant, Graph, Layer, TensorRef
 from ..errors import BrokenFile
 
@@ -434,6 +435,17 @@ def _spatial(cls: str, cfg: dict, **amounts: Any) -> dict:
     return {"rank": _rank(cls), "channels_last": _channels_last(cfg), **amounts}
 
 
+def _zero_padding(cls: str, cfg: dict) -> dict:
+    rank, last = _rank(cls), _channels_last(cfg)
+    return {"rank": rank, "channels_last": last, "pads": _pairs(cfg.get("padding", 1), rank), "axes": spatial_axes(rank, last)}
+
+
+def _resizing(cls: str, cfg: dict) -> dict:
+    """Resizing and CenterCrop: to a stated height and width (the field ends there)."""
+    size = [int(cfg["height"]), int(cfg["width"])]
+    return {"sizes": [None, *size, None] if _channels_last(cfg) else [None, None, *size], "channels_last": _channels_last(cfg)}
+
+
 def _rnn_attrs(cls: str, cfg: dict) -> dict:
     return {
         "units": int(_get(cfg, "units", "output_dim")),
@@ -482,7 +494,7 @@ def _op_layer(cls: str, cfg: dict) -> tuple[str, dict]:
     if cls in ELEMENTWISE_OPS:
         return "elementwise", {"kind": cls.lower()}
     if cls == "Reshape" and isinstance(cfg.get("newshape"), list):
-        return "reshape", {"target_shape": cfg["newshape"], "batch_included": True}
+        return "reshape", {"target_shape": cfg["newshape"], "batch_included": True, "allowzero": 1}
     if cls == "GetItem":
         return "getitem", {}
     return "unknown", {"reason": f"no shape rule for the operation {cls}"}
@@ -494,7 +506,7 @@ def _tf_op(cfg: dict) -> tuple[str, dict]:
     if TF_ELEMENTWISE.match(fn):
         return "elementwise", {"kind": fn}
     if fn == "reshape":
-        return "reshape", {"batch_included": True}
+        return "reshape", {"batch_included": True, "allowzero": 1}
     return "unknown", {"reason": f"no shape rule for the TensorFlow function {fn}"}
 
 
@@ -522,10 +534,10 @@ _register(["Flatten"], "flatten", lambda c, cfg: {})
 _register(["Reshape"], "reshape", lambda c, cfg: {"target_shape": list(cfg["target_shape"])})
 _register(["Permute"], "transpose", lambda c, cfg: {"perm": [0, *cfg["dims"]]})
 _register(["RepeatVector"], "repeat", lambda c, cfg: {"n": int(cfg["n"])})
-_register([f"ZeroPadding{r}D" for r in (1, 2, 3)], "pad", lambda c, cfg: _spatial(c, cfg, padding=_pairs(cfg.get("padding", 1), _rank(c))))
+_register([f"ZeroPadding{r}D" for r in (1, 2, 3)], "pad", _zero_padding)
 _register([f"Cropping{r}D" for r in (1, 2, 3)], "crop", lambda c, cfg: _spatial(c, cfg, cropping=_pairs(cfg.get("cropping", 0), _rank(c))))
 _register([f"UpSampling{r}D" for r in (1, 2, 3)], "upsample", lambda c, cfg: _spatial(c, cfg, size=_ints(_get(cfg, "size", "length", default=2), _rank(c))))
-_register(["Resizing", "CenterCrop"], "resize", lambda c, cfg: {"size": (int(cfg["height"]), int(cfg["width"])), "channels_last": _channels_last(cfg)})
+_register(["Resizing", "CenterCrop"], "resize", _resizing)
 _register(["Embedding"], "embedding", lambda c, cfg: {"output_dim": int(cfg["output_dim"]), "input_dim": cfg.get("input_dim")})
 _register(["SimpleRNN", "LSTM", "GRU", "CuDNNLSTM", "CuDNNGRU"], "rnn", _rnn_attrs)
 _register(["Bidirectional"], "bidirectional", lambda c, cfg: {"layer": _inner(cfg)["attrs"], "merge_mode": cfg.get("merge_mode", "concat"), "wrapped": _inner(cfg)})

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from ..core.dtypes import from_onnx
 from ..core.layouts import Layout, layout_for
-from ..core.model import Call, Graph, Layer, Model, Source, TensorRef, Weight
+from ..core.model import Call, Graph, Layer, Model, Operand, Source, TensorRef, Weight
 from ..errors import BrokenFile, UnrecognisedFile
 from . import onnx_proto
 
@@ -134,32 +134,32 @@ class _Builder:
     def _node(self, node: Any, name: str) -> Layer:
         attrs = {a.name: onnx_proto.get_attribute_value(a) for a in node.attribute}
         refs: list[TensorRef] = []
-        operands: list[tuple] = []
+        operands: list[Operand] = []
         consts: dict[int, Any] = {}
+        known = self._known if node.op_type in VALUE_OPERANDS or node.op_type.startswith("Reduce") else lambda name: None
         for pos, tensor in enumerate(node.input):
             if not tensor:
-                operands.append(("none",))
+                operands.append(Operand("none"))
             elif tensor in self.producer:
-                operands.append(("tensor", len(refs)))
+                operands.append(Operand("tensor", len(refs), value=known(tensor)))
                 refs.append(TensorRef(*self._ref(tensor)))
             elif tensor in self.inits:
                 consts[pos] = self.inits[tensor]
-                operands.append(("const", tuple(self.inits[tensor].dims)))
+                operands.append(Operand("const", shape=tuple(self.inits[tensor].dims), value=known(tensor)))
             else:  # a name nothing produces: the engine reports it as missing
-                operands.append(("tensor", len(refs)))
+                operands.append(Operand("tensor", len(refs)))
                 refs.append(TensorRef(tensor))
         for index, out in enumerate(node.output):
             if out:
                 self.producer[out] = (name, index)
                 self.op_of[out] = node.op_type
         layer = Layer(name, node.op_type, "unknown", config={k: _plain(v) for k, v in attrs.items()})
-        layer.calls = [Call(list(refs), kwargs={"operands": operands})]
+        layer.calls = [Call(list(refs), operands=operands, evaluate=self._evaluator(node, attrs))]
         folded = self._fold_now(node, attrs)
         try:
             self._describe(layer, node, attrs, consts, folded)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:  # damaged or foreign attributes
             layer.op, layer.attrs = "unknown", {"reason": f"its attributes cannot be used ({type(exc).__name__}: {exc})"}
-        self._hooks(layer.calls[0], node, attrs)
         layer.weights = [self._weight(layer, node, pos, t) for pos, t in consts.items()]
         return layer
 
@@ -179,7 +179,7 @@ class _Builder:
             a.update(rank=rank, kernel_size=list(attrs["kernel_shape"]), strides=list(attrs.get("strides") or [1] * rank),
                      dilation=list(attrs.get("dilations") or [1] * rank), channels_last=False)
             a["padding"] = _padding(attrs, rank)
-            layer.op = "pool_ceil" if attrs.get("ceil_mode") and isinstance(a["padding"], list) else "pool"
+            layer.op, a["ceil_mode"] = "pool", bool(attrs.get("ceil_mode")) and isinstance(a["padding"], list)
         elif op in ("GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool"):
             layer.op = "global_pool"
             a.update(keepdims=True, channels_last=False)
@@ -205,16 +205,17 @@ class _Builder:
         elif op == "Concat":
             layer.op, a["axis"] = "concat", attrs.get("axis", 1 if self.opset < 4 else 0)
         elif op == "Reshape":
-            layer.op = "reshape_to"
-            a.update(shape=attrs.get("shape"), allowzero=attrs.get("allowzero", 0))
+            layer.op = "reshape"
+            a.update(target_shape=attrs.get("shape"), batch_included=True, allowzero=attrs.get("allowzero", 0))
         elif op == "Flatten":
-            layer.op, a["axis"] = "flatten_at", attrs.get("axis", 1)
+            layer.op, a["axis"] = "flatten", attrs.get("axis", 1)
         elif op == "Transpose":
             layer.op, a["perm"] = "transpose", attrs.get("perm")
         elif op in ("Squeeze", "Unsqueeze"):
             layer.op, a["axes"] = op.lower(), attrs.get("axes")
         elif op == "Shape":
             layer.op = "shape_of"
+            a.update(start=attrs.get("start", 0), end=attrs.get("end"))
         elif op == "Gather":
             layer.op, a["axis"] = "gather", attrs.get("axis", 0)
         elif op.startswith("Reduce"):
@@ -227,9 +228,11 @@ class _Builder:
             layer.op = "slice_by"
             a.update({k: attrs[k] for k in ("starts", "ends", "axes") if k in attrs})
         elif op == "Pad":
-            layer.op, a["pads"] = "pad_to", attrs.get("pads") or attrs.get("paddings")
+            layer.op = "pad"
+            flat = attrs.get("pads") or attrs.get("paddings")  # before opset 11: [begins..., ends...]
+            a["pads"] = None if flat is None else [(flat[i], flat[i + len(flat) // 2]) for i in range(len(flat) // 2)]
         elif op in ("Resize", "Upsample"):
-            layer.op = "resize_to"
+            layer.op, a["interpolates"] = "resize", True
             if "scales" in attrs:
                 a["scales"] = list(attrs["scales"])
             elif op == "Upsample" or self.opset < 11:
@@ -332,36 +335,20 @@ class _Builder:
         self.values[node.output[0]] = out
         return True
 
-    def _hooks(self, call: Call, node: Any, attrs: dict) -> None:
-        """``value`` and ``fold`` for the shape rules of value-carrying operations."""
-        names, values = list(node.input), self.values
+    def _evaluator(self, node: Any, attrs: dict) -> Callable[[list[Any]], Any] | None:
+        """How inference folds the node from its operands' values (lists, or arrays), when
+        NumPy can compute it; None for the rest."""
+        if node.op_type not in FOLDABLE or node.op_type == "Shape":
+            return None
+        op, opset = node.op_type, self.opset
 
-        def value(position: int) -> Any:
-            if position >= len(names) or not names[position]:
-                return None
-            known = self._known(names[position])
-            return None if known is None else known.tolist()
-
-        def fold(operands: list) -> None:
+        def evaluate(values: list[Any]) -> Any:
             import numpy as np
 
-            out = node.output[0]
-            if node.op_type == "Shape":
-                shape = operands[0]
-                result = np.array(list(shape), dtype=object if None in shape else np.int64)
-                start, end = attrs.get("start", 0), attrs.get("end")
-                values[out] = result[start:end]
-                return
-            args = [self._known(i) if i else None for i in names]
-            computed = None
-            if all(v is not None for v, i in zip(args, names) if i) and node.op_type in FOLDABLE:
-                computed = _evaluate(node.op_type, attrs, args, self.opset)
-            if computed is None:
-                values.pop(out, None)
-            else:
-                values[out] = computed
+            args = [v if v is None or isinstance(v, np.ndarray) else np.array(v, dtype=object if None in v else np.int64) for v in values]
+            return _evaluate(op, attrs, args, opset)
 
-        call.kwargs.update(value=value, fold=fold)
+        return evaluate
 
 
 def _numel(dims: Any) -> int:
@@ -416,6 +403,10 @@ FOLDABLE = frozenset(
     "Constant ConstantOfShape Concat Reshape Slice Transpose Cast Gather Unsqueeze Squeeze Identity Shape "
     "Add Sub Mul Div".split()
 )
+# Operators whose shape or folded value depends on their operands' values (shapes, axes,
+# pads, scales): the small stored ones are read when the file is opened; a convolution's
+# weights are not.
+VALUE_OPERANDS = FOLDABLE | BROADCAST_OPS | {"Pad", "Resize", "Upsample", "Split"}
 
 
 def _evaluate(op: str, attrs: dict, args: list, opset: int) -> Any:

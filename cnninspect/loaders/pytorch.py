@@ -655,7 +655,8 @@ def _tensors(module: up.Opaque) -> list[tuple[str, up.TensorRef, bool]]:
     attrs = module.attributes
     if isinstance(attrs.get("_parameters"), dict):
         params = [(str(k), v, True) for k, v in attrs["_parameters"].items() if isinstance(v, up.TensorRef)]
-        buffers = attrs.get("_buffers") if isinstance(attrs.get("_buffers"), dict) else {}
+        found = attrs.get("_buffers")
+        buffers: dict[Any, Any] = found if isinstance(found, dict) else {}
         skipped = attrs.get("_non_persistent_buffers_set") or set()
         return params + [(str(k), v, False) for k, v in buffers.items() if isinstance(v, up.TensorRef) and k not in skipped]
     return [(str(k), v, v.requires_grad) for k, v in attrs.items() if isinstance(v, up.TensorRef)]
@@ -700,14 +701,15 @@ def translate(cls: str, h: dict[str, Any]) -> tuple[str, dict[str, Any], str | N
         pads = _pairs(h.get("padding", 0), rank)
         dilation = _pairs(h.get("dilation", 1), rank)
         attrs = {"rank": rank, "kernel_size": kernel, "strides": stride, "dilation": dilation,
-                 "padding": None if pads is None else [(p, p) for p in pads], "channels_last": False}  # fmt: skip
+                 "padding": None if pads is None else [(p, p) for p in pads], "channels_last": False,
+                 "ceil_mode": bool(h.get("ceil_mode"))}  # fmt: skip
         why = "its kernel_size, stride or padding are not in the file" if None in (kernel, stride, pads, dilation) else None
-        return "pool_ceil" if h.get("ceil_mode") else "pool", attrs, why
+        return "pool", attrs, why
     if cls in ADAPTIVE:
         rank = ADAPTIVE[cls]
         size = _pairs(h.get("output_size"), rank)
         if rank == 2 and size is not None:
-            return "resize", {"size": tuple(size), "channels_last": False}, None
+            return "resize", {"sizes": [None, None, *size], "channels_last": False}, None
         return "unknown", {}, "adaptive pooling to an output size of None (keeps the input's) or in 1-D/3-D"
     if cls == "Linear":
         return "dense", {"units": h.get("out_features")}, None if isinstance(h.get("out_features"), int) else "out_features is not in the file"

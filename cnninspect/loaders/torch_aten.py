@@ -76,8 +76,8 @@ def _pool(node: Node, avg: bool) -> Translation:
     if None in (kernel, stride, pads, dilation):
         return "unknown", {}, f"{node.op}'s kernel, stride or padding are computed at run time"
     attrs = {"rank": rank, "kernel_size": kernel, "strides": stride, "dilation": dilation,
-             "padding": [(p, p) for p in pads or []], "channels_last": False}  # fmt: skip
-    return ("pool_ceil" if ceil else "pool"), attrs, None
+             "padding": [(p, p) for p in pads or []], "channels_last": False, "ceil_mode": ceil}  # fmt: skip
+    return "pool", attrs, None
 
 
 def _reshape_target(node: Node) -> list[int] | None:
@@ -118,7 +118,7 @@ def translate(node: Node, shape_of: Callable[[Any], Optional[tuple[int, ...]]]) 
         size = _ints(_arg(node, 1), 2)
         if size is None:
             return "unknown", {}, f"{op} to a size computed at run time"
-        return "resize", {"size": tuple(size), "channels_last": False}, None
+        return "resize", {"sizes": [None, None, *size], "channels_last": False}, None
     if op == "batch_norm":
         return "batch_norm", {}, None
     if op in ("layer_norm", "group_norm", "instance_norm"):
@@ -143,7 +143,7 @@ def translate(node: Node, shape_of: Callable[[Any], Optional[tuple[int, ...]]]) 
         target = _reshape_target(node)
         if target is None:
             return "unknown", {}, f"{op} to a shape computed at run time"
-        return "reshape_to", {"shape": target}, None
+        return "reshape", {"target_shape": target, "batch_included": True}, None
     if op == "permute":
         dims = _arg(node, 1)
         return ("transpose", {"perm": list(dims)}, None) if _ints(dims, 1) else ("unknown", {}, "permute by run-time dims")

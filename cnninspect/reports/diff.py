@@ -252,7 +252,7 @@ class _Side:
         if layer.op != "dense" or not self.model.architecture:
             return None
         flat = self.producer(layer)
-        if flat is None or not (flat.op == "flatten" or (flat.op == "flatten_at" and flat.attrs.get("axis") == 1)):
+        if flat is None or not (flat.op == "flatten" and flat.attrs.get("axis", 1) == 1):
             return None
         source = self.producer(flat)
         shape = None

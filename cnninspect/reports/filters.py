@@ -243,7 +243,7 @@ def _unflattened(model: Model, row: Row) -> dict[str, Any] | None:
     graph = _graph_of(model, row)
     ref = layer.calls[0].tensor_inputs[0]
     flatten = next((x for x in graph.layers if x.name == ref.layer), None)
-    if flatten is None or flatten.op != "flatten" or not flatten.calls or len(flatten.calls[0].tensor_inputs) != 1:
+    if flatten is None or flatten.op != "flatten" or flatten.attrs.get("axis", 1) != 1 or not flatten.calls or len(flatten.calls[0].tensor_inputs) != 1:
         return None
     source_ref = flatten.calls[0].tensor_inputs[0]
     source = next((x for x in graph.layers if x.name == source_ref.layer), None)

@@ -1,6 +1,7 @@
 """Which layer ``--layer`` names.
 
-A selector is the index ``shapes`` shows, a layer name, or a path (``outer/inner``).
+A selector is the index ``shapes`` shows, a layer name, or a path (``outer/inner``, or
+dotted as PyTorch names modules: ``outer.inner``).
 PyTorch names the modules of an ``nn.Sequential`` by number, so ``2`` may be both the
 index of one layer and the name of another: such a selector is refused as ambiguous, and
 ``#2`` (the index) or ``name:2`` (the name or path) says which.
@@ -54,8 +55,9 @@ def _by_index(rows: list[Row], text: str) -> Row | None:
 
 
 def _named(rows: list[Row], text: str) -> list[Row]:
-    """The row at path ``text``, else every row whose layer is named ``text``."""
-    at_path = [r for r in rows if r.path == text]
+    """The row at path ``text`` (or at the dotted path PyTorch's ``named_modules()`` gives
+    it: ``layer1.0.conv1`` for ``layer1/0/conv1``), else every row whose layer is named ``text``."""
+    at_path = [r for r in rows if r.path == text] or [r for r in rows if r.path.replace("/", ".") == text]
     return at_path or [r for r in rows if r.layer.name == text]
 
 

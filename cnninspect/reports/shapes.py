@@ -14,6 +14,7 @@ from ..core.cost import Costs, graph_costs
 from ..core.infer import Inference, infer_shapes
 from ..core.memory import Activations
 from ..core.receptive import Field, Fields, graph_fields
+from .explain import explain_graph
 from ..errors import UsageError
 from ..core.model import Layer, Model, Row, Shape, TensorRef, Weight
 
@@ -25,9 +26,10 @@ def shapes_report(
     input_shapes: Sequence[Shape] | None = None,
     batch: int | None = None,
     select: RowFilter | None = None,
+    explain: bool = False,
 ) -> dict[str, Any]:
     """``select`` keeps some rows in ``layers`` (each keeps its index); totals describe
-    the whole model."""
+    the whole model. ``explain`` gives each layer its arithmetic (``reports/explain.py``)."""
     if input_shapes and len(input_shapes) != len(model.graph.inputs):
         raise UsageError(
             f"--input-shape given {len(input_shapes)} time(s), but the model has {len(model.graph.inputs)} input(s): "
@@ -39,6 +41,7 @@ def shapes_report(
     costs, fields = graph_costs(model.graph, inferred), graph_fields(model.graph, inferred)
     memory = Activations(weights, inferred)
     metrics = _Metrics(costs, fields, memory)
+    explained = explain_graph(model.graph, inferred) if explain else None
     return {
         "schema": SCHEMA,
         "source": source_json(model),
@@ -49,7 +52,15 @@ def shapes_report(
             for ref, shape in zip(model.graph.outputs, inferred.outputs)
         ],
         "architecture": model.architecture,
-        "layers": [{**_layer_json(row, inferred), **metrics.layer(row.layer)} for row in rows if select is None or select(row)],
+        "layers": [
+            {
+                **_layer_json(row, inferred),
+                **metrics.layer(row.layer),
+                **({} if explained is None else {"explain": explained[id(row.layer)]}),
+            }
+            for row in rows
+            if select is None or select(row)
+        ],
         "totals": {**_totals(weights), **metrics.totals(model, rows)},
         "notes": list(model.notes),
     }

@@ -8,7 +8,8 @@ from typing import Sequence
 
 from ..fields import preserve_step
 from ..model import Call, Layer, Shape
-from .base import LINEAR, Attrs, Count, CostRule, OpSpec, Roles, elements, free, register
+from ...forward import lazy
+from .base import LINEAR, Attrs, Count, CostRule, OpSpec, Roles, RuleContext, elements, free, register
 
 CHANNELS = (("channels",),)
 # PyTorch's per-channel vectors of shape-preserving modules (BatchNorm's weight and bias,
@@ -18,7 +19,7 @@ TORCH_VECTORS: Roles = {role: {"torch": CHANNELS} for role in ("weight", "bias",
 NORM_ALIASES = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
 
 
-def same_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def same_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     """The output has the shape of the (first) input."""
     return [inputs[0]] if inputs else []
 
@@ -39,7 +40,7 @@ def activation_cost(layer: Layer, ins: Sequence[Shape], outs: Sequence[Shape], c
 
 register(
     OpSpec("activation", same_shape, activation_cost, preserve_step, roles=TORCH_VECTORS, aliases={"weight": "alpha"},
-           doc="an element-wise function of one tensor; attrs['function'] names it"),
-    OpSpec("dropout", same_shape, free, preserve_step, roles=TORCH_VECTORS, doc="dropout or noise: nothing at inference"),
-    OpSpec("identity", same_shape, free, preserve_step, roles=TORCH_VECTORS, doc="passes its input on"),
+           forward=lazy("activation"), doc="an element-wise function of one tensor; attrs['function'] names it"),
+    OpSpec("dropout", same_shape, free, preserve_step, roles=TORCH_VECTORS, forward=lazy("passthrough"), doc="dropout or noise: nothing at inference"),
+    OpSpec("identity", same_shape, free, preserve_step, roles=TORCH_VECTORS, forward=lazy("passthrough"), doc="passes its input on"),
 )  # fmt: skip

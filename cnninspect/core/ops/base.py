@@ -4,8 +4,9 @@ helpers its rules share.
 A spec holds every fact the program knows about an op kind, so that a reader finds all of
 Conv in one module and a new kind is registered in one place:
 
-- ``shape``: the shape rule, ``(attrs, input shapes, call) -> output shapes``; it raises
-  ``ShapeError`` with a reason when the shape cannot be known;
+- ``shape``: the shape rule, ``(attrs, input shapes, context) -> output shapes``; it raises
+  ``ShapeError`` with a reason when the shape cannot be known (``RuleContext``: the call,
+  its operands and their known values; folded output values go back through it);
 - ``cost``: the cost rule, ``(layer, input shapes, output shapes, call) -> (macs, flops)``;
   it raises ``Uncountable`` when the cost cannot be counted;
 - ``receptive``: the receptive-field step, ``(layer, input fields, input shapes) -> field``
@@ -16,8 +17,9 @@ Conv in one module and a new kind is registered in one place:
   ``moving_variance``), which is what consumers ask for;
 - ``filters``: which weight connects input maps to output maps and how one output map's
   filters (forward) and one input map's (reverse) are sliced from it;
-- ``forward``: its computation, ``forward(attrs, inputs, weights) -> outputs`` on NumPy
-  arrays (``weights`` by role); None until the forward engine provides it.
+- ``forward``: its computation, ``forward(step, inputs) -> outputs`` on NumPy arrays
+  (``step``: the layer, its call and its weights in the kernels' layouts, see
+  ``cnninspect/forward/layers.py``); None for a kind nothing computes.
 """
 
 from __future__ import annotations
@@ -26,23 +28,24 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 from ..arithmetic import ShapeError, conv_length, product, spatial_join, spatial_split
-from ..model import Call, Layer, Shape
+from ..model import Call, Layer, Operand, Shape
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from ...forward.layers import Step
     from ..model import Weight
 
 Attrs = dict[str, Any]
-ShapeRule = Callable[[Attrs, Sequence[Shape], Call], list[Shape]]
+ShapeRule = Callable[[Attrs, Sequence[Shape], "RuleContext"], list[Shape]]
 Count = tuple[int, int]  # (macs, flops)
 CostRule = Callable[[Layer, Sequence[Shape], Sequence[Shape], Call], Count]
 # (layer, the fields of its tensor inputs, their shapes) -> the field of its outputs
 ReceptiveStep = Callable[[Layer, Sequence[Any], Sequence[Optional[Shape]]], Any]
 # (layer, weight, map) -> (entries, fixed axes of the native slice, equation, notes)
 FilterBuilder = Callable[[Layer, "Weight", int], tuple[list, dict, str, list[str]]]
-# forward(attrs, inputs, weights by role) -> outputs; the forward engine fills it
-Forward = Callable[[Attrs, "list[np.ndarray]", "dict[str, np.ndarray]"], "list[np.ndarray]"]
+# forward(step, inputs) -> outputs (cnninspect.forward.layers; named by forward.lazy)
+Forward = Callable[["Step", "list[np.ndarray]"], "list[np.ndarray]"]
 # An axes template: axis names, where SPATIAL stands for the kernel's spatial axes
 # (kw; kh, kw; kd, kh, kw), as many as the stored array's rank leaves for them.
 Axes = tuple[str, ...]
@@ -151,39 +154,68 @@ def sliding(attrs: Attrs, shape: Shape, out_channels: Any) -> Shape:
     return spatial_join(shape[0], out, channels if out_channels is None else out_channels, attrs["channels_last"])
 
 
-# Graphs of tensor operations (ONNX): operands may be stored tensors as well as layer
-# outputs, and small integer tensors (shapes, axes, pads) carry values that later
-# operations read. A loader describes both in the call's kwargs:
-#   "operands": per operand position, ("tensor", k) for the k-th tensor input,
-#               ("const", shape) for a stored tensor, or ("none",) for an omitted one;
-#   "value": a function position -> the operand's value (a list) or None when unknown;
-#   "fold": a function of the operand shapes that records the call's output values.
+@dataclass
+class RuleContext:
+    """What a shape rule reads besides its attrs and input shapes, and what it gives back.
 
+    ``call`` is the call (its constant arguments and keyword arguments); ``operands``, in
+    graphs of tensor operations, every operand by position (``Operand``; None: the tensor
+    inputs are the operands); ``values`` the operand values known, by position, from the
+    file or folded upstream. A rule that computes the values of its outputs (shape
+    arithmetic) gives them with ``fold``; inference returns them in its result.
+    """
 
-def operand_shapes(inputs: Sequence[Shape], call: Call) -> list[Shape | None]:
-    out: list[Shape | None] = []
-    for spec in call.kwargs.get("operands", [("tensor", k) for k in range(len(inputs))]):
-        out.append(inputs[spec[1]] if spec[0] == "tensor" else tuple(spec[1]) if spec[0] == "const" else None)
-    return out
+    call: Call = field(default_factory=Call)
+    operands: Optional[list[Operand]] = None
+    values: dict[int, Any] = field(default_factory=dict)
+    folded: Optional[list[Any]] = None
 
+    @classmethod
+    def of(cls, call: Call, upstream: Mapping[int, Any] | None = None) -> "RuleContext":
+        """The context of ``call``: the values the file holds, and those folded upstream
+        for its tensor operands (``upstream``: tensor input index -> value)."""
+        values: dict[int, Any] = {}
+        for position, operand in enumerate(call.operands or []):
+            if operand.value is not None:
+                values[position] = operand.value
+            elif operand.kind == "tensor" and upstream and upstream.get(operand.index) is not None:
+                values[position] = upstream[operand.index]
+        return cls(call, call.operands, values)
 
-def data_operand(inputs: Sequence[Shape], call: Call, position: int = 0) -> Shape:
-    """The shape of the operand at ``position`` (the data, by default), which must be given."""
-    found = operand_shapes(inputs, call)
-    if position >= len(found) or found[position] is None:
-        raise ShapeError(f"its operand {position} is omitted")
-    return found[position]  # type: ignore[return-value]
+    def operand_shapes(self, inputs: Sequence[Shape]) -> list[Shape | None]:
+        """The shape of every operand, by position (None for an omitted one)."""
+        if self.operands is None:
+            return list(inputs)
+        return [inputs[o.index] if o.kind == "tensor" else o.shape if o.kind == "const" else None for o in self.operands]
 
+    def data_operand(self, inputs: Sequence[Shape], position: int = 0) -> Shape:
+        """The shape of the operand at ``position`` (the data, by default), which must be given."""
+        found = self.operand_shapes(inputs)
+        if position >= len(found) or found[position] is None:
+            raise ShapeError(f"its operand {position} is omitted")
+        return found[position]  # type: ignore[return-value]
 
-def operand_value(call: Call, position: int) -> Any:
-    get = call.kwargs.get("value")
-    return get(position) if get is not None else None
+    def is_tensor(self, position: int) -> bool:
+        """The operand at ``position`` is computed by the graph (not stored, not omitted)."""
+        return self.operands is not None and position < len(self.operands) and self.operands[position].kind == "tensor"
 
+    def value(self, position: int) -> Any:
+        """The operand's value as a (nested) list, or None when it is not known."""
+        known: Any = self.values.get(position)
+        return known.tolist() if hasattr(known, "tolist") else known
 
-def fold_values(call: Call, shapes: Sequence[Shape | None]) -> None:
-    folder = call.kwargs.get("fold")
-    if folder is not None:
-        folder(shapes)
+    def fold(self, values: list[Any]) -> None:
+        self.folded = values
+
+    def fold_operands(self) -> None:
+        """Fold the call's output from its operands' values, when every given one is known."""
+        evaluate = self.call.evaluate
+        given = [p for p, o in enumerate(self.operands or []) if o.kind != "none"]
+        if evaluate is None or not given or any(p not in self.values for p in given):
+            return
+        out = evaluate([self.values.get(p) for p in range(len(self.operands or []))])
+        if out is not None:
+            self.folded = [out]
 
 
 # ---------------------------------------------------------------------------------------

@@ -15,7 +15,9 @@ from ...errors import SelectionError
 from ..arithmetic import spatial_join, spatial_split, transposed_length
 from ..fields import end_step, slide_step
 from ..model import Call, Layer, Shape, Weight
+from ...forward import lazy
 from .base import (
+    RuleContext,
     SPATIAL,
     SPATIAL_AXES,
     Attrs,
@@ -40,18 +42,18 @@ BIAS = {"bias": {"*": (("out",),)}}
 # Shapes
 
 
-def conv_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def conv_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     return [sliding(attrs, one_input(inputs), attrs["filters"])]
 
 
-def depthwise_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def depthwise_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     shape = one_input(inputs)
     _, n = spatial_split(shape, attrs["rank"], attrs["channels_last"])
     out_channels = None if n is None else n * attrs.get("depth_multiplier", 1)
     return [sliding(attrs, shape, out_channels)]
 
 
-def conv_transpose_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def conv_transpose_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     shape = one_input(inputs)
     rank, last = attrs["rank"], attrs["channels_last"]
     if attrs.get("output_shape"):  # Keras 1 Deconvolution2D states its output
@@ -291,6 +293,7 @@ register(
         aliases=KERNEL,
         filters=CONV_FILTERS,
         spatial_kernels=True,
+        forward=lazy("conv_layer"),
         doc="convolution (cross-correlation), grouped or not",
     ),
     OpSpec(
@@ -306,6 +309,7 @@ register(
         aliases=KERNEL,
         filters=CONV_FILTERS,
         spatial_kernels=True,
+        forward=lazy("conv_transpose_layer"),
         doc="transposed convolution: each input value scatters its kernel into the output",
     ),
     OpSpec(
@@ -321,6 +325,7 @@ register(
         aliases=KERNEL,
         filters=Filters(("depthwise_kernel", "kernel"), depthwise_filters, depthwise_feeds),
         spatial_kernels=True,
+        forward=lazy("depthwise_layer"),
         doc="depthwise convolution: each input map through its own depth_multiplier filters",
     ),
     OpSpec(
@@ -331,6 +336,7 @@ register(
         roles=BIAS,
         filters=Filters(("pointwise_kernel",), separable_filters, separable_feeds),
         spatial_kernels=True,
+        forward=lazy("separable_layer"),
         doc="depthwise then pointwise (1x1) convolution",
     ),
 )

@@ -8,11 +8,12 @@ from typing import Sequence
 from ..arithmetic import ShapeError, broadcast, format_shape
 from ..fields import end_step, per_position_step
 from ..model import Call, Layer, Shape
-from .base import Attrs, Count, Filters, OpSpec, Uncountable, elements, finish, free, one_input, one_known, operand_shapes, register
+from ...forward import lazy
+from .base import Attrs, RuleContext, Count, Filters, OpSpec, Uncountable, elements, finish, free, one_input, one_known, register
 from .conv import conv_feeds, conv_filters
 
 
-def dense_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def dense_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     shape = one_input(inputs)
     return [(*shape[:-1], attrs["units"])]
 
@@ -25,8 +26,8 @@ def dense_cost(layer: Layer, ins: Sequence[Shape], outs: Sequence[Shape], call: 
     return finish(layer, elements(outs[0]) * shape[-1], outs)
 
 
-def matmul_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
-    a, b = operand_shapes(inputs, call)[:2]
+def matmul_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
+    a, b = ctx.operand_shapes(inputs)[:2]
     if a is None or b is None:
         raise ShapeError("has an omitted operand")
     a2, b2 = (1, *a) if len(a) == 1 else a, (*b, 1) if len(b) == 1 else b
@@ -54,7 +55,7 @@ def _dot_axes(attrs: Attrs, inputs: Sequence[Shape]) -> list[int]:
     return [x % len(s) for x, s in zip(axes, inputs)]
 
 
-def dot_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def dot_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     if len(inputs) != 2:
         raise ShapeError(f"expects two inputs, got {len(inputs)}")
     a, b = list(inputs[0]), list(inputs[1])
@@ -79,7 +80,7 @@ def dot_cost(layer: Layer, ins: Sequence[Shape], outs: Sequence[Shape], call: Ca
     return macs, 2 * macs
 
 
-def embedding_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def embedding_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     shape = one_input(inputs)
     return [(*shape, attrs["output_dim"])]
 
@@ -97,10 +98,11 @@ register(
         },
         aliases={"weight": "kernel"},
         filters=Filters(("kernel",), conv_filters, conv_feeds),
+        forward=lazy("dense_layer"),
         doc="fully connected: a stored matrix on the last axis",
     ),
     OpSpec("matmul", matmul_shape, matmul_cost, end_step, doc="product of two computed matrices (NumPy matmul)"),
-    OpSpec("dot", dot_shape, dot_cost, end_step, doc="Keras Dot: sum of products along given axes"),
+    OpSpec("dot", dot_shape, dot_cost, end_step, forward=lazy("dot_layer"), doc="Keras Dot: sum of products along given axes"),
     OpSpec(
         "embedding",
         embedding_shape,
@@ -108,6 +110,7 @@ register(
         end_step,
         roles={"*": {"*": (("token", "dim"),)}},
         aliases={"weight": "embeddings"},
+        forward=lazy("embedding_layer"),
         doc="a row of a stored table per token",
     ),
 )

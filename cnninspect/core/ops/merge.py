@@ -8,16 +8,17 @@ from typing import Any, Sequence
 from ..arithmetic import ShapeError, broadcast, format_shape
 from ..fields import concat_step, end_step, preserve_step
 from ..model import Call, Constant, Layer, Shape
-from .base import Attrs, Count, OpSpec, elements, data_operand, fold_values, free, operand_shapes, operand_value, register
+from ...forward import lazy
+from .base import Attrs, Count, OpSpec, RuleContext, elements, free, register
 
 
-def elementwise_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def elementwise_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     """Add, Multiply, ... and arithmetic on tensors, constants (``x + 3.0``) and stored
     operands: NumPy broadcasting over every operand."""
-    operands = operand_shapes(inputs, call)
-    fold_values(call, operands)
+    operands = ctx.operand_shapes(inputs)
+    ctx.fold_operands()
     shapes = [s for s in operands if s is not None]
-    for c in call.inputs:
+    for c in ctx.call.inputs:
         if isinstance(c, Constant) and isinstance(c.value, list):
             shapes.append(_constant_shape(c.value))
     if not shapes:
@@ -33,10 +34,10 @@ def _constant_shape(value: Any) -> Shape:
     return tuple(dims)
 
 
-def concat_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def concat_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     """Concatenation of tensors (and stored operands) along ``axis``."""
-    inputs = [s for s in operand_shapes(inputs, call) if s is not None]
-    fold_values(call, inputs)
+    inputs = [s for s in ctx.operand_shapes(inputs) if s is not None]
+    ctx.fold_operands()
     if not inputs:
         raise ShapeError("has no input")
     rank = len(inputs[0])
@@ -52,12 +53,12 @@ def concat_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shap
     return [tuple(out)]
 
 
-def reduce_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def reduce_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     """ReduceMean, ReduceMax, ...: over ``axes`` (attribute or operand 1), every axis when
     none are given; ``keepdims`` keeps them as 1s."""
-    shape = data_operand(inputs, call)
-    axes = attrs.get("axes") if attrs.get("axes") is not None else operand_value(call, 1)
-    if axes is None and len(call.kwargs.get("operands", [])) > 1 and call.kwargs["operands"][1][0] == "tensor":
+    shape = ctx.data_operand(inputs)
+    axes = attrs.get("axes") if attrs.get("axes") is not None else ctx.value(1)
+    if axes is None and ctx.is_tensor(1):
         raise ShapeError("its axes are computed at run time")
     if not axes and attrs.get("noop_with_empty_axes"):
         return [tuple(shape)]
@@ -70,7 +71,7 @@ def reduce_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shap
 
 def elementwise_cost(layer: Layer, ins: Sequence[Shape], outs: Sequence[Shape], call: Call) -> Count:
     """n operands: n - 1 FLOPs per output element (1 for a single-operand op)."""
-    n = len(call.kwargs.get("operands") or call.inputs)
+    n = len(call.operands or call.inputs)
     return 0, max(n - 1, 1) * elements(outs[0])
 
 
@@ -79,7 +80,7 @@ def reduce_cost(layer: Layer, ins: Sequence[Shape], outs: Sequence[Shape], call:
 
 
 register(
-    OpSpec("elementwise", elementwise_shape, elementwise_cost, preserve_step, doc="Add, Mul, ...: NumPy broadcasting"),
-    OpSpec("concat", concat_shape, free, concat_step, doc="concatenate tensors along an axis"),
-    OpSpec("reduce", reduce_shape, reduce_cost, end_step, doc="mean, max, ... over axes"),
+    OpSpec("elementwise", elementwise_shape, elementwise_cost, preserve_step, forward=lazy("elementwise_layer"), doc="Add, Mul, ...: NumPy broadcasting"),
+    OpSpec("concat", concat_shape, free, concat_step, forward=lazy("concat_layer"), doc="concatenate tensors along an axis"),
+    OpSpec("reduce", reduce_shape, reduce_cost, end_step, forward=lazy("reduce_layer"), doc="mean, max, ... over axes"),
 )

@@ -9,10 +9,11 @@ from ..arithmetic import ShapeError, format_shape
 from ..fields import end_step
 from ..model import Call, Layer, Shape
 from . import base
-from .base import Attrs, Count, OpSpec, Roles, Uncountable, one_input, register
+from ...forward import lazy
+from .base import Attrs, RuleContext, Count, OpSpec, Roles, Uncountable, one_input, register
 
 
-def rnn_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def rnn_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     shape = inputs[0]  # initial states may follow
     if len(shape) != 3:
         raise ShapeError(f"expects a 3-D (batch, time, features) input, got {format_shape(shape)}")
@@ -22,9 +23,9 @@ def rnn_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
     return [out, *states]
 
 
-def bidirectional_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def bidirectional_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     inner = attrs["layer"]
-    forward = rnn_shape(inner, inputs, call)
+    forward = rnn_shape(inner, inputs, ctx)
     out, states = forward[0], forward[1:]
     mode = attrs.get("merge_mode")
     if mode is None:
@@ -34,14 +35,14 @@ def bidirectional_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> li
     return [out, *states, *states]
 
 
-def time_distributed_shape(attrs: Attrs, inputs: Sequence[Shape], call: Call) -> list[Shape]:
+def time_distributed_shape(attrs: Attrs, inputs: Sequence[Shape], ctx: RuleContext) -> list[Shape]:
     shape = one_input(inputs)
     if len(shape) < 3:
         raise ShapeError(f"expects a (batch, time, ...) input, got {format_shape(shape)}")
     inner = attrs["layer"]
     if inner["op"] not in base.SPECS:
         raise ShapeError(f"no shape rule for wrapped {inner['type']}")
-    outs = base.SPECS[inner["op"]].shape(inner["attrs"], [(shape[0], *shape[2:])], Call())
+    outs = base.SPECS[inner["op"]].shape(inner["attrs"], [(shape[0], *shape[2:])], base.RuleContext())
     return [(o[0], shape[1], *o[1:]) for o in outs]
 
 
@@ -65,7 +66,7 @@ RNN_ROLES: Roles = {
 }
 
 register(
-    OpSpec("rnn", rnn_shape, rnn_cost, end_step, roles=RNN_ROLES, doc="SimpleRNN, LSTM, GRU over (batch, time, features)"),
-    OpSpec("bidirectional", bidirectional_shape, bidirectional_cost, end_step, doc="a recurrent layer run both ways"),
-    OpSpec("time_distributed", time_distributed_shape, time_distributed_cost, end_step, doc="a layer applied per time step"),
+    OpSpec("rnn", rnn_shape, rnn_cost, end_step, roles=RNN_ROLES, forward=lazy("rnn_layer"), doc="SimpleRNN, LSTM, GRU over (batch, time, features)"),
+    OpSpec("bidirectional", bidirectional_shape, bidirectional_cost, end_step, forward=lazy("bidirectional_layer"), doc="a recurrent layer run both ways"),
+    OpSpec("time_distributed", time_distributed_shape, time_distributed_cost, end_step, forward=lazy("time_distributed_layer"), doc="a layer applied per time step"),
 )
