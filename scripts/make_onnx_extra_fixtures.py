@@ -27,9 +27,10 @@ Writes to tests/fixtures/onnx_extra/, for each graph ``<name>.onnx`` and
   a symbolic declared shape on a tensor whose shape is computable.
 
 The truth is what onnxruntime computed: a copy of each graph with every node output made
-a graph output runs on random inputs (every graph input fed, weights included), and each
-tensor's actual shape is recorded; with the weights-as-inputs and ConstantOfShape-made
-weights' shapes and element counts, and the declared shapes.
+a graph output runs on random inputs (every graph input fed, weights included; the
+values fed are stored too), and each tensor's actual shape is recorded, with its sum and first
+values; with the weights-as-inputs and ConstantOfShape-made weights' shapes, and the
+declared shapes.
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ def new_ops() -> tuple[onnx.ModelProto, dict]:
         helper.make_node("DepthToSpace", ["s2d"], ["crd"], blocksize=3, mode="CRD", name="d2s_crd"),
         helper.make_node("InstanceNormalization", ["crd", "in_scale", "in_bias"], ["inorm"], epsilon=1e-5, name="inorm"),
         helper.make_node("LRN", ["inorm"], ["lrn"], size=3, name="lrn"),
-        helper.make_node("Tile", ["lrn", "repeats"], ["tiled"], name="tile"),
+        helper.make_node("Tile", ["crd", "repeats"], ["tiled"], name="tile"),
         helper.make_node("Expand", ["tiled", "expand_to"], ["wide"], name="expand"),
         helper.make_node("ReduceMean", ["wide"], ["back"], axes=[0], keepdims=0, name="mean0"),
         helper.make_node("Transpose", ["back"], ["nhwc"], perm=[0, 2, 3, 1], name="to_nhwc"),
@@ -151,7 +152,8 @@ def new_ops() -> tuple[onnx.ModelProto, dict]:
         helper.make_node("Transpose", ["rows"], ["cols"], perm=[0, 2, 1], name="cols"),
         helper.make_node("Einsum", ["rows", "cols"], ["gram"], equation="bij,bjk->bik", name="einsum_gram"),
     ]
-    model = _model(nodes, "new_ops", [_value("x", [2, 8, 6, 6])], [_value("gram", [2, 144, 144])], inits, 13, 7)
+    outputs = [_value("gram", [2, 144, 144]), _value("lrn", [2, 2, 12, 12])]
+    model = _model(nodes, "new_ops", [_value("x", [2, 8, 6, 6])], outputs, inits, 13, 7)
     return model, {}
 
 
@@ -255,22 +257,26 @@ def truth(model: onnx.ModelProto, extra: dict) -> dict:
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
     existing = {o.name for o in probe.graph.output}
-    for name in (o for n in probe.graph.node for o in n.output if o):
-        if name not in existing:
-            probe.graph.output.append(onnx.ValueInfoProto(name=name))
+    for tensor in (o for n in probe.graph.node for o in n.output if o):
+        if tensor not in existing:
+            probe.graph.output.append(onnx.ValueInfoProto(name=tensor))
     sess = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
     stored = {t.name for t in model.graph.initializer}
     feed = {i.name: _shape(i) for i in model.graph.input if i.name not in stored}
-    results = sess.run(None, {k: rng.standard_normal(v).astype(np.float32) for k, v in feed.items()})
+    arrays = {k: rng.standard_normal(v).astype(np.float32) for k, v in feed.items()}
+    results = sess.run(None, arrays)
     return {
         "producer": f"{model.producer_name} {model.producer_version}",
         "ir_version": model.ir_version,
         "opset": max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
         "feed": feed,
+        "feed_values": {k: v.tolist() for k, v in arrays.items()},
         "nodes": [{"name": n.name, "op_type": n.op_type, "inputs": list(n.input), "outputs": list(n.output)}
                   for n in model.graph.node],
         "tensors": {o.name: list(np.shape(r)) for o, r in zip(sess.get_outputs(), results)},
+        "values": {o.name: {"sum": float(np.sum(r, dtype=np.float64)), "first": np.ravel(r)[:6].astype(np.float64).tolist()}
+                   for o, r in zip(sess.get_outputs(), results)},
         "initializers": {t.name: list(t.dims) for t in model.graph.initializer},
         **extra,
     }
