@@ -358,7 +358,8 @@ def activations(request: ActivationsRequest, env: Environment) -> None:
     else:
         from .render.activations import activations_view
 
-        _print(env.console(), activations_view(report, maps, request.view))
+        console = env.console()
+        _print(console, activations_view(report, console, maps, request.view))
     if drawn and maps is None and "stopped" not in report:
         raise UsageError("no reported layer has maps to draw (a tensor with spatial axes): choose one with --layer")
     if "stopped" in report:
@@ -367,9 +368,9 @@ def activations(request: ActivationsRequest, env: Environment) -> None:
 
 class NotComputed(CnnInspectError):
     """A layer cnninspect has no forward computation for: what ran before it is reported.
-    Exit 5 until ExitStatus has a code of its own for it (see the README)."""
+    The file is not damaged: a code of its own."""
 
-    status = ExitStatus.BROKEN
+    status = ExitStatus.UNSUPPORTED
 
 
 HANDLERS: dict[type, Callable[[Any, Environment], None]] = {

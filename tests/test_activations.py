@@ -133,7 +133,7 @@ def test_a_layer_without_forward_stops_there_and_shows_what_ran() -> None:
     """An op cnninspect cannot compute is neither the user's mistake nor a damaged file;
     until ExitStatus has a code of its own it is exit 5, with one line naming the layer."""
     result = cli("activations", FIXTURES / "keras3" / "lambda.h5", "--input", "random:0", "--json")
-    assert result.exit_code == ExitStatus.BROKEN
+    assert result.exit_code == ExitStatus.UNSUPPORTED
     assert result.stderr.count("\n") == 1
     assert "layer 'lambda' (Lambda" in result.stderr and "no forward computation" in result.stderr
     doc = json.loads(result.stdout)
@@ -171,3 +171,20 @@ def test_dead_maps_of_a_channels_first_activation_are_counted_on_channels() -> N
     report, _ = activations_report(model, [Prepared(x, "test", None)])
     dead = {layer["name"]: layer["dead_maps"] for layer in report["layers"]}
     assert dead["conv"] == [1] and dead["relu"] == [1, 2]  # not the width axis (5 columns, none zero)
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_the_table_never_cuts_a_number(width: int) -> None:
+    """At any width every layer keeps its # and name, and each statistic of the JSON
+    document is printed whole (the table splits into parts instead)."""
+    from cnninspect.render.numbers import significant
+
+    args = ["activations", str(SAMPLES / "mnist_cnn.h5"), "--input", str(SAMPLES / "digits" / "7.png")]
+    doc = json.loads(cli(*args, "--json").stdout)
+    text = cli(*args, env={"COLUMNS": str(width)}).stdout
+    assert "…" not in text
+    words = set(text.split())
+    for layer in doc["layers"]:
+        assert layer["path"] in words
+        for key in ("min", "max", "mean", "std"):
+            assert significant(layer["stats"][key]) in words, (width, layer["path"], key)

@@ -9,24 +9,23 @@ from __future__ import annotations
 import math
 from typing import Any, Iterator, Optional
 
-from rich.console import RenderableType
+from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from .heatmap import Blocks, Legend
 from .numbers import significant
-from .tables import _source_line, format_shape
+from .tables import _source_line, format_shape, split_tables
 
 STRONGEST = 8  # maps drawn in the terminal
-MIN_LAYER = 24  # the Layer column folds no narrower than this
 
 
-def activations_view(report: dict[str, Any], maps: Any = None, view: Optional[str] = None) -> Iterator[RenderableType]:
+def activations_view(report: dict[str, Any], console: Console, maps: Any = None, view: Optional[str] = None) -> Iterator[RenderableType]:
     yield _source_line(report)
     for i, given in enumerate(report["inputs"]):
         how = f", preprocess {given['preprocess']}" if given.get("preprocess") else ""
         yield Text(f"input {i} '{given['name']}': {given['from']} as {format_shape(given['shape'])} {given['dtype']}{how}")
-    yield _table(report)
+    yield from _tables(report, console)
     top = report.get("top")
     if top is not None:
         for n, sample in enumerate(top["samples"]):
@@ -38,22 +37,20 @@ def activations_view(report: dict[str, Any], maps: Any = None, view: Optional[st
         yield from _strongest(maps)
 
 
-def _table(report: dict[str, Any]) -> Table:
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    widest = max((len(layer["path"]) for layer in report["layers"]), default=5)
+def _tables(report: dict[str, Any], console: Console) -> list[Table]:
+    """The layer calls with their statistics, split into parts that keep ``#`` and Layer
+    when the terminal is narrow (numbers are never cut)."""
     calls = any(layer["call"] for layer in report["layers"])  # a shared layer: say which call
-    for name in ("#", "Layer", "Type", *(["Call"] if calls else []), "Output shape", "Min", "Max", "Mean", "Std", "Zeros", "Dead maps"):
-        left = name in ("Layer", "Type", "Output shape", "Dead maps")
-        table.add_column(name, justify="left" if left else "right", no_wrap=name not in ("Layer", "Type"),
-                         min_width=min(widest, MIN_LAYER) if name == "Layer" else None)
+    headers = ["Type", *(["Call"] if calls else []), "Output shape", "Min", "Max", "Mean", "Std", "Zeros", "Dead"]
+    rows = []
     for layer in report["layers"]:
         s = layer["stats"]
         name = layer["path"] + (f" [{layer['output']}]" if "output" in layer else "")
         numbers = [_number(s[k]) for k in ("min", "max", "mean", "std")]
         zeros = "?" if s["zeros"] is None else f"{s['zeros']:.0%}"
         call = [str(layer["call"])] if calls else []
-        table.add_row(str(layer["index"]), name, layer["type"], *call, format_shape(layer["shape"]), *numbers, zeros, _dead(layer))
-    return table
+        rows.append([str(layer["index"]), name, layer["type"], *call, format_shape(layer["shape"]), *numbers, zeros, _dead(layer)])
+    return split_tables(console, headers, rows)
 
 
 def _number(value: Optional[float]) -> str:
@@ -61,11 +58,13 @@ def _number(value: Optional[float]) -> str:
 
 
 def _dead(layer: dict[str, Any]) -> str:
-    """Up to 3 dead maps by number, more by count (--json lists them all)."""
+    """Up to 3 dead maps (or units, for a vector output) by number, more by count (--json
+    lists them all)."""
     dead = layer["dead_maps"]
     if not dead:
         return ""
-    return ", ".join(str(d) for d in dead) if len(dead) <= 3 else f"{len(dead)} maps"
+    what = "units" if len(layer["shape"]) <= 2 else "maps"
+    return f"{what} " + ", ".join(str(d) for d in dead) if len(dead) <= 3 else f"{len(dead)} {what}"
 
 
 def _ranked(maps: Any) -> list[int]:

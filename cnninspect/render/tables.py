@@ -72,7 +72,7 @@ def _shapes_table(
     return table
 
 
-LEFT = {"Type", "Output shape", "Channels in → out", "Kernel", "RF", "Trainable", "Stride", "Padding", "Dilation"}
+LEFT = {"Type", "Output shape", "Channels in → out", "Kernel", "RF", "Trainable", "Stride", "Padding", "Dilation", "Dead"}
 MIN_NAME = 12  # the Layer column folds no narrower than this
 
 
@@ -91,8 +91,8 @@ def _pack(count: int, fits: Callable[[list[int]], bool]) -> list[list[int]]:
     return parts
 
 
-def _split_tables(console: Console, headers: list[str], rows: list[list[Any]]) -> list[Table]:
-    """The shapes table in parts no wider than the console, each keeping ``#`` and Layer
+def split_tables(console: Console, headers: list[str], rows: list[list[Any]]) -> list[Table]:
+    """A layer table (``#``, Layer, then ``headers``) in parts no wider than the console, each keeping ``#`` and Layer
     (so rows match by number and name), the other columns in order, as many to a part as
     fit; a column that fits in no part alone gets one to itself, its names folding. Numbers
     are never cut."""
@@ -139,7 +139,7 @@ def shapes_view(
     tables = [_shapes_table(headers, rows, None)]
     inbound_hidden = False
     if _natural_width(console, tables[0]) > console.width:  # too wide: parts matched by # and name
-        tables = _split_tables(console, headers, rows)
+        tables = split_tables(console, headers, rows)
         inbound_hidden = report["architecture"] and not _is_chain(layers)
     elif report["architecture"] and not _is_chain(layers):  # weights alone record no inbound layers
         inbound = ["\n".join(", ".join(call) for call in layer["inbound"]) for layer in layers]
