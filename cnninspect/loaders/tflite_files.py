@@ -14,7 +14,14 @@ core's shape rules (the tests check they agree with the stored shapes, which are
 fallback), every other operator the ``recorded`` rule, which returns the stored shapes.
 Constant input tensors (with a buffer) are the operator's weights, read lazily from a
 memory map of the file; int8/uint8 tensors keep their scale and zero point in
-``layer.attrs["quantization"]`` and are shown raw.
+``layer.attrs["quantization"]`` and are shown raw. The stored operands of operators that
+are not layers (RESHAPE's shape, STRIDED_SLICE's begin, end and strides, a PACK's
+constant inputs) are listed under the schema's names for them, apart from the layers'
+weights (kernel, bias, alpha).
+
+The writer's version is the converter's TensorFlow version where the file stores one
+(``CONVERSION_METADATA``); ``min_runtime_version`` is the oldest runtime that can run the
+file, labelled as such in the format version, never taken for a writer's version.
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ QUANT_SCALE, QUANT_ZERO_POINT, QUANT_DIMENSION = 2, 3, 6
 OP_OPCODE, OP_INPUTS, OP_OUTPUTS, OP_OPTIONS_TYPE, OP_OPTIONS = 0, 1, 2, 3, 4
 BUFFER_DATA, BUFFER_OFFSET, BUFFER_SIZE = 0, 1, 2
 METADATA_NAME, METADATA_BUFFER = 0, 1
+# conversion_metadata.fbs: ConversionMetadata.environment, Environment.tensorflow_version, .api_version
+CONVERSION_ENVIRONMENT, ENVIRONMENT_TF_VERSION, ENVIRONMENT_API_VERSION = 0, 0, 1
 
 # BuiltinOperator values 0-127 (the schema's enum order); later ones are named by number.
 BUILTIN_NAMES = (
@@ -75,6 +84,23 @@ SAME_SHAPE = {
 }  # fmt: skip
 # Operators whose input 1 is the kernel and input 2 the bias.
 KERNEL_OPS = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "depthwise_conv", "FULLY_CONNECTED": "dense"}
+# Stored operands that are not parameters, by the names the schema gives them (a stored
+# input of any other operator not listed here is ``input_<position>``).
+OPERAND_ROLES = {
+    "RESHAPE": {1: "shape"},
+    "STRIDED_SLICE": {1: "begin", 2: "end", 3: "strides"},
+    "SLICE": {1: "begin", 2: "size"},
+    **dict.fromkeys(("PAD", "PADV2", "MIRROR_PAD"), {1: "paddings", 2: "constant_values"}),
+    "TRANSPOSE": {1: "perm"},
+    **dict.fromkeys(("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "REDUCE_ANY"), {1: "axis"}),
+    "EXPAND_DIMS": {1: "axis"},
+    "GATHER": {1: "indices"},
+    "TILE": {1: "multiples"},
+    **dict.fromkeys(("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"), {1: "size"}),
+    "SPLIT": {0: "axis"},
+    "SPLIT_V": {1: "size_splits", 2: "axis"},
+    "FILL": {0: "dims", 1: "value"},
+}  # fmt: skip
 
 
 def sniff(head: bytes, path: Path) -> bool:
@@ -245,14 +271,47 @@ def _opcodes(root: _Table) -> list[str]:
     return names
 
 
-def _metadata(f: _File, root: _Table, buffers: list[tuple[int, int]]) -> dict[str, bytes]:
+def _metadata(f: _File, root: _Table, buffers: list[tuple[int, int]]) -> dict[str, tuple[int, int]]:
+    """Each metadata entry's buffer, (start, size), by name."""
     out = {}
     for k, m in enumerate(root.tables(MODEL_METADATA, "metadata")):
         name, buffer = m.string(METADATA_NAME, f"metadata {k}"), m.scalar(METADATA_BUFFER, "I")
         if name and buffer < len(buffers):
-            start, size = buffers[buffer]
-            out[name] = bytes(f.data[start : start + min(size, 256)])
+            out[name] = buffers[buffer]
     return out
+
+
+def _writing(f: _File, root: _Table, buffers: list[tuple[int, int]]) -> tuple[str | None, str, list[str]]:
+    """What the file records about its writing: the converter's TensorFlow version (from
+    ``CONVERSION_METADATA``, None when not stored), the format version (schema, and the
+    oldest runtime that runs the file: ``min_runtime_version``, not a writer's version)
+    and notes."""
+    metadata = _metadata(f, root, buffers)
+    labels, notes = [f"schema {root.scalar(MODEL_VERSION, 'I')}"], []
+    if "min_runtime_version" in metadata:
+        start, size = metadata["min_runtime_version"]
+        runtime = bytes(f.data[start : start + min(size, 64)]).split(b"\0")[0].decode("ascii", "replace").strip()
+        if runtime:
+            labels.append(f"min runtime {runtime}")
+    version = None
+    if "CONVERSION_METADATA" in metadata:
+        start, size = metadata["CONVERSION_METADATA"]
+        try:
+            env = f.table(start + f.unpack("<I", start, "conversion metadata"), "conversion metadata").table(
+                CONVERSION_ENVIRONMENT, "conversion environment")
+            version = env.string(ENVIRONMENT_TF_VERSION, "converter version") if env is not None else None
+            api = env.scalar(ENVIRONMENT_API_VERSION, "I") if env is not None else 0
+        except BrokenFile:
+            notes.append("its CONVERSION_METADATA cannot be read (damaged)")
+        else:
+            if version:
+                notes.append(f"converted by the TFLite converter of TensorFlow {version}" + (f" (converter API {api})" if api else ""))
+    description = root.string(MODEL_DESCRIPTION, "model description")
+    if description:
+        notes.append(f"description: {description.strip()[:120]}")
+    if len(labels) > 1:
+        notes.append(f"'{labels[1]}' is the oldest TFLite runtime that can run this file (min_runtime_version), not the writer's version")
+    return version or None, ", ".join(labels), notes
 
 
 # ---------------------------------------------------------------------------------------
@@ -305,11 +364,14 @@ def _options(op_name: str, opts: _Table | None, kernel: _Tensor | None, first_in
 
 
 def _roles(op_name: str, positions: list[int]) -> dict[int, str]:
+    """The role of each stored input: a layer's weights (kernel, bias, PReLU's alpha), the
+    schema's name for an operand that is not a parameter, else ``input_<position>``."""
     if op_name in KERNEL_OPS:
         return {p: {1: "kernel", 2: "bias"}.get(p, f"input_{p}") for p in positions}
-    if len(positions) == 1:
-        return {positions[0]: "constant"}
-    return {p: f"input_{p}" for p in positions}
+    if op_name == "PACK":  # every input is one of the values stacked
+        return dict.fromkeys(positions, "values")
+    names = {1: "alpha"} if op_name == "PRELU" else OPERAND_ROLES.get(op_name, {})
+    return {p: names.get(p, f"input_{p}") for p in positions}
 
 
 def _reader(path: Path, offset: int, shape: tuple[int, ...], spec: DType) -> Callable[[tuple], Any]:
@@ -469,7 +531,6 @@ def open_model(path: Path, options: Any = None) -> Model:
 
 def _read(path: Path, f: _File) -> Model:
     root = f.table(f.unpack("<I", 0, "root offset"), "model")
-    version = root.scalar(MODEL_VERSION, "I")
     buffers = _buffers(f, root)
     opcodes = _opcodes(root)
     subgraphs = root.tables(MODEL_SUBGRAPHS, "subgraphs")
@@ -478,9 +539,7 @@ def _read(path: Path, f: _File) -> Model:
     sub = subgraphs[0]
     tensors = [_Tensor(k, t, buffers) for k, t in enumerate(sub.tables(SUBGRAPH_TENSORS, "tensors"))]
     graph = _graph(path, sub, tensors, opcodes)
-    metadata = _metadata(f, root, buffers)
-    runtime = metadata.get("min_runtime_version", b"").split(b"\0")[0].decode("ascii", "replace").strip()
-    notes = []
+    version, label, notes = _writing(f, root, buffers)
     if len(subgraphs) > 1:
         notes.append(f"this file has {len(subgraphs)} subgraphs; only subgraph 0 (the main graph) is shown")
     if any(t.quantization and t.dtype in ("int8", "uint8", "int16") for t in tensors):
@@ -491,7 +550,7 @@ def _read(path: Path, f: _File) -> Model:
     model = Model(
         name=sub.string(SUBGRAPH_NAME, "subgraph name") or path.stem,
         graph=graph,
-        source=Source(str(path), "tflite", "tflite", runtime or f"schema {version}"),
+        source=Source(str(path), "tflite", "tflite", version, format_version=label),
         notes=notes,
     )
     return model

@@ -6,7 +6,7 @@ belongs to: its shape, cost and receptive-field rules, stored roles and filters 
 
 from __future__ import annotations
 
-from . import activation, conv, linear, local, merge, norm, opaque, pool, recurrent, shape  # noqa: F401  (they register)
+from . import activation, conv, linear, local, merge, norm, opaque, pool, rearrange, recurrent, shape, values  # noqa: F401  (they register)
 from .base import SPECS, OpSpec, register
 
 __all__ = ["SPECS", "OpSpec", "register", "spec"]
