@@ -213,6 +213,11 @@ def shapes(
     explain: bool = typer.Option(
         False, "--explain", help="Under the table, how each layer's output size, params and MACs are found, with its own numbers."
     ),
+    hide_shape_ops: Optional[bool] = typer.Option(
+        None, "--hide-shape-ops/--show-shape-ops",
+        help="Leave out (or show) the layers that only compute shapes (ONNX Shape, Gather, Constant...); by default "
+        "the table leaves them out when they outnumber the other layers.",
+    ),
     config: Optional[Path] = ConfigOpt,
     layout: Optional[str] = LayoutOpt,
     debug: bool = DebugOpt,
@@ -231,6 +236,7 @@ def shapes(
         file=file, config=config, layout=layout, debug=debug, as_json=as_json,
         input_shapes=tuple(parse_input_shape(s) for s in input_shape), batch=batch,
         columns=parse_columns(columns), units=units.value, depth=depth, types=tuple(types), match=match, explain=explain,
+        hide_shape_ops=hide_shape_ops,
     )  # fmt: skip
 
 

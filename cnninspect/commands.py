@@ -43,6 +43,7 @@ class ShapesRequest(Request):
     types: Tuple[str, ...] = ()
     match: Optional[str] = None
     explain: bool = False
+    hide_shape_ops: Optional[bool] = None  # None: hidden from the table when they outnumber the other layers
 
 
 @dataclass(frozen=True)
@@ -239,7 +240,7 @@ def shapes(request: ShapesRequest, env: Environment) -> None:
         from .render.tables import shapes_view
 
         console = env.console()
-        _print(console, shapes_view(report, console, request.columns, request.units))
+        _print(console, shapes_view(report, console, request.columns, request.units, request.hide_shape_ops))
         _print(console, explain_view(report, console.width))
     from .reports.check import exit_code
 

@@ -13,9 +13,10 @@ import pytest
 from conftest import FIXTURES, SAMPLES, cli, cli_json
 
 SUFFIXES = {".h5", ".keras", ".npz", ".npy", ".pt", ".pth", ".safetensors", ".onnx", ".tflite"}
-# Refused by design: a sparse tensor on read (test_tflite), and the empty zips np.savez
-# writes for a model without weights (test_numpy)
-SKIP = {"sparse_dense.tflite", "merges.weights.npz", "pooling.weights.npz"}
+# Refused by design: a sparse tensor on read (test_tflite), the empty zips np.savez
+# writes for a model without weights (test_numpy), and weights fed at run time, which have
+# no values (test_onnx_extra)
+SKIP = {"sparse_dense.tflite", "merges.weights.npz", "pooling.weights.npz", "weights_as_inputs.onnx"}
 # The deliberately inconsistent twins of tests/fixtures/consistency (issue 11)
 INCONSISTENT = {"cnn_wrong_input.h5", "grouped_bad_state.pt", "keras1_lambda_th_bad.h5"}
 FILES = sorted(

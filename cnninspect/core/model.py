@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 
 Dim = Union[int, None]
 Shape = tuple[Dim, ...]
+# Roles of stored operands that are not parameters (a shape, pads, slice bounds, indices,
+# axes), by the names ONNX's and TFLite's operator schemas give them.
+OPERAND_ROLES = frozenset(
+    "shape pads constant_value axes roi scales sizes starts ends steps indices min max repeats start limit delta k "
+    "begin end strides size paddings constant_values perm axis multiples block_shape crops size_splits dims values".split()
+)
 
 @dataclass(frozen=True)
 class TensorRef:
@@ -92,6 +98,11 @@ class Weight:
     @property
     def axes(self) -> tuple[str, ...]:
         return self.layout.axes
+
+    @property
+    def parameter(self) -> bool:
+        """A parameter of its layer, not a stored operand (a shape, pads, indices ...)."""
+        return self.role not in OPERAND_ROLES
 
     @property
     def size(self) -> int:
@@ -182,7 +193,7 @@ class Layer:
 
     @property
     def params(self) -> int:
-        own = sum(w.size for w in self.weights if not w.buffer)
+        own = sum(w.size for w in self.weights if w.parameter and not w.buffer)
         return own + (self.graph.params if self.graph else 0)
 
 

@@ -111,10 +111,19 @@ def split_tables(console: Console, headers: list[str], rows: list[list[Any]]) ->
 
 
 def shapes_view(
-    report: dict[str, Any], console: Console, columns: Sequence[str] | None = None, units: str = "si"
+    report: dict[str, Any],
+    console: Console,
+    columns: Sequence[str] | None = None,
+    units: str = "si",
+    hide_shape_ops: bool | None = None,
 ) -> Iterator[RenderableType]:
+    """``hide_shape_ops``: leave out the layers that only compute shapes (None: when they
+    outnumber the others)."""
     columns = columns or default_columns(report["architecture"])
-    layers = report["layers"]
+    shape_ops = sum(1 for layer in report["layers"] if layer["shape_only"])
+    if hide_shape_ops is None:
+        hide_shape_ops = shape_ops > len(report["layers"]) - shape_ops
+    layers = [layer for layer in report["layers"] if not (hide_shape_ops and layer["shape_only"])]
     footnotes: list[str] = []
     dynamic = False
     rows = []
@@ -165,6 +174,8 @@ def shapes_view(
         yield Text("? = a dimension the file leaves open; give --input-shape to fix it", style="dim")
     if inbound_hidden:
         yield Text("(the Inbound column needs a wider terminal; --json lists every layer's inbound)", style="dim")
+    if hide_shape_ops and shape_ops:
+        yield Text(f"layers that only compute shapes, not shown: {shape_ops} (--show-shape-ops shows them)", style="dim")
     if any(c in ("stride", "padding", "dilation", "groups") for c in columns) and any("window" not in x for x in layers):
         yield Text("? in Stride, Padding, Dilation, Groups: this report does not give the layers' windows", style="dim")
     if "rf" in columns:
@@ -180,8 +191,7 @@ def _param_totals(totals: dict[str, Any], units: str) -> Iterator[RenderableType
     if totals["params"] is None:
         yield Text("Total params: ? (this file holds no weights: open the weights file with --config FILE)")
         return
-    param_bytes = totals["bytes"] - totals.get("buffer_bytes", 0)
-    yield Text(f"Total params: {totals['params']:,} ({format_bytes(param_bytes, units)})")
+    yield Text(f"Total params: {totals['params']:,} ({format_bytes(totals['param_bytes'], units)})")
     yield Text(f"Trainable params: {totals['trainable_params']:,} ({format_bytes(totals['trainable_bytes'], units)})")
     yield Text(f"Non-trainable params: {totals['non_trainable_params']:,} ({format_bytes(totals['non_trainable_bytes'], units)})")
     if totals.get("buffers"):

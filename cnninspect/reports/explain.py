@@ -72,7 +72,7 @@ def explain_layer(
     output = _output(layer, data, result, producer) if data is not None and result is not None else None
     if output:
         found["output"] = output
-    if layer.weights:
+    if any(w.parameter and not w.buffer for w in layer.weights):  # operands and buffers are not params
         found["params"] = _params(layer)
     macs = _macs(layer, data, result) if single_call and data is not None and result is not None else None
     if macs is not None:
@@ -253,7 +253,7 @@ def _weight_factors(weight: Weight) -> list[int]:
 
 
 def _params(layer: Layer) -> Explanation:
-    grouped: Grouped = [[_weight_factors(w)] for w in layer.weights if not w.buffer]  # buffers are not params
+    grouped: Grouped = [[_weight_factors(w)] for w in layer.weights if w.parameter and not w.buffer]  # as params count
     return sum_of_products(grouped, _params_why(layer))
 
 
@@ -274,7 +274,7 @@ def _params_why(layer: Layer) -> str:
             return f"a filter per input map ({n_in}), then a 1×1 mix of them into {n_out} output maps{bias}"
         if layer.op == "dense":
             return f"{n_out} outputs, each a weighted sum of {n_in} inputs{bias}"
-    roles = ", ".join(w.role for w in layer.weights if not w.buffer)
+    roles = ", ".join(w.role for w in layer.weights if w.parameter and not w.buffer)
     return f"per channel: {roles}" if layer.op == "batch_norm" else f"one term per stored weight: {roles}"
 
 

@@ -11,29 +11,9 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..core.model import Graph, Layer, Model, Shape, TensorRef
-from .shapes import shapes_report
+from .shapes import shape_only, shapes_report
 
 SCHEMA = "cnninspect.graph/1"
-# Ops whose output is a shape or a stored value, never an activation.
-SHAPE_SOURCES = frozenset({"shape_of", "constant"})
-
-
-def shape_only(graph: Graph) -> set[str]:
-    """Names of the layers of ``graph`` that compute only shapes: a shape source, or a
-    parameter-free layer all of whose tensor inputs are shape-only."""
-    by_name = {layer.name: layer for layer in graph.layers}
-    found: set[str] = set()
-    changed = True
-    while changed:
-        changed = False
-        for layer in graph.layers:
-            if layer.name in found or layer.weights or layer.graph is not None or layer.op == "input":
-                continue
-            refs = [r for call in layer.calls for r in call.tensor_inputs]
-            if layer.op in SHAPE_SOURCES or (refs and all(r.layer in found for r in refs if r.layer in by_name)):
-                found.add(layer.name)
-                changed = True
-    return found
 
 
 def graph_report(

@@ -16,10 +16,12 @@ from ..core.memory import Activations
 from ..core.receptive import Field, Fields, graph_fields
 from .explain import explain_graph
 from ..errors import UsageError
-from ..core.model import Layer, Model, Row, Shape, TensorRef, Weight
+from ..core.model import Graph, Layer, Model, Row, Shape, TensorRef, Weight
 from .check import checked_inference
 
 SCHEMA = "cnninspect.shapes/1"
+# Ops whose output is a shape or a stored value, never an activation.
+SHAPE_SOURCES = frozenset({"shape_of", "constant"})
 
 
 def shapes_report(
@@ -44,6 +46,7 @@ def shapes_report(
     memory = Activations(weights, inferred)
     metrics = _Metrics(costs, fields, memory)
     explained = explain_graph(model.graph, inferred) if explain else None
+    only = _shape_only_layers(model.graph)
     return {
         "schema": SCHEMA,
         "source": source_json(model),
@@ -57,6 +60,7 @@ def shapes_report(
         "layers": [
             {
                 **_layer_json(row, inferred, model.weights_stored),
+                "shape_only": id(row.layer) in only,
                 **metrics.layer(row.layer),
                 "consistency": flagged.get(row.path, []),
                 **({} if explained is None else {"explain": explained[id(row.layer)]}),
@@ -68,6 +72,34 @@ def shapes_report(
         "notes": list(model.notes),
         "consistency": consistency.json(),
     }
+
+
+def shape_only(graph: Graph) -> set[str]:
+    """Names of the layers of ``graph`` that compute only shapes: a shape source, or a
+    layer without parameters all of whose tensor inputs are shape-only."""
+    by_name = {layer.name: layer for layer in graph.layers}
+    found: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for layer in graph.layers:
+            if layer.name in found or layer.params or layer.graph is not None or layer.op == "input":
+                continue
+            refs = [r for call in layer.calls for r in call.tensor_inputs]
+            if layer.op in SHAPE_SOURCES or (refs and all(r.layer in found for r in refs if r.layer in by_name)):
+                found.add(layer.name)
+                changed = True
+    return found
+
+
+def _shape_only_layers(graph: Graph) -> set[int]:
+    """The shape-only layers of ``graph`` and of the graphs nested in it, by identity."""
+    names = shape_only(graph)
+    found = {id(layer) for layer in graph.layers if layer.name in names}
+    for layer in graph.layers:
+        if layer.graph is not None:
+            found |= _shape_only_layers(layer.graph)
+    return found
 
 
 def source_json(model: Model) -> dict[str, Any]:
@@ -166,7 +198,7 @@ def _channels(layer: Layer) -> dict[str, int | None] | None:
 
 
 def _trainable(layer: Layer) -> int:
-    total = sum(w.size for w in layer.weights if w.trainable)
+    total = sum(w.size for w in layer.weights if w.trainable and w.parameter)
     if layer.graph is not None:
         total += sum(_trainable(x) for x in layer.graph.layers)
     return total
@@ -174,23 +206,25 @@ def _trainable(layer: Layer) -> int:
 
 # An architecture file alone: no weight is stored, so no count of them can be given.
 _NO_WEIGHTS: dict[str, Any] = dict.fromkeys(
-    ("params", "trainable_params", "non_trainable_params", "bytes", "trainable_bytes", "non_trainable_bytes",
-     "buffers", "buffer_bytes")
+    ("params", "trainable_params", "non_trainable_params", "bytes", "param_bytes", "trainable_bytes",
+     "non_trainable_bytes", "buffers", "buffer_bytes")
 )  # fmt: skip
 
 
 def _totals(weights: list[Weight]) -> dict[str, int]:
-    """Params as the writing library counts them; PyTorch buffers (running statistics)
-    apart: ``parameters()`` and torchinfo do not count them."""
+    """Params as the writing library counts them: stored operands (shapes, pads, indices)
+    are not parameters, and PyTorch buffers (running statistics) are apart, as
+    ``parameters()`` and torchinfo count them."""
     buffers = [w for w in weights if w.buffer]
-    params = [w for w in weights if not w.buffer]
+    params = [w for w in weights if w.parameter and not w.buffer]
     trainable = [w for w in params if w.trainable]
     frozen = [w for w in params if not w.trainable]
     return {
         "params": sum(w.size for w in params),
         "trainable_params": sum(w.size for w in trainable),
         "non_trainable_params": sum(w.size for w in frozen),
-        "bytes": sum(w.nbytes for w in weights),  # every stored tensor, buffers included
+        "bytes": sum(w.nbytes for w in weights),  # every stored tensor, buffers and operands included
+        "param_bytes": sum(w.nbytes for w in params),
         "trainable_bytes": sum(w.nbytes for w in trainable),
         "non_trainable_bytes": sum(w.nbytes for w in frozen),
         "buffers": sum(w.size for w in buffers),
