@@ -48,7 +48,13 @@ def open_model(path: Path, options: Any = None) -> Model:
                 else "the archive holds no weights file: architecture only"
             )
         close_weights = model._close
-        model._close = lambda: (close_weights and close_weights(), zf.close())
+
+        def close() -> None:
+            if close_weights is not None:
+                close_weights()
+            zf.close()
+
+        model._close = close
         return model
     except BaseException:
         zf.close()

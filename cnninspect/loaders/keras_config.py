@@ -76,7 +76,8 @@ TF_ELEMENTWISE = re.compile(
 def parse_config(raw: str | bytes) -> Any:
     """A config's JSON, with Keras 3's ``{"class_name": "__tuple__", "items": [...]}``
     as plain lists (decoded on the fly, and only when the text holds any)."""
-    if (b"__tuple__" if isinstance(raw, bytes) else "__tuple__") not in raw:
+    marked = b"__tuple__" in raw if isinstance(raw, bytes) else "__tuple__" in raw
+    if not marked:
         return json.loads(raw)
     return json.loads(raw, object_hook=_untuple)
 
@@ -205,9 +206,9 @@ def _sequential(items: list, cfg: dict) -> Graph:
 def _merged_branches(merge_item: dict, rest_items: list) -> Graph:
     """Keras 1: a Sequential whose first layer merges Sequential branches. Keras 1
     listed the branches' layers in line (its ``flattened_layers``), and so do we."""
-    branches = [_container(b).graph for b in merge_item["config"]["layers"]]
+    branches = [g for b in merge_item["config"]["layers"] if (g := _container(b).graph) is not None]
     merge = _layer(merge_item)
-    merge.calls = [Call([ref for g in branches for ref in g.outputs])]  # type: ignore[misc]
+    merge.calls = [Call(list(ref for g in branches for ref in g.outputs))]
     tail = [merge, *(_layer(x) for x in rest_items)]
     _chain(tail)
     layers = [layer for g in branches for layer in g.layers] + tail
@@ -634,9 +635,9 @@ def translate(cls: str, cfg: dict, module: str = "") -> tuple[str, dict]:
     canonical = KERAS1_CLASSES.get(cls, cls)
     if canonical not in TRANSLATORS:
         return "unknown", {"reason": f"no shape rule for {cls} (a custom or unsupported layer)"}
-    op, fn = TRANSLATORS[canonical]
+    kind, fn = TRANSLATORS[canonical]
     try:
-        op, attrs = fn(canonical, cfg) if op is None else (op, fn(canonical, cfg))
+        op, attrs = fn(canonical, cfg) if kind is None else (kind, fn(canonical, cfg))
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         return "unknown", {"reason": f"its {cls} config is incomplete or malformed ({type(exc).__name__}: {exc})"}
     if cls != canonical:

@@ -433,8 +433,11 @@ def graph_from_legacy(root: Any, theano: bool, version: str | None) -> Graph:
     convention = "keras-th" if theano and (version is None or version.startswith("1.")) else "keras"
     layers = []
     for group_name, weight_names in legacy_groups(root):
-        group = root[group_name] if group_name in root else None
-        present = [w for w in weight_names if group is not None and w in group]
+        group: Any = root[group_name] if group_name in root else None
+        if group is None:
+            present: list = []
+        else:
+            present = [w for w in weight_names if w in group]
         owners = {w: _owner_name(w, group_name) for w in present}
         if present and all(owner != group_name for owner in owners.values()):
             inner: dict[str, list[tuple[str, Any]]] = {}

@@ -691,6 +691,8 @@ def _compute(op: str, attrs: dict, args: list, opset: int, np: Any) -> Any:
         axes = attrs.get("axes") if "axes" in attrs else (args[1].tolist() if len(args) > 1 and args[1] is not None else None)
         if op == "Squeeze":
             return np.squeeze(x, axis=tuple(axes) if axes is not None else None)
+        if axes is None:
+            raise ValueError("Unsqueeze without axes")
         out = x
         for a in sorted(int(a) % (x.ndim + len(axes)) for a in axes):
             out = np.expand_dims(out, a)

@@ -487,7 +487,7 @@ def _graph(path: Path, sub: _Table, tensors: list[_Tensor], opcodes: list[str]) 
         if quantization:
             attrs["quantization"] = quantization
             for role, q in quantization.items():
-                if role != "output":
+                if role != "output" and q is not None:
                     layer.notes.append(_quant_note(role, q))
         layers.append(layer)
 
