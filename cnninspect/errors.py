@@ -15,7 +15,7 @@ class ExitStatus(IntEnum):
     SELECTION = 6  # --layer / --out name something the model does not have
     TIMEOUT = 7  # reading did not finish in time (a damaged file that makes a library loop)
     DIFFERENT = 8  # diff: the two models are not the same network
-    UNSUPPORTED = 9  # activations: a layer cnninspect cannot compute (what ran before it is shown)
+    UNSUPPORTED = 9  # activations, filters/diff --input: a layer cnninspect cannot compute (what ran is shown)
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as a shell reports a process the signal stopped)
     CLOSED_PIPE = 141  # the reader of stdout went away (`| head`): quiet, as `cat` (128 + SIGPIPE)
 

@@ -129,7 +129,7 @@ def _keras3(step: Step) -> bool:
     return step.source.library == "keras" and str(step.source.library_version or "").startswith("3")
 
 
-def _fused(step: Step, x: np.ndarray) -> np.ndarray:
+def fused(step: Step, x: np.ndarray) -> np.ndarray:
     name = step.attrs.get("activation")
     return _apply(step, name if isinstance(name, str) else None, x)
 
@@ -162,11 +162,11 @@ def passthrough(step: Step, inputs: Arrays) -> Arrays:
 # Convolutions and dense layers
 
 
-def _spatial_order(rank: int) -> tuple[str, ...]:
+def spatial_order(rank: int) -> tuple[str, ...]:
     return ("kh", "kw")[2 - rank :] if rank <= 2 else ("kd", "kh", "kw")
 
 
-def _pads(step: Step, x: np.ndarray, kernel: Sequence[int], strides: Sequence[int], dilation: Sequence[int]) -> Any:
+def window_pads(step: Step, x: np.ndarray, kernel: Sequence[int], strides: Sequence[int], dilation: Sequence[int]) -> Any:
     padding = step.attrs.get("padding", "valid")
     if padding == "same" and step.config.get("auto_pad") == "SAME_LOWER":  # ONNX: the odd pixel before
         padding = "same_lower"
@@ -177,7 +177,7 @@ def _pads(step: Step, x: np.ndarray, kernel: Sequence[int], strides: Sequence[in
     return conv.conv_pads(spatial, kernel, strides, dilation, padding.lower() if isinstance(padding, str) else padding)
 
 
-def _geometry(step: Step) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+def geometry(step: Step) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
     a = step.attrs
     rank = a["rank"]
     kernel = tuple(a["kernel_size"])
@@ -190,17 +190,17 @@ def _bias(step: Step) -> Optional[np.ndarray]:
 
 def conv_layer(step: Step, inputs: Arrays) -> Arrays:
     x = inputs[0]
-    kernel, strides, dilation = _geometry(step)
-    w = step.need("kernel", ("out", "in", *_spatial_order(step.attrs["rank"])))
-    pads = _pads(step, x, kernel, strides, dilation)
+    kernel, strides, dilation = geometry(step)
+    w = step.need("kernel", ("out", "in", *spatial_order(step.attrs["rank"])))
+    pads = window_pads(step, x, kernel, strides, dilation)
     out = conv.conv(x, w, _bias(step), strides, dilation, pads, int(step.attrs.get("groups") or 1), step.attrs["channels_last"])
-    return [_fused(step, out)]
+    return [fused(step, out)]
 
 
-def _depthwise_kernel(step: Step, role: str) -> np.ndarray:
+def depthwise_kernel(step: Step, role: str) -> np.ndarray:
     """``(in * mult, 1, *k)`` from any stored layout: Keras ``(*k, in, mult)``, PyTorch
     ``(out, 1, *k)``, TFLite ``(1, *k, out)``."""
-    k = _spatial_order(step.attrs["rank"])
+    k = spatial_order(step.attrs["rank"])
     keras = step.weight(role, ("in", "mult", *k))
     if keras is not None:
         return keras.reshape(-1, 1, *keras.shape[2:])
@@ -212,29 +212,29 @@ def _depthwise_kernel(step: Step, role: str) -> np.ndarray:
 
 def depthwise_layer(step: Step, inputs: Arrays) -> Arrays:
     x = inputs[0]
-    kernel, strides, dilation = _geometry(step)
-    w = _depthwise_kernel(step, "kernel" if step.layer.weight("kernel") is not None else "depthwise_kernel")
-    pads = _pads(step, x, kernel, strides, dilation)
+    kernel, strides, dilation = geometry(step)
+    w = depthwise_kernel(step, "kernel" if step.layer.weight("kernel") is not None else "depthwise_kernel")
+    pads = window_pads(step, x, kernel, strides, dilation)
     groups = x.shape[channel_axis(step.attrs["channels_last"])]
     out = conv.conv(x, w, _bias(step), strides, dilation, pads, groups, step.attrs["channels_last"])
-    return [_fused(step, out)]
+    return [fused(step, out)]
 
 
 def separable_layer(step: Step, inputs: Arrays) -> Arrays:
     x = inputs[0]
-    kernel, strides, dilation = _geometry(step)
-    dw = _depthwise_kernel(step, "depthwise_kernel")
-    pw = step.need("pointwise_kernel", ("out", "in", *_spatial_order(step.attrs["rank"])))
-    pads = _pads(step, x, kernel, strides, dilation)
+    kernel, strides, dilation = geometry(step)
+    dw = depthwise_kernel(step, "depthwise_kernel")
+    pw = step.need("pointwise_kernel", ("out", "in", *spatial_order(step.attrs["rank"])))
+    pads = window_pads(step, x, kernel, strides, dilation)
     out = conv.separable_conv(x, dw, pw, _bias(step), strides, dilation, pads, step.attrs["channels_last"])
-    return [_fused(step, out)]
+    return [fused(step, out)]
 
 
 def conv_transpose_layer(step: Step, inputs: Arrays) -> Arrays:
     x = inputs[0]
     a = step.attrs
-    kernel, strides, dilation = _geometry(step)
-    w = step.need("kernel", ("in", "out", *_spatial_order(a["rank"])))
+    kernel, strides, dilation = geometry(step)
+    w = step.need("kernel", ("in", "out", *spatial_order(a["rank"])))
     padding = a.get("padding", "valid")
     spatial = list(x.shape[1:-1] if a["channels_last"] else x.shape[2:])
     pads: Any
@@ -248,7 +248,7 @@ def conv_transpose_layer(step: Step, inputs: Arrays) -> Arrays:
     else:
         pads, extra = padding, a.get("output_padding") or 0
     out = conv.conv_transpose(x, w, _bias(step), strides, dilation, pads, extra, int(a.get("groups") or 1), a["channels_last"])
-    return [_fused(step, out)]
+    return [fused(step, out)]
 
 
 def _onnx_transposed_pads(step: Step, spatial: Sequence[int], kernel: Sequence[int], strides: Sequence[int], dilation: Sequence[int]) -> tuple[list[tuple[int, int]], list[int]]:
@@ -283,7 +283,7 @@ def dense_layer(step: Step, inputs: Arrays) -> Arrays:
         return [out + beta * bias if bias is not None else out]
     if step.attrs.get("keep_num_dims") is False and x.ndim > 2:  # TFLite FULLY_CONNECTED
         x = x.reshape(-1, w.shape[0])
-    return [_fused(step, dense.dense(x, w, _bias(step)))]
+    return [fused(step, dense.dense(x, w, _bias(step)))]
 
 
 # --------------------------------------------------------------------------------------
@@ -304,7 +304,7 @@ def batch_norm_layer(step: Step, inputs: Arrays) -> Arrays:
     mean = step.need("moving_mean", ("channels",))
     variance = step.need("moving_variance", ("channels",))
     out = norm.batch_norm(x, mean, variance, step.weight("gamma", ("channels",)), step.weight("beta", ("channels",)), float(epsilon), int(axis))
-    return [_fused(step, out)]
+    return [fused(step, out)]
 
 
 def normalization_layer(step: Step, inputs: Arrays) -> Arrays:
@@ -345,12 +345,12 @@ def _pool_kind(layer: Layer) -> str:
 def pool_layer(step: Step, inputs: Arrays) -> Arrays:
     x = inputs[0]
     a = step.attrs
-    kernel, strides, dilation = _geometry(step)
-    pads = _pads(step, x, kernel, strides, dilation)
+    kernel, strides, dilation = geometry(step)
+    pads = window_pads(step, x, kernel, strides, dilation)
     include = bool(step.config.get("count_include_pad", step.layer.type.startswith("AvgPool")))
     ceil = bool(step.attrs.get("ceil_mode") or step.config.get("ceil_mode"))
     out = pool.pool(x, _pool_kind(step.layer), kernel, strides, pads, dilation, ceil, include, a["channels_last"])
-    return [_fused(step, out)]
+    return [fused(step, out)]
 
 
 def global_pool_layer(step: Step, inputs: Arrays) -> Arrays:
@@ -374,7 +374,7 @@ def elementwise_layer(step: Step, inputs: Arrays) -> Arrays:
     operands = _operands(step, inputs)
     if "y" in step.call.kwargs:  # tf.keras TFOpLambda: x + y with a number y
         operands.append(np.asarray(step.call.kwargs["y"], dtype=step.dtype))
-    return [_fused(step, tensor.elementwise(kind, *operands))]
+    return [fused(step, tensor.elementwise(kind, *operands))]
 
 
 def _operands(step: Step, inputs: Arrays) -> Arrays:
@@ -393,7 +393,7 @@ def _operands(step: Step, inputs: Arrays) -> Arrays:
 
 
 def concat_layer(step: Step, inputs: Arrays) -> Arrays:
-    return [_fused(step, tensor.concat(inputs, int(step.attrs.get("axis", -1))))]
+    return [fused(step, tensor.concat(inputs, int(step.attrs.get("axis", -1))))]
 
 
 def flatten_layer(step: Step, inputs: Arrays) -> Arrays:

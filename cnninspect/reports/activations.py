@@ -87,8 +87,8 @@ def activations_report(
     last_layer: Optional[Layer] = None  # the producer of the model's one output, once it ran
     last_arrays: list[np.ndarray] = []
     if save is not None:
-        _make_dir(save)
-    layouts = _Layouts(model, execution)
+        make_dir(save)
+    layouts = Layouts(model, execution)
     try:
         for out in execution:
             last = layouts.of(out.path, out.call, out.layer, out.arrays)
@@ -99,7 +99,7 @@ def activations_report(
             for k, array in enumerate(out.arrays):
                 entry = _entry(out.index, out.path, out.layer, out.call, k, len(out.arrays), array, last)
                 if save is not None:
-                    entry["saved"] = _save(save, entry, array)
+                    entry["saved"] = save_array(save, entry, array)
                 layers.append(entry)
                 if maps_of is not None and k == 0 and array.ndim >= 3 and (maps_of == "" or maps_of == out.path and maps is None):
                     maps = Maps(out.path, out.call, list(array.shape), _first_maps(array, last))
@@ -110,7 +110,7 @@ def activations_report(
         "source": source_json(model),
         "model": model.name,
         "dtype": np.dtype(dtype).name,
-        "inputs": [_input_json(model, i, p) for i, p in enumerate(inputs)],
+        "inputs": [input_json(model, i, p) for i, p in enumerate(inputs)],
         "layers": layers,
         "notes": [n for p in inputs for n in p.notes] + execution.notes,
         "peak_activation_bytes": execution.peak_bytes,
@@ -123,7 +123,7 @@ def activations_report(
     return report, maps
 
 
-class _Layouts:
+class Layouts:
     """Whether each layer call's output is channels-last: as the layer says (convolutions,
     pooling), else as the tensor it computes from (activations, merges keep their input's
     layout; a transpose moves the channel axis), the model inputs as ``input_layout``."""
@@ -159,7 +159,7 @@ class _Layouts:
         return self.model.source.format.startswith(CHANNELS_LAST_FORMATS)
 
 
-def _input_json(model: Model, position: int, p: Prepared) -> dict[str, Any]:
+def input_json(model: Model, position: int, p: Prepared) -> dict[str, Any]:
     return {
         "name": model.graph.inputs[position].layer,
         "shape": list(p.array.shape),
@@ -229,14 +229,14 @@ def _top(layer: Optional[Layer], arrays: list[np.ndarray]) -> Optional[dict[str,
     }
 
 
-def _make_dir(folder: Path) -> None:
+def make_dir(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise NotWritable(f"--save {folder}: cannot create the folder ({exc.strerror or exc})") from None
 
 
-def _save(folder: Path, entry: dict[str, Any], a: np.ndarray) -> str:
+def save_array(folder: Path, entry: dict[str, Any], a: np.ndarray) -> str:
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", entry["path"]).strip("_") or "output"
     suffix = f"_out{entry['output']}" if "output" in entry else ""
     target = folder / f"{entry['index']:03d}_{name}_call{entry['call']}{suffix}.npy"

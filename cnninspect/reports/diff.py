@@ -842,12 +842,12 @@ def compare_activations(side_a: _Side, side_b: _Side, pairs: list[tuple[Row, Row
     own ``activation`` or the ReLU layer PyTorch and ONNX put after it)."""
     from ..forward.layers import NotComputable
     from ..forward.run import Execution
-    from .activations import _Layouts
+    from .activations import Layouts
 
     wanted = {side_a.output_of(ra): side_b.output_of(rb) for ra, rb in pairs}
     run_a = Execution(side_a.model, [p.array for p in inputs[0]], "float64")
     run_b = Execution(side_b.model, [p.array for p in inputs[1]], "float64")
-    layouts_a, layouts_b = _Layouts(side_a.model, run_a), _Layouts(side_b.model, run_b)
+    layouts_a, layouts_b = Layouts(side_a.model, run_a), Layouts(side_b.model, run_b)
     seen_b: dict[str, tuple[np.ndarray, bool]] = {}  # B's wanted outputs computed before A asked for them
     stream_b = iter(run_b)
     compared, first, stopped = 0, None, None

@@ -340,7 +340,7 @@ def live_filters_report(
     import numpy as np
 
     from ..forward.run import Execution
-    from .activations import _input_json, stats
+    from .activations import input_json, stats
 
     report = filters_report(model, row, out, as_correlation, dequantize)
     layer = row.layer
@@ -370,7 +370,7 @@ def live_filters_report(
     ]  # fmt: skip
     diff = float(np.abs(live.output.astype(np.float64) - real.astype(np.float64)).max(initial=0.0))
     report.update(
-        run_inputs=[_input_json(model, i, p) for i, p in enumerate(inputs)],
+        run_inputs=[input_json(model, i, p) for i, p in enumerate(inputs)],
         dtype=np.dtype(dtype).name,
         contributions=contributions,
         pre_activation={"shape": list(np.shape(live.pre)), "stats": stats(live.pre)},
@@ -444,17 +444,17 @@ def _live(model: Model, layer: Layer, x: Any, out: int, dtype: Any, unflattened:
         linear = lambda: dense.dense(x[:1], w, bias)  # noqa: E731
         channels_last = True
     else:
-        kernel, strides, dilation = fl._geometry(step)
+        kernel, strides, dilation = fl.geometry(step)
         rank = step.attrs["rank"]
         channels_last = bool(step.attrs["channels_last"])
         if layer.op == "depthwise_conv":
             role = "kernel" if layer.weight("kernel") is not None else "depthwise_kernel"
-            w = fl._depthwise_kernel(step, role)
+            w = fl.depthwise_kernel(step, role)
             groups = x.shape[-1 if channels_last else 1]
         else:
-            w = step.need("kernel", ("out", "in", *fl._spatial_order(rank)))
+            w = step.need("kernel", ("out", "in", *fl.spatial_order(rank)))
             groups = int(step.attrs.get("groups") or 1)
-        pads = fl._pads(step, x, kernel, strides, dilation)
+        pads = fl.window_pads(step, x, kernel, strides, dilation)
         parts = conv.conv_contributions(x, w, out, strides, dilation, pads, groups, channels_last)
         first = out // (w.shape[0] // groups) * w.shape[1]
         ins = list(range(first, first + w.shape[1]))
@@ -466,10 +466,10 @@ def _live(model: Model, layer: Layer, x: Any, out: int, dtype: Any, unflattened:
     if name in WHOLE_VECTOR:
         z = linear()
         (z[0][..., out] if channels_last else z[0][out])[...] = pre
-        full = fl._fused(step, z)[0]
+        full = fl.fused(step, z)[0]
         output = full[..., out] if channels_last else full[out]
     else:
-        output = fl._fused(step, pre)
+        output = fl.fused(step, pre)
     flat = parts.reshape(parts.shape[0], -1).astype(np.float64)
     l2 = [float(v) for v in np.sqrt((flat * flat).sum(axis=1))]
     magnitude = float(np.abs(parts).sum(axis=0, dtype=np.float64).max(initial=0.0)) + abs(float(b))
@@ -479,13 +479,13 @@ def _live(model: Model, layer: Layer, x: Any, out: int, dtype: Any, unflattened:
 def _save_live(folder: Path, report: dict[str, Any], live: _Live, ranked: list[int]) -> None:
     """Each contribution, the pre-activation and the output as ``.npy``, named in
     ``report`` as the activations report names its files."""
-    from .activations import _make_dir, _save
+    from .activations import make_dir, save_array
 
-    _make_dir(folder)
+    make_dir(folder)
     layer = report["layer"]
 
     def save(part: str, a: Any) -> str:
-        return _save(folder, {"index": layer["index"], "path": f"{layer['path']}_out{report['out']}_{part}", "call": 0}, a)
+        return save_array(folder, {"index": layer["index"], "path": f"{layer['path']}_out{report['out']}_{part}", "call": 0}, a)
 
     for entry, k in zip(report["contributions"], ranked):
         entry["saved"] = save(f"in{live.ins[k]}", live.contributions[k])
