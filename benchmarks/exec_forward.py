@@ -6,7 +6,9 @@ What it measures
     For each Keras application (random weights, ``weights=None``), made once under
     ``--work`` in ``/work/venv-tf`` (``SETUP``): ``NAME.h5`` (``model.save``) and
     ``NAME.onnx`` (tf2onnx ``convert.from_function`` of ``model(x, training=False)``, opset
-    13; a failed export is said and that column skipped). Then the seconds of one forward
+    13; a failed export is said and that column skipped; ``--no-onnx NAME`` skips it: on
+    VGG16 the export outgrew 16 GB of memory in 10 minutes here, folding its 528 MiB of
+    weights as graph constants, and was stopped). Then the seconds of one forward
     pass on one 224x224x3 float32 input, after one untimed warm-up, in each of:
 
     * Keras 3 (``/work/venv-tf``): ``model(x, training=False)`` on the ``.h5``;
@@ -37,6 +39,7 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Sequence
 
 TF_PYTHON = "/work/venv-tf/bin/python"
 REPO = Path(__file__).resolve().parents[1]
@@ -47,12 +50,12 @@ ENV = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL":
 SETUP = r"""
 import os, sys
 import numpy as np, keras
-path, onnx_path, app = sys.argv[1], sys.argv[2], sys.argv[3]
+path, onnx_path, app, export = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
 model = None
 if not os.path.exists(path):
     model = getattr(keras.applications, app)(weights=None)
     model.save(path)
-if not os.path.exists(onnx_path):
+if export and not os.path.exists(onnx_path):
     import tensorflow as tf, tf2onnx
     model = model or keras.models.load_model(path, compile=False)
     spec = (tf.TensorSpec((None, 224, 224, 3), tf.float32, name="input"),)
@@ -116,11 +119,12 @@ def shapes_totals(path: Path) -> dict:
     return dict(json.loads(done.stdout)["totals"])
 
 
-def make_models(work: Path, names: list[str]) -> None:
-    """``NAME.h5`` and ``NAME.onnx`` under ``work``, written by Keras and tf2onnx where absent."""
+def make_models(work: Path, names: list[str], no_onnx: Sequence[str] = ()) -> None:
+    """``NAME.h5`` and ``NAME.onnx`` under ``work``, written by Keras and tf2onnx where absent
+    (no ``.onnx`` for the names in ``no_onnx``)."""
     work.mkdir(parents=True, exist_ok=True)
     for name in names:
-        done = subprocess.run([TF_PYTHON, "-c", SETUP, str(work / f"{name}.h5"), str(work / f"{name}.onnx"), APPS[name]],
+        done = subprocess.run([TF_PYTHON, "-c", SETUP, str(work / f"{name}.h5"), str(work / f"{name}.onnx"), APPS[name], str(int(name not in no_onnx))],
                               capture_output=True, text=True, env=ENV)  # fmt: skip
         if done.returncode:
             raise SystemExit(f"{name}: " + done.stderr.strip().splitlines()[-1])
@@ -134,9 +138,10 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--work", type=Path, default=REPO / "benchmarks" / "data" / "apps")
+    p.add_argument("--no-onnx", nargs="+", default=[], choices=list(APPS), help="export no ONNX file of these (and time no onnxruntime)")
     p.add_argument("--json", type=Path, help="write the raw numbers here")
     args = p.parse_args()
-    make_models(args.work, args.models)
+    make_models(args.work, args.models, args.no_onnx)
     peaks = [matmul_peak()]
     found: dict[str, dict] = {}
     for name in args.models:
@@ -145,7 +150,7 @@ def main() -> int:
         for _ in range(args.rounds):
             times["keras"] += _run(TF_PYTHON, KERAS, str(h5), str(args.repeat))
             times["cnninspect"] += _run(sys.executable, OURS, str(h5), str(args.repeat))
-            if onnx.exists():
+            if onnx.exists() and name not in args.no_onnx:
                 times["onnxruntime"] += _run(TF_PYTHON, ORT, str(onnx), str(args.repeat))
         found[name] = {"flops": shapes_totals(h5)["flops"], "times": times}
     peaks.append(matmul_peak())
