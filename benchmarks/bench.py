@@ -50,13 +50,21 @@ Bytecode
     ``PYTHONDONTWRITEBYTECODE`` would make an editable install compile every cnninspect
     module from source on every run (about 20 ms), which no user pays.
 
+Against an earlier checkout
+    ``--baseline DIR`` also times each command with ``PYTHONPATH=DIR`` (a ``git worktree``
+    of an earlier commit, e.g. before a refactor), interleaved with this checkout's
+    command and the floor (A, B, floor, A, B, floor, ...); the table adds its median and
+    ratio to the floor. This checkout's command then runs with ``PYTHONPATH`` set to this
+    repository, so neither side depends on where the editable install points.
+
 Targets
     shapes <= 1.3x its floor, filters <= 1.3x, weights --stats <= 1.5x with peak RSS
     under twice the largest tensor (checked where that tensor exceeds 64 MiB, i.e.
     VGG16: below, the interpreter's own ~40 MB dominates).
 
 Run it (numpy, h5py and the installed cnninspect; no TensorFlow)
-    python benchmarks/bench.py [--repeat 7] [--models vgg16,nasnetmobile,deep1000] [--json out.json]
+    python benchmarks/bench.py [--repeat 7] [--models vgg16,nasnetmobile,deep1000] [--only shapes]
+                               [--baseline /tmp/before] [--json out.json]
 
 The models are written to ``benchmarks/data/`` (git-ignored) by
 ``scripts/make_benchmark_models.py`` (its docstring says how to make its venv).
@@ -100,11 +108,11 @@ def git_commit() -> str | None:
     return done.stdout.strip() or None
 
 
-def run_once(argv: list[str]) -> tuple[float, float]:
+def run_once(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of ``argv`` run as a fresh process, stdout discarded."""
     devnull = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)]
     start = time.perf_counter()
-    pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=devnull)
+    pid = os.posix_spawn(argv[0], argv, os.environ if env is None else env, file_actions=devnull)
     _, status, usage = os.wait4(pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
@@ -112,23 +120,29 @@ def run_once(argv: list[str]) -> tuple[float, float]:
     return wall, usage.ru_maxrss * RSS_TO_MB
 
 
-def compare(command: list[str], floor: list[str], repeat: int) -> dict[str, dict]:
-    """Time ``command`` and ``floor`` interleaved, after one untimed warm-up of each."""
-    runs: dict[str, list[tuple[float, float]]] = {"command": [], "floor": []}
-    run_once(command)
-    run_once(floor)
+def compare(command: list[str], floor: list[str], repeat: int, baseline: Path | None = None) -> dict[str, dict]:
+    """Time ``command`` and ``floor`` (and ``command`` run from the ``baseline`` checkout)
+    interleaved, after one untimed warm-up of each."""
+    jobs: dict[str, tuple[list[str], dict[str, str] | None]] = {"command": (command, None), "floor": (floor, None)}
+    if baseline is not None:
+        jobs = {"command": (command, {**os.environ, "PYTHONPATH": str(HERE.parent)}),
+                "baseline": (command, {**os.environ, "PYTHONPATH": str(baseline)}), "floor": (floor, None)}  # fmt: skip
+    runs: dict[str, list[tuple[float, float]]] = {key: [] for key in jobs}
+    for argv, env in jobs.values():
+        run_once(argv, env)
     for _ in range(repeat):
-        for key, argv in (("command", command), ("floor", floor)):
-            runs[key].append(run_once(argv))
+        for key, (argv, env) in jobs.items():
+            runs[key].append(run_once(argv, env))
     return {
         key: {
             "argv": argv,
+            "pythonpath": None if env is None else env["PYTHONPATH"],
             "median_s": statistics.median(w for w, _ in runs[key]),
             "min_s": min(w for w, _ in runs[key]),
             "peak_rss_mb": max(r for _, r in runs[key]),
             "wall_s": [w for w, _ in runs[key]],
         }
-        for key, argv in (("command", command), ("floor", floor))
+        for key, (argv, env) in jobs.items()
     }
 
 
@@ -223,8 +237,8 @@ def cases(model: str, cli: list[str]) -> list[dict]:
     return found
 
 
-def ratio(case: dict) -> float:
-    return case["results"]["command"]["median_s"] / case["results"]["floor"]["median_s"]
+def ratio(case: dict, key: str = "command") -> float:
+    return case["results"][key]["median_s"] / case["results"]["floor"]["median_s"]
 
 
 def peak_per_largest(case: dict) -> float:
@@ -232,18 +246,22 @@ def peak_per_largest(case: dict) -> float:
 
 
 def table(done: list[dict]) -> str:
+    with_baseline = bool(done) and "baseline" in done[0]["results"]
+    head = "| baseline median s | baseline min s | baseline ratio " if with_baseline else ""
     lines = [
         "| model | format | file size | layers | command | median s | min s | floor median s | ratio (median/floor) "
-        "| peak RSS MB | floor RSS MB |",
-        "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+        f"{head}| peak RSS MB | floor RSS MB |",
+        "|---|---|---:|---:|---|---:|---:|---:|---:" + "|---:" * (5 if with_baseline else 2) + "|",
     ]
     for case in done:
         c, f = case["results"]["command"], case["results"]["floor"]
         extra = f" ({peak_per_largest(case):.2f}x the largest tensor)" if case["command"] == "stats" else ""
+        b = case["results"].get("baseline")
+        cells = f"| {b['median_s']:.3f} | {b['min_s']:.3f} | {ratio(case, 'baseline'):.2f}x " if b else ""
         lines.append(
             f"| {case['model']} | {case['format']} | {case['size_bytes'] / 2**20:.1f} MiB | {case['layers']} | {case['label']} "
             f"| {c['median_s']:.3f} | {c['min_s']:.3f} | {f['median_s']:.3f} | {ratio(case):.2f}x "
-            f"| {c['peak_rss_mb']:.0f}{extra} | {f['peak_rss_mb']:.0f} |"
+            f"{cells}| {c['peak_rss_mb']:.0f}{extra} | {f['peak_rss_mb']:.0f} |"
         )
     return "\n".join(lines)
 
@@ -282,6 +300,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=7, help="timed runs of each command (default 7)")
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of: " + ",".join(MODELS))
     parser.add_argument("--only", help="comma-separated commands to time (shapes, filters, stats); default all")
+    parser.add_argument("--baseline", type=Path, help="also time each command from this checkout (PYTHONPATH), interleaved")
     parser.add_argument("--json", type=Path, help="write the raw numbers here")
     args = parser.parse_args()
 
@@ -304,7 +323,7 @@ def main() -> int:
         os.environ["PYTHONPYCACHEPREFIX"] = pyc
         todo = [case for m in models for case in cases(m, cli) if not args.only or case["command"] in args.only.split(",")]
         for case in todo:
-            case["results"] = compare(case["cli"], case["floor"], args.repeat)
+            case["results"] = compare(case["cli"], case["floor"], args.repeat, args.baseline)
         version = compare([*cli, "--version"], [PY, "-c", "pass"], args.repeat)
         first = DATA / f"{models[0]}.h5"
         imports = import_costs(cli, first, args.repeat)
