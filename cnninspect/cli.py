@@ -494,7 +494,12 @@ def entry(argv: Sequence[str], env: Environment) -> ExitStatus:
             return exc.status
         if timeout:
             return watchdog.watch(lambda: app(argv, obj=env, standalone_mode=False), timeout, env, watchdog.subject_of(argv))
-    return ExitStatus(app(argv, obj=env, standalone_mode=False))
+    try:
+        return ExitStatus(app(argv, obj=env, standalone_mode=False))
+    except SystemExit as exc:  # --help into a closed pipe: rich exits on the broken pipe
+        if isinstance(exc.__context__, BrokenPipeError):
+            return ExitStatus.CLOSED_PIPE
+        raise
 
 
 def run() -> None:

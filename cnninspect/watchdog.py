@@ -63,6 +63,9 @@ def _child(work: Callable[[], int]) -> None:
         code = int(work())
     except KeyboardInterrupt:  # Ctrl-C before or after the command's own handling
         code = int(ExitStatus.INTERRUPTED)
+    except SystemExit as exc:  # --help into a closed pipe: rich exits on the broken pipe
+        broken = isinstance(exc.__context__, BrokenPipeError)
+        code = int(ExitStatus.CLOSED_PIPE) if broken else exc.code if isinstance(exc.code, int) else int(ExitStatus.INTERNAL)
     except BaseException:  # only --debug lets an exception through: show it as Python would
         import traceback
 
