@@ -351,6 +351,11 @@ def explore(
     input_shape: List[str] = InputShapeOpt,
     batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Fill the batch dimension with N."),
     dequantize: bool = DequantizeOpt,
+    inputs: List[str] = typer.Option(
+        [], "--input", help="Run the network on this (once per model input in order): an activations pane for the selected layer "
+        "and the live equation of its map. A .npy array, an image, random:SEED or zeros."
+    ),
+    preprocess: Preprocess = typer.Option(Preprocess.unit, "--preprocess", help="Image scaling for --input (as for activations)."),
     config: Optional[Path] = ConfigOpt,
     layout: Optional[str] = LayoutOpt,
     debug: bool = DebugOpt,
@@ -361,10 +366,13 @@ def explore(
     right. Press ? in the app for the keys.
 
     Example: cnninspect explore sample_models/mnist_cnn.h5
+
+    Example: cnninspect explore sample_models/mnist_cnn.h5 --input sample_models/digits/7.png
     """
     return ExploreRequest(
         file=file, config=config, layout=layout, debug=debug,
         input_shapes=tuple(parse_input_shape(s) for s in input_shape), batch=batch, dequantize=dequantize,
+        inputs=tuple(inputs), preprocess=preprocess.value,
     )  # fmt: skip
 
 

@@ -77,6 +77,8 @@ class ExploreRequest(Request):
     input_shapes: Tuple[InputShape, ...] = ()
     batch: Optional[int] = None
     dequantize: bool = False
+    inputs: Tuple[str, ...] = ()  # --input: an activations pane and the live equation
+    preprocess: str = "unit"
 
 
 @dataclass(frozen=True)
@@ -320,6 +322,12 @@ def weights(request: WeightsRequest, env: Environment) -> None:
 def explore(request: ExploreRequest, env: Environment) -> None:
     with _open(request) as model:
         report = _shapes_report(model, request.input_shapes, request.batch)
+        prepared = []
+        if request.inputs:
+            from .reports.activations import prepare_inputs
+
+            _check_input_ranks(model, request.input_shapes)
+            prepared = prepare_inputs(model, request.inputs, request.input_shapes, request.preprocess, "float32")
         if not env.stdout_isatty:
             raise UsageError(
                 "explore needs a terminal (stdout is not one); in a pipe use "
@@ -327,7 +335,7 @@ def explore(request: ExploreRequest, env: Environment) -> None:
             )
         from .explore.app import ExploreApp
 
-        ExploreApp(model, report, dequantize=request.dequantize).run()
+        ExploreApp(model, report, dequantize=request.dequantize, inputs=prepared).run()
 
 
 def diff(request: DiffRequest, env: Environment) -> None:

@@ -3,6 +3,10 @@
 It opens on metadata alone (the shapes report reads no weight data); a layer's filters and
 statistics are read in thread workers when it is shown, so the interface never waits on
 the file, and a newer request cancels the one it replaces (exclusive workers).
+
+With ``inputs`` (``--input``) the network runs once at start for every layer call's
+statistics; a layer's strongest maps are computed again when it is shown, and the filter
+view of a convolution or dense layer carries the live equation of its map.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from rich.console import Console, Group
 from rich.text import Text
@@ -24,8 +28,10 @@ from textual.worker import get_current_worker
 from ..core.model import Model, Row
 from ..errors import CnnInspectError, damaged_file
 from ..render.jsondoc import dumps
+from ..render.activations import activations_view
+from ..render.live import live_view
 from ..render.tables import connections_body, feeds_header, filters_header, weights_view
-from ..reports.filters import feeds_report, filters_report
+from ..reports.filters import LIVE_OPS, feeds_report, filters_report, live_filters_report
 from ..reports.weights import weights_report
 from .keys import KEYS
 from .widgets import HelpScreen, LayerTree, Pane, config_view, layer_facts, totals_line
@@ -45,8 +51,10 @@ class ExploreApp(App):
     """
     BINDINGS = [Binding(k.keys, k.action, k.footer or k.label, show=bool(k.footer)) for k in KEYS if k.action]
 
-    def __init__(self, model: Model, shapes: dict[str, Any], dequantize: bool = False) -> None:
+    def __init__(self, model: Model, shapes: dict[str, Any], dequantize: bool = False, inputs: Sequence[Any] = ()) -> None:
         super().__init__()
+        self.inputs = list(inputs)  # prepared --input arrays (loaders.inputs.Prepared)
+        self.activations: dict[str, Any] | None = None  # the activations report, once it ran
         self.model = model
         self.dequantize = dequantize  # quantized weights read as real values (filters --dequantize)
         self.shapes = shapes
@@ -66,6 +74,8 @@ class ExploreApp(App):
                 yield Pane(id="facts", classes="section")
                 yield Pane(id="connection", classes="section")
                 yield Pane(id="filters", classes="section")
+                yield Pane(id="live", classes="section")
+                yield Pane(id="activations", classes="section")
                 yield Pane(id="stats", classes="section")
                 yield Pane(id="config", classes="section")
         yield Input(placeholder="layer name (Enter: next match, Esc: close)", id="search")
@@ -84,6 +94,9 @@ class ExploreApp(App):
         self.panes["facts"].show(
             Group(Text("Select a layer on the left; ? lists the keys."), *(Text(f"note: {n}", style="dim") for n in notes))
         )
+        if self.inputs:
+            self.panes["activations"].show(Text("running the network…", style="dim"))
+            self.run_network()
 
     def on_resize(self, event: Any) -> None:
         if self.nodes:
@@ -107,11 +120,14 @@ class ExploreApp(App):
         self.panes["stats"].show(Text(hint, style="dim"))
         self.document = weights_report(self.model, [self.row], False, None, self.dequantize)
         self.detail.scroll_home(animate=False)  # every layer opens on its facts
+        self.panes["live"].show("")
         if layer["channels"] is not None:
             self.load_connections()
         else:
             self.panes["connection"].show("")
             self.panes["filters"].show("")
+        if self.activations is not None:
+            self.load_activations()
 
     @property
     def has_filters(self) -> bool:
@@ -123,16 +139,32 @@ class ExploreApp(App):
 
     @work(thread=True, exclusive=True, group="connections", exit_on_error=False)
     def read_connections(self, row: Row, reverse: bool, n: int) -> None:
+        live = None  # why there is no live equation
+        report: dict[str, Any] | None = None
         try:
-            report = (feeds_report if reverse else filters_report)(self.model, row, n, False, self.dequantize)
+            if self.inputs and not reverse and row.layer.op in LIVE_OPS:
+                from ..forward.layers import NotComputable
+
+                try:  # filters_report with the equation computed on the inputs
+                    report = live_filters_report(self.model, row, n, self.inputs, "float32", None, False, self.dequantize)[0]
+                except NotComputable as exc:  # the filters are shown without it
+                    live = f"live equation: {exc}"
+                except Exception as exc:
+                    live = f"live equation: {failure_text(exc)}"
+            if report is None:
+                report = (feeds_report if reverse else filters_report)(self.model, row, n, False, self.dequantize)
         except Exception as exc:  # shown in the pane: the app goes on with other layers
             report = {"error": failure_text(exc)}
         if not get_current_worker().is_cancelled:
-            self.call_from_thread(self.show_connections, row, report)
+            self.call_from_thread(self.show_connections, row, report, live)
 
-    def show_connections(self, row: Row, report: dict[str, Any]) -> None:
+    def show_connections(self, row: Row, report: dict[str, Any], live: str | None = None) -> None:
         if self.row is not row:
             return  # a stale answer for a layer no longer shown
+        if "self_check" in report:
+            self.panes["live"].show(Group(*live_view(report)))
+        else:
+            self.panes["live"].show(Text(live or "", style="red"))
         if "error" in report:
             self.panes["connection"].show(Text(report["error"], style="red"))
             self.panes["filters"].show("")
@@ -142,6 +174,63 @@ class ExploreApp(App):
         keys = "←/→ step the input map, r: back to output maps" if "outputs" in report else "←/→ step the output map, r: what an input map feeds"
         self.panes["connection"].show(Group(*header, Text(keys, style="dim")))
         self.panes["filters"].show(Group(*connections_body(report, None)))
+
+    # -- the network on --input ---------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="network", exit_on_error=False)
+    def run_network(self) -> None:
+        from ..reports.activations import activations_report
+
+        try:
+            report: dict[str, Any] = activations_report(self.model, self.inputs)[0]
+        except Exception as exc:
+            report = {"error": failure_text(exc)}
+        if not get_current_worker().is_cancelled:
+            self.call_from_thread(self.network_ran, report)
+
+    def network_ran(self, report: dict[str, Any]) -> None:
+        if "error" in report:
+            self.panes["activations"].show(Text(f"activations: {report['error']}", style="red"))
+            return
+        self.activations = report
+        if self.row is None:
+            self.panes["activations"].show(Text("activations computed: select a layer", style="dim"))
+        else:
+            self.load_activations()
+
+    def load_activations(self) -> None:
+        """The selected layer's calls from the report; a layer with maps has them computed
+        again (the report keeps statistics only)."""
+        assert self.activations is not None and self.row is not None
+        calls = [entry for entry in self.activations["layers"] if entry["path"] == self.row.path]
+        if not calls:
+            stopped = self.activations.get("stopped")
+            why = f"the network stopped before it: {stopped['reason']}" if stopped else "not run by the network"
+            self.panes["activations"].show(Text(f"activations: {why}", style="dim"))
+            return
+        self.show_activations(self.row, calls, None)
+        if len(calls[0]["shape"]) >= 3:
+            self.read_maps(self.row, calls)
+
+    @work(thread=True, exclusive=True, group="maps", exit_on_error=False)
+    def read_maps(self, row: Row, calls: list[dict[str, Any]]) -> None:
+        from ..reports.activations import activations_report
+
+        try:
+            maps = activations_report(self.model, self.inputs, chosen={row.path}, maps_of=row.path)[1]
+        except Exception as exc:
+            self.call_from_thread(self.panes["activations"].show, Text(f"activations: {failure_text(exc)}", style="red"))
+            return
+        if not get_current_worker().is_cancelled:
+            self.call_from_thread(self.show_activations, row, calls, maps)
+
+    def show_activations(self, row: Row, calls: list[dict[str, Any]], maps: Any) -> None:
+        if self.row is not row or self.activations is None:
+            return
+        report = {**self.activations, "layers": calls}
+        pane = Console(width=max(self.panes["activations"].size.width, 40), file=io.StringIO())
+        shown = list(activations_view(report, pane, maps, "blocks"))
+        self.panes["activations"].show(Group(Text("activations (--input)", style="bold"), *shown))
 
     # -- actions -----------------------------------------------------------------------
 
