@@ -229,7 +229,7 @@ class ExploreApp(App):
             return
         report = {**self.activations, "layers": calls}
         pane = Console(width=max(self.panes["activations"].size.width, 40), file=io.StringIO())
-        shown = list(activations_view(report, pane, maps, "blocks"))
+        shown = list(activations_view(report, pane, maps, "blocks", header=False))
         self.panes["activations"].show(Group(Text("activations (--input)", style="bold"), *shown))
 
     # -- actions -----------------------------------------------------------------------

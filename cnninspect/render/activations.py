@@ -20,14 +20,19 @@ from .tables import _source_line, format_shape, split_tables
 STRONGEST = 8  # maps drawn in the terminal
 
 
-def activations_view(report: dict[str, Any], console: Console, maps: Any = None, view: Optional[str] = None) -> Iterator[RenderableType]:
-    yield _source_line(report)
-    for i, given in enumerate(report["inputs"]):
-        how = f", preprocess {given['preprocess']}" if given.get("preprocess") else ""
-        yield Text(f"input {i} '{given['name']}': {given['from']} as {format_shape(given['shape'])} {given['dtype']}{how}")
+def activations_view(
+    report: dict[str, Any], console: Console, maps: Any = None, view: Optional[str] = None, header: bool = True
+) -> Iterator[RenderableType]:
+    """The report laid out; ``header`` False (explore's pane for one layer) leaves out the
+    source and input lines and the top-5, which the pane need not repeat per layer."""
+    if header:
+        yield _source_line(report)
+        for i, given in enumerate(report["inputs"]):
+            how = f", preprocess {given['preprocess']}" if given.get("preprocess") else ""
+            yield Text(f"input {i} '{given['name']}': {given['from']} as {format_shape(given['shape'])} {given['dtype']}{how}")
     yield from _tables(report, console)
     top = report.get("top")
-    if top is not None:
+    if top is not None and header:
         for n, sample in enumerate(top["samples"]):
             classes = ", ".join(f"{c['class']} ({significant(c['probability'])})" for c in sample)
             yield Text(f"top-{len(sample)} of '{top['layer']}'" + (f" (sample {n})" if len(top["samples"]) > 1 else "") + f": {classes}")
