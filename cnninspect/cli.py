@@ -151,6 +151,8 @@ LayoutOpt = typer.Option(
 DequantizeOpt = typer.Option(
     False, "--dequantize", help="Show quantized (int8/uint8) weights as real values, scale * (q - zero_point)."
 )
+BatchOpt = typer.Option(None, "--batch", min=1, help="Fill the batch dimension with N.")
+PreprocessOpt = typer.Option(Preprocess.unit, "--preprocess", help="Image scaling for --input (as for activations).")
 InputShapeOpt = typer.Option(
     [], "--input-shape", help="Input shape without the batch dim, e.g. 224,224,3; repeat once per model input."
 )
@@ -245,7 +247,7 @@ def check(
     file: Path = FileArg,
     as_json: bool = JsonOpt,
     input_shape: List[str] = InputShapeOpt,
-    batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Fill the batch dimension with N."),
+    batch: Optional[int] = BatchOpt,
     config: Optional[Path] = ConfigOpt,
     layout: Optional[str] = LayoutOpt,
     debug: bool = DebugOpt,
@@ -282,7 +284,7 @@ def filters(
         [], "--input", help="With --out, compute the equation live on this input (once per model input in order): "
         "a .npy array, an image, random:SEED or zeros."
     ),
-    preprocess: Preprocess = typer.Option(Preprocess.unit, "--preprocess", help="Image scaling for --input (as for activations)."),
+    preprocess: Preprocess = PreprocessOpt,
     save: Optional[Path] = typer.Option(None, "--save", help="With --input: write each contribution, the pre-activation and the output as .npy here."),
     input_shape: List[str] = InputShapeOpt,
     as_json: bool = JsonOpt,
@@ -349,13 +351,13 @@ def weights(
 def explore(
     file: Path = FileArg,
     input_shape: List[str] = InputShapeOpt,
-    batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Fill the batch dimension with N."),
+    batch: Optional[int] = BatchOpt,
     dequantize: bool = DequantizeOpt,
     inputs: List[str] = typer.Option(
         [], "--input", help="Run the network on this (once per model input in order): an activations pane for the selected layer "
         "and the live equation of its map. A .npy array, an image, random:SEED or zeros."
     ),
-    preprocess: Preprocess = typer.Option(Preprocess.unit, "--preprocess", help="Image scaling for --input (as for activations)."),
+    preprocess: Preprocess = PreprocessOpt,
     config: Optional[Path] = ConfigOpt,
     layout: Optional[str] = LayoutOpt,
     debug: bool = DebugOpt,
@@ -422,7 +424,7 @@ def graph(
         False, "--show-shape-ops", help="Also draw the nodes that only compute shapes (ONNX Shape, Gather, Constant...)."
     ),
     input_shape: List[str] = InputShapeOpt,
-    batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Fill the batch dimension with N."),
+    batch: Optional[int] = BatchOpt,
     as_json: bool = JsonOpt,
     config: Optional[Path] = ConfigOpt,
     layout: Optional[str] = LayoutOpt,
